@@ -1,0 +1,212 @@
+"""Data contracts shared by every pipeline stage (pydantic v2).
+
+Offsets are character offsets into ``Chart.text`` (the whole chart), half-open
+``[start, end)``. Pages carry their own offset into that text so evidence found on
+a page maps back to the chart and survives rendering and OCR.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CodeSystem = Literal["icd10cm", "icd10pcs"]
+Assertion = Literal["present", "negated", "possible", "historical", "family"]
+Route = Literal["auto", "review"]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Span(_Contract):
+    """A piece of evidence: characters ``[start, end)`` of the chart text."""
+
+    start: int = Field(ge=0)
+    """First character, offset into the chart text."""
+    end: int = Field(ge=0)
+    """One past the last character."""
+    text: str = ""
+    """The characters themselves (may be redacted in artifacts)."""
+    page: int = 0
+    """Index of the page the span starts on."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Span:
+        if self.end < self.start:
+            raise ValueError(f"span end {self.end} is before its start {self.start}")
+        return self
+
+
+class Page(_Contract):
+    """One page of a chart: its text (and, after rendering, its image)."""
+
+    index: int = Field(ge=0)
+    """0-based page number."""
+    offset: int = Field(ge=0)
+    """Offset of the page's first character in the chart text."""
+    text: str | None = None
+    """Page text; None when the page exists only as an image."""
+    image_path: str | None = None
+    """Path of the page image, when the chart was rendered or scanned."""
+
+
+class GoldCode(_Contract):
+    """A reference code with the evidence that supports it."""
+
+    code: str
+    """Canonical code: upper case, ICD-10-CM with its dot (``N28.89``)."""
+    system: CodeSystem = "icd10cm"
+    """Code system the code belongs to."""
+    evidence: list[Span] = Field(default_factory=list)
+    """Evidence spans; empty where the source has document-level labels only."""
+
+
+class Chart(_Contract):
+    """A patient chart (one clinical document, possibly several pages)."""
+
+    id: str
+    """Stable identifier, unique within a dataset."""
+    language: str = "en"
+    """ISO 639-1 language of the text."""
+    text: str
+    """Full text of the chart; all offsets point into it."""
+    pages: list[Page] = Field(default_factory=list)
+    """Pages in reading order; their texts are slices of ``text``."""
+    gold: list[GoldCode] = Field(default_factory=list)
+    """Reference codes (empty for unlabelled charts)."""
+    meta: dict[str, Any] = Field(default_factory=dict)
+    """Source-specific facts (file names, demographics, generator seed)."""
+
+    @model_validator(mode="after")
+    def _pages_match_text(self) -> Chart:
+        if not self.pages:
+            self.pages = [Page(index=0, offset=0, text=self.text)]
+        for page in self.pages:
+            if page.text is not None and self.text[page.offset : page.offset + len(page.text)] != page.text:
+                raise ValueError(f"chart {self.id!r}: page {page.index} text does not match the chart text at offset {page.offset}")
+        return self
+
+    def page_of(self, offset: int) -> int:
+        """Index of the page holding character ``offset``."""
+        index = 0
+        for page in self.pages:
+            if page.offset <= offset:
+                index = page.index
+        return index
+
+    def content_hash(self) -> str:
+        """Digest of what the pipeline reads (text and pages), not of the labels."""
+        payload = json.dumps({"text": self.text, "pages": [p.model_dump() for p in self.pages]}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Finding(_Contract):
+    """A clinical concept the extractor found in the chart."""
+
+    text: str
+    """Normalised surface text of the concept."""
+    kind: Literal["diagnosis", "procedure", "symptom", "other"] = "diagnosis"
+    """What the concept is."""
+    code: str | None = None
+    """Code the extractor proposes for the concept (canonical form), if any."""
+    system: CodeSystem = "icd10cm"
+    """Code system of ``code``."""
+    assertion: Assertion = "present"
+    """Whether the concept applies to the patient now."""
+    spans: list[Span] = Field(default_factory=list)
+    """Where the concept occurs in the chart text."""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    """Extractor-specific facts, e.g. candidate codes and the matched term source."""
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Extractor's confidence that the concept is present as asserted."""
+
+
+class Extraction(_Contract):
+    """Everything one extractor produced for one chart."""
+
+    chart_id: str
+    findings: list[Finding] = Field(default_factory=list)
+    extractor: str
+    """Registry name of the extractor."""
+    model_id: str | None = None
+    """Model identifier for model-served extractors."""
+    model_revision: str | None = None
+    prompt_version: str | None = None
+    schema_valid: bool = True
+    """Whether the raw output parsed and validated against the findings schema."""
+    raw_output: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None
+    """Why extraction failed, when it did (the chart then goes to review)."""
+
+
+class CodeAssignment(_Contract):
+    """A code the rule engine assigned, with its evidence and how it got there."""
+
+    code: str
+    system: CodeSystem = "icd10cm"
+    description: str = ""
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[Span] = Field(default_factory=list)
+    rule_trace: list[str] = Field(default_factory=list)
+    """Rules of the pack that fired on this code, in order."""
+    pack_version: str = ""
+    """``<pack name>@<version>`` that produced the code."""
+
+
+class EditResult(_Contract):
+    """Outcome of one validation edit on a chart."""
+
+    edit: str
+    passed: bool
+    codes: list[str] = Field(default_factory=list)
+    detail: str = ""
+
+
+class AuditEvent(_Contract):
+    """One step of the decision path of a chart."""
+
+    stage: str
+    actor: str
+    """Component that acted (extractor, rule pack, router)."""
+    actor_version: str = ""
+    input_hash: str = ""
+    output_hash: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)
+    """Small, text-free facts about the step (counts, rule ids, reasons)."""
+
+
+class ChartResult(_Contract):
+    """The pipeline's outcome for one chart: coded, or routed to review with reasons."""
+
+    chart_id: str
+    codes: list[CodeAssignment] = Field(default_factory=list)
+    route: Route = "auto"
+    reasons: list[str] = Field(default_factory=list)
+    """Why the chart went to review (empty when routed ``auto``)."""
+    edits: list[EditResult] = Field(default_factory=list)
+    intake_quality: float | None = None
+    """Intake quality score in [0, 1]; None for text charts that skip intake."""
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    """Seconds this chart spent in each stage."""
+    audit: list[AuditEvent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _review_has_reason(self) -> ChartResult:
+        if self.route == "review" and not self.reasons:
+            raise ValueError(f"chart {self.chart_id!r} is routed to review without a reason")
+        return self
+
+
+def digest(value: Any) -> str:
+    """Stable short sha256 of a JSON-serialisable value or a pydantic model."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    payload = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
