@@ -1,0 +1,95 @@
+"""Typed views of the composed Hydra config. Each group is validated by its own model.
+
+Hydra composes YAML from ``conf/``; these models check types and reject unknown keys
+with an error that names the field, so a typo never runs silently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.contracts import CodeSystem
+
+Split = Literal["train", "dev", "test"]
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetConfig(_Config):
+    """Which charts a run reads."""
+
+    name: Literal["sample", "codiesp_es", "codiesp_en", "jsonl", "parquet"]
+    """Registry name of the chart source (equals the Hydra option)."""
+    split: Split = "dev"
+    """Split to evaluate on."""
+    limit: int | None = Field(default=None, ge=1)
+    """Evaluate only the first ``limit`` charts (by id) of the split; None = all."""
+    data_dir: str | None = None
+    """Root of external data (CodiEsp lives in ``<data_dir>/codiesp/<split>/``); defaults to ``$HARNESS_DATA_DIR``."""
+    path: str | None = None
+    """File or folder of user charts (jsonl/parquet); ``{split}`` is replaced by the split."""
+    code_systems: list[CodeSystem] = Field(default_factory=lambda: ["icd10cm"])
+    """Code systems whose gold codes are loaded and scored (CodiEsp: icd10cm = task D, icd10pcs = task P)."""
+    unknown_gold_codes: Literal["keep", "error"] = "error"
+    """What to do with a gold code that is well formed but absent from the code set of ``code_set_year``."""
+    code_set_year: int = 2026
+    """Code-set year the gold codes are checked against."""
+    cache_dir: str | None = None
+    """Hugging Face datasets cache for parsed charts; defaults to ``$HARNESS_CACHE_DIR/datasets``."""
+
+    def resolved_data_dir(self) -> Path:
+        root = self.data_dir or os.environ.get("HARNESS_DATA_DIR")
+        if not root:
+            raise FileNotFoundError(f"dataset {self.name!r} needs external data: set HARNESS_DATA_DIR or dataset.data_dir")
+        return Path(root).expanduser()
+
+
+class RulesConfig(_Config):
+    """Which rule pack codes the findings."""
+
+    name: str
+    """Hydra option name, e.g. ``icd10cm_2026_v2``."""
+    pack: str
+    """Pack name under ``coders/packs/`` or a path to a pack YAML file."""
+
+
+class DegradationConfig(_Config):
+    """How inputs are degraded before intake (only ``clean`` exists so far)."""
+
+    name: Literal["clean"] = "clean"
+    """Degradation setting; ``clean`` leaves charts untouched."""
+
+
+class TrackingConfig(_Config):
+    """Where and how runs are recorded in MLflow."""
+
+    uri: str = "sqlite:///outputs/mlflow.db"
+    """MLflow tracking URI; a relative SQLite path is resolved against the directory the harness was started in."""
+    experiment: str = "coding-harness"
+    """MLflow experiment name."""
+    artifact_root: str | None = None
+    """Artifact location for a new experiment; defaults to ``mlartifacts/`` beside a SQLite store."""
+    redact: bool = False
+    """Replace evidence text in artifacts with ``[REDACTED]`` (offsets are kept)."""
+    enabled: bool = True
+    """Record the run in MLflow; off only for quick local checks."""
+
+
+class EvaluationConfig(_Config):
+    """How metrics and their intervals are computed."""
+
+    n_resamples: int = Field(default=1000, ge=10)
+    """Bootstrap resamples (by chart) for every interval."""
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    """Coverage of the bootstrap intervals."""
+
+
+def cache_root() -> Path:
+    """Root of the harness's caches (``$HARNESS_CACHE_DIR`` or ``~/.cache/coding-harness``)."""
+    return Path(os.environ.get("HARNESS_CACHE_DIR") or Path.home() / ".cache" / "coding-harness")

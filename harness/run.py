@@ -1,0 +1,170 @@
+"""One job: load charts, build the pipeline design from the config, run, evaluate, record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, RulesConfig, TrackingConfig
+from harness.contracts import Chart, ChartResult
+
+log = logging.getLogger("harness")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+REDACTED = "[REDACTED]"
+
+
+class ConfigError(ValueError):
+    """A composed config that does not validate; the message names the key."""
+
+
+def validated[M: BaseModel](model: type[M], group: str, values: Mapping[str, Any]) -> M:
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(f"{group}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"invalid config: {problems}") from None
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def _redact(result: ChartResult) -> ChartResult:
+    redacted = result.model_copy(deep=True)
+    for code in redacted.codes:
+        for span in code.evidence:
+            span.text = REDACTED
+    return redacted
+
+
+def write_artifacts(folder: Path, config: Mapping[str, Any], charts: Sequence[Chart], results: Sequence[ChartResult],
+                    per_chart: Sequence[Mapping[str, Any]], metrics: Mapping[str, float], redact: bool) -> None:
+    """Composed config, predictions, per-chart results and scores, metrics: everything a report or gate reads."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.yaml").write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    shown = [_redact(r) if redact else r for r in results]
+    with open(folder / "chart_results.jsonl", "w") as out:
+        for result in shown:
+            out.write(result.model_dump_json() + "\n")
+    with open(folder / "predictions.jsonl", "w") as out:
+        for chart, result in zip(charts, shown):
+            row = {
+                "chart_id": chart.id,
+                "route": result.route,
+                "reasons": result.reasons,
+                "codes": [c.model_dump(mode="json", include={"code", "system", "confidence", "evidence"}) for c in result.codes],
+                "gold": sorted(g.code for g in chart.gold),
+            }
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with open(folder / "per_chart_scores.jsonl", "w") as out:
+        for row in per_chart:
+            out.write(json.dumps(row) + "\n")
+    (folder / "metrics.json").write_text(json.dumps(dict(metrics), indent=2, sort_keys=True))
+
+
+def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None) -> dict[str, float]:
+    """Run one fully composed, resolved config; returns the metrics."""
+    from coders.engine import RuleEngine
+    from coders.routing import RoutingConfig, route
+    from coders.rule_pack import load_pack
+    from harness.metrics import ChartOutcome, evaluate, per_chart_scores
+    from harness.pipeline import PipelineDesign, run_pipeline, stage_totals
+    from harness.registry import EXTRACTORS
+    from harness.sources import dataset_digest, load_charts
+    from harness.tracking import Tracker, flatten
+    from reports.summary import render_summary
+
+    dataset = validated(DatasetConfig, "dataset", config["dataset"])
+    rules = validated(RulesConfig, "rules", config["rules"])
+    validated(DegradationConfig, "degradation", config["degradation"])
+    routing = validated(RoutingConfig, "routing", config["routing"])
+    tracking = validated(TrackingConfig, "tracking", config["tracking"])
+    evaluation = validated(EvaluationConfig, "evaluation", config["evaluation"])
+    extractor_config = dict(config["extractor"])
+
+    charts = load_charts(dataset)
+    log.info("dataset %s/%s: %d charts", dataset.name, dataset.split, len(charts))
+    extractor = EXTRACTORS.resolve(extractor_config["name"])(extractor_config)
+    train_split = extractor_config.get("train_split")
+    if train_split:
+        if train_split == dataset.split:
+            log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
+        extractor.fit(load_charts(dataset.model_copy(update={"split": train_split, "limit": None})))
+    pack = load_pack(rules.pack)
+    engine = RuleEngine(pack)
+    design = PipelineDesign(
+        extractor=extractor,
+        code=engine.code,
+        coder_id=f"{pack.name}@{pack.version}",
+        route=lambda extraction, codes: route(extraction, codes, routing),
+        router_id=routing.name,
+    )
+
+    results, wall = run_pipeline(charts, design, batch_size=int(config["batch_size"]))
+    if len(results) != len(charts):
+        raise RuntimeError(f"{len(charts)} charts in, {len(results)} results out")
+
+    scored = set(dataset.code_systems)
+    outcomes = [
+        ChartOutcome(
+            chart_id=chart.id,
+            gold=frozenset(g.code for g in chart.gold),
+            ranked=tuple((c.code, c.confidence) for c in result.codes if c.system in scored),
+            routed_to_review=result.route == "review",
+            latency_s=sum(result.stage_seconds.values()),
+        )
+        for chart, result in zip(charts, results)
+    ]
+    metrics = evaluate(outcomes, wall, n_resamples=evaluation.n_resamples, confidence=evaluation.confidence, seed=int(config["seed"]))
+    metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(results).items()})
+    metrics["wall_s"] = wall
+
+    write_artifacts(output_dir, config, charts, results, per_chart_scores(outcomes), metrics, tracking.redact)
+    context = {
+        "dataset": f"{dataset.name}/{dataset.split}",
+        "dataset_digest": dataset_digest(charts),
+        "extractor": f"{extractor.name}@{extractor.version}",
+        "rules": design.coder_id,
+        "charts": str(len(charts)),
+    }
+    if tracking.enabled:
+        tracker = Tracker(tracking)
+        run_id = tracker.start_run(
+            run_name=f"{dataset.name}-{extractor.name}-{rules.name}",
+            tags={
+                "git_commit": git_commit(),
+                "dataset": dataset.name,
+                "dataset.split": dataset.split,
+                "dataset.digest": context["dataset_digest"],
+                "rules.pack": pack.name,
+                "rules.version": str(pack.version),
+                "extractor": extractor.name,
+                "extractor.version": extractor.version,
+                "harness.kind": "job",
+            },
+            parent_run_id=parent_run_id,
+        )
+        try:
+            tracker.log(run_id, params=flatten(config), metrics=metrics)
+            tracker.log_artifacts(run_id, output_dir)
+        except BaseException:
+            tracker.finish(run_id, "FAILED")
+            raise
+        tracker.finish(run_id)
+        context["mlflow_run"] = run_id
+        context["tracking_uri"] = tracker.uri
+    if config.get("summary", True):
+        print(render_summary(metrics, context))
+    return metrics

@@ -1,0 +1,30 @@
+"""The one-screen summary printed at the end of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from harness.metrics import METRIC_NAMES
+
+
+def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> str:
+    """Headline metrics with their bootstrap intervals, stage times and where the run was recorded."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Run summary", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("bootstrap interval", justify="right")
+    for name in METRIC_NAMES:
+        low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
+        interval = f"[{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
+        table.add_row(name, f"{metrics[name]:.3f}", interval)
+    for name in sorted(k for k in metrics if k.startswith("stage_")):
+        table.add_row(name, f"{metrics[name]:.3f}", "")
+    console = Console(width=100, record=True, force_terminal=False)
+    with console.capture() as captured:
+        console.print(table)
+        for key, value in context.items():
+            console.print(f"{key}: {value}", highlight=False)
+    return captured.get()
