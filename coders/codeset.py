@@ -48,6 +48,7 @@ class Icd10cm:
         if year not in ICD10CM_YEARS:
             raise UnknownCodeSet(f"ICD-10-CM {year} is not available; available years: {', '.join(map(str, ICD10CM_YEARS))}")
         self.year = year
+        self._excludes1_cache: dict[str, frozenset[str]] = {}
 
     @cached_property
     def _table(self) -> ModuleType:
@@ -67,6 +68,10 @@ class Icd10cm:
     def __contains__(self, code: str) -> bool:
         return code in self._codes
 
+    def load(self) -> None:
+        """Read the tabular now (about 2 s), so the cost is not charged to whatever looks up a code first."""
+        self.billable_codes  # noqa: B018 - the property builds both code sets
+
     def codes(self) -> frozenset[str]:
         """Every category, subcategory and leaf code (no chapters or blocks)."""
         return self._codes
@@ -80,10 +85,15 @@ class Icd10cm:
     def inclusion_terms(self, code: str) -> list[str]:
         return list(self._table.get_inclusion_term(code)) if code in self._codes else []
 
+    def includes(self, code: str) -> list[str]:
+        """The "Includes" notes of a code (e.g. "hypertension" under I10)."""
+        return list(self._table.get_includes(code)) if code in self._codes else []
+
     def parent(self, code: str) -> str | None:
         """Parent code, or None for a category (its parent is a block)."""
         parent = self._table.get_parent(code) if code in self._codes else ""
-        return parent if parent in self._codes else None
+        # A block that holds one category shares its name: that parent is not a code.
+        return parent if parent in self._codes and parent != code else None
 
     def category(self, code: str) -> str:
         """Three-character category of a code."""
@@ -97,6 +107,11 @@ class Icd10cm:
 
     def excludes1(self, code: str) -> frozenset[str]:
         """Codes or code prefixes the tabular's Excludes1 notes name for ``code`` and its ancestors."""
+        if code not in self._excludes1_cache:
+            self._excludes1_cache[code] = self._collect_excludes1(code)
+        return self._excludes1_cache[code]
+
+    def _collect_excludes1(self, code: str) -> frozenset[str]:
         refs: set[str] = set()
         node: str | None = code
         while node is not None:

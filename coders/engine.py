@@ -138,7 +138,9 @@ def _unspecified_child(code: str, codes: Icd10cm) -> str | None:
     if code not in codes or codes.is_billable(code):
         return None
     children = [
-        c for c in codes.children(code) if c.endswith("9") and codes.is_billable(c) and "unspecified" in codes.description(c).lower()
+        c
+        for c in codes.children(code)
+        if c.endswith("9") and codes.is_billable(c) and "unspecified" in codes.description(c).lower()
     ]
     return children[0] if len(children) == 1 else None
 
@@ -180,6 +182,7 @@ class RuleEngine:
         self.pack = pack if isinstance(pack, RulePack) else load_pack(pack)
         codes = code_set(self.pack.code_set.system, self.pack.code_set.year)
         assert isinstance(codes, Icd10cm)  # RulePack only admits ICD-10-CM code sets
+        codes.load()  # before the first chart, so its latency is the chart's own
         self._ctx = _Context(codes, _COMBINE[self.pack.confidence_merge])
 
     @property

@@ -32,7 +32,8 @@ class RulePackError(ValueError):
     def __init__(self, source: str, problems: list[str]):
         self.source = source
         self.problems = problems
-        super().__init__(f"{source}: invalid rule pack\n" + "\n".join(f"  - {p}" for p in problems))
+        detail = f" {problems[0]}" if len(problems) == 1 else "".join(f"\n  - {p}" for p in problems)
+        super().__init__(f"{source}:{detail}")
 
 
 def _canonical_icd10cm(code: str) -> str:
@@ -201,7 +202,8 @@ class RulePack(_Schema):
                     problems.append((("rules", i, *loc), f"code {code!r} does not exist in {label}"))
         if problems:
             # ctx carries each problem's location so the loader can point at its line
-            raise PydanticCustomError("pack_problems", "{summary}", {"summary": "; ".join(m for _, m in problems), "problems": problems})
+            summary = "; ".join(message for _, message in problems)
+            raise PydanticCustomError("pack_problems", "{summary}", {"summary": summary, "problems": problems})
         return self
 
 
@@ -274,8 +276,8 @@ def _parse_yaml(text: str, source: str) -> tuple[yaml.Node | None, Any]:
 
 
 def _describe(exc: ValidationError, root: yaml.Node | None) -> list[str]:
-    """Readable problems, one per pydantic error, with the YAML line where one is known."""
-    problems = []
+    """Readable problems, one per pydantic error, in file order, with the YAML line where one is known."""
+    problems: list[tuple[int, str]] = []
     for error in exc.errors():
         loc, kind, ctx = tuple(error["loc"]), error["type"], error.get("ctx", {})
         if kind == "pack_problems":
@@ -297,11 +299,11 @@ def _describe(exc: ValidationError, root: yaml.Node | None) -> list[str]:
         else:
             msg = f"bad value {error['input']!r}: {error['msg']}"
         problems.append(_problem(root, loc, msg))
-    return problems
+    return [text for _, text in sorted(problems, key=lambda p: p[0])]
 
 
-def _problem(root: yaml.Node | None, loc: Loc, msg: str) -> str:
-    """``line N: rules[2] (id).field: msg``, walking the YAML nodes along the pydantic location."""
+def _problem(root: yaml.Node | None, loc: Loc, msg: str) -> tuple[int, str]:
+    """(line, ``line N: rules[2] (id).field: msg``), walking the YAML nodes along the pydantic location."""
     node, parts, line = root, [], None
     for item in loc:
         if isinstance(node, yaml.MappingNode):
@@ -320,7 +322,7 @@ def _problem(root: yaml.Node | None, loc: Loc, msg: str) -> str:
         if node is not None:
             line = node.start_mark.line + 1
     where = "".join(parts).lstrip(".") or "pack"
-    return f"line {line}: {where}: {msg}" if line else f"{where}: {msg}"
+    return (line, f"line {line}: {where}: {msg}") if line else (0, f"{where}: {msg}")
 
 
 def _scalar(node: yaml.Node, key: str) -> str | None:

@@ -66,11 +66,12 @@ _CUES: dict[str, dict[tuple[Category, Direction], list[str]]] = {
         ("terminate", "pre"): [
             "but", "however", "although", "though", "yet", "except", "apart from", "aside from", "other than", "which",
             "whereas", "while", "secondary to", "due to", "because of", "presents with", "presented with",
-            "presenting with", "complains of", "admitted for", "now", "currently", "at present",
+            "presenting with", "complains of", "admitted for", "now", "currently", "at present", "diagnosed with",
         ],
         ("pseudo", "pre"): [
             "not only", "no change", "no changes", "no significant change", "no further", "no increase", "gram negative",
-            "without difficulty", "not certain whether", "not necessarily",
+            "without difficulty", "not certain whether", "not necessarily", "no significant past medical history",
+            "no relevant past medical history", "non caseating", "non-caseating",
         ],
     },
     "es": {
@@ -115,11 +116,15 @@ _CUES: dict[str, dict[tuple[Category, Direction], list[str]]] = {
             "pero", "aunque", "sin embargo", "no obstante", "excepto", "salvo", "a excepción de", "mientras",
             "secundario a", "secundaria a", "secundarios a", "secundarias a", "debido a", "por lo que",
             "motivo por el cual", "actualmente", "que presenta", "que presentaba", "que acude", "que consulta",
-            "que ingresa", "acude por", "consulta por", "ingresa por", "presentando",
+            "que ingresa", "acude por", "consulta por", "ingresa por", "presentando", "diagnosticado", "diagnosticada",
+            "diagnosticado de", "diagnosticada de",
         ],
         ("pseudo", "pre"): [
             "no solo", "sin cambios", "no cambios", "gram negativo", "gram negativos", "gram negativa", "gram negativas",
             "gramnegativos", "sin dificultad", "no obstante", "sin embargo", "sin más", "sin otra", "sin otros",
+            "sin antecedentes de interés", "sin antecedentes personales de interés", "sin antecedentes médicos de interés",
+            "sin antecedentes patológicos de interés", "sin otros antecedentes de interés", "no caseificante",
+            "no caseificantes", "no necrotizante", "no necrotizantes",
         ],
     },
 }
@@ -135,18 +140,14 @@ class Cue:
     direction: Direction
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    patterns: tuple[tuple[Category, Direction, re.Pattern[str]], ...]
-
-
 @cache
-def _compiled(language: str) -> _Compiled:
+def _compiled(language: str) -> tuple[tuple[Category, Direction, re.Pattern[str]], ...]:
+    """One pattern per (category, direction); alternatives longest first so "no se descarta" beats "no"."""
     patterns = []
     for (category, direction), cues in _CUES[language].items():
         alternatives = sorted({fold(c).replace(" ", r"\s+") for c in cues}, key=len, reverse=True)
         patterns.append((category, direction, re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)")))
-    return _Compiled(tuple(patterns))
+    return tuple(patterns)
 
 
 _WORD = re.compile(r"\w+")
@@ -163,10 +164,10 @@ class AssertionDetector:
         self.language = base if base in _CUES else "en"
         self.max_scope = max_scope
         self.max_post_scope = max_post_scope
-        self._patterns = _compiled(self.language).patterns
+        self._patterns = _compiled(self.language)
 
     def cues(self, text: str) -> list[Cue]:
-        """Cues of ``text`` in order; where cues overlap, the longest (then leftmost) is kept."""
+        """Cues of ``text`` in order; where cues overlap, the leftmost (then longest) is kept, as a regex would."""
         folded = fold(text)
         found = [
             Cue(m.start(), m.end(), category, direction)
@@ -174,11 +175,11 @@ class AssertionDetector:
             for m in pattern.finditer(folded)
         ]
         kept: list[Cue] = []
-        for cue in sorted(found, key=lambda c: (-(c.end - c.start), c.start)):
+        for cue in sorted(found, key=lambda c: (c.start, -c.end)):
+            last = kept[-1] if kept else None
             # A cue listed both as pre- and post-cue keeps both readings (same span).
-            if not any(cue.start < k.end and k.start < cue.end and (k.start, k.end) != (cue.start, cue.end) for k in kept):
+            if last is None or cue.start >= last.end or (cue.start, cue.end) == (last.start, last.end):
                 kept.append(cue)
-        kept.sort(key=lambda c: c.start)
         return kept
 
     def assertions(self, text: str, spans: Sequence[tuple[int, int]]) -> list[Assertion]:

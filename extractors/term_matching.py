@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 
@@ -20,9 +20,15 @@ _BREAK = re.compile(r"[;!?\n]|\.\s")
 
 @cache
 def _accent_table() -> dict[int, str]:
-    """Accented Latin letters -> base letter (one character each, so lengths never change)."""
+    """Accented Latin letters -> base letter (one character each, so lengths never change).
+
+    'ñ' is a letter of its own in Spanish, not an accented 'n': folding it would make
+    "años" (years) read "anos" (anus).
+    """
     table: dict[int, str] = {}
     for code in range(0xC0, 0x250):
+        if chr(code) in "ñÑ":
+            continue
         base = unicodedata.normalize("NFD", chr(code))[0]
         if base != chr(code) and len(base) == 1:
             table[code] = base
@@ -35,6 +41,19 @@ def fold(text: str) -> str:
     if len(lowered) != len(text):  # a few characters (e.g. 'İ') lower to two: keep those as they are
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     return lowered.translate(_accent_table())
+
+
+def singular(word: str) -> str:
+    """Plural ending folded away, for Spanish and English alike ("infecciones" -> "infeccion", "cysts" -> "cyst").
+
+    Not a stemmer: the same rule runs on terms and texts, so it only has to be consistent.
+    Short words (and so most abbreviations) are left alone.
+    """
+    if len(word) >= 5 and word.endswith("es") and word[-3] in "lnrdj":
+        return word[:-2]
+    if len(word) >= 4 and word.endswith("s") and word[-2] in "aeiout":
+        return word[:-1]
+    return word
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +76,14 @@ def tokenize(text: str) -> list[Token]:
     for m in _WORD.finditer(folded):
         if tokens and _BREAK.search(text, previous_end, m.start()):
             segment += 1
-        tokens.append(Token(m.group(), m.start(), m.end(), segment))
+        tokens.append(Token(singular(m.group()), m.start(), m.end(), segment))
         previous_end = m.end()
     return tokens
 
 
 def normalize_term(text: str) -> str:
-    """Canonical key of a term: folded words joined by single spaces (punctuation dropped)."""
-    return " ".join(_WORD.findall(fold(text)))
+    """Canonical key of a term: folded, singular words joined by single spaces (punctuation dropped)."""
+    return " ".join(singular(w) for w in _WORD.findall(fold(text)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,31 +96,23 @@ class Match:
     """First character of the match in the original text."""
     end: int
     """One past its last character."""
-    n_tokens: int
 
 
 class TermMatcher:
     """Finds known normalised terms in texts; the longest match wins and overlaps are dropped."""
 
     def __init__(self, terms: Collection[str], max_tokens: int):
+        """``terms``: normalised terms (see ``normalize_term``); terms over ``max_tokens`` words never match."""
         self._terms = terms
-        self.max_tokens = max_tokens
         # Longest term per first word: bounds the n-grams tried at each position.
         self._longest: dict[str, int] = {}
         for term in terms:
             words = term.split(" ")
-            if len(words) > self._longest.get(words[0], 0):
-                self._longest[words[0]] = min(len(words), max_tokens)
-
-    def __contains__(self, term: str) -> bool:
-        return term in self._terms
+            self._longest[words[0]] = max(self._longest.get(words[0], 0), min(len(words), max_tokens))
 
     def find(self, text: str) -> list[Match]:
         """Non-overlapping matches in ``text``, in text order."""
-        return self.find_in_tokens(text, tokenize(text))
-
-    def find_in_tokens(self, text: str, tokens: list[Token]) -> list[Match]:
-        """Like ``find`` for a text already tokenised with ``tokenize``."""
+        tokens = tokenize(text)
         candidates: list[tuple[int, int]] = []  # (first token, token count) of the longest match at each position
         for i, token in enumerate(tokens):
             longest = self._longest.get(token.norm, 0)
@@ -121,15 +132,6 @@ class TermMatcher:
                 kept.append((i, n))
         kept.sort()
         return [
-            Match(" ".join(t.norm for t in tokens[i : i + n]), tokens[i].start, tokens[i + n - 1].end, n) for i, n in kept
+            Match(" ".join(t.norm for t in tokens[i : i + n]), tokens[i].start, tokens[i + n - 1].end) for i, n in kept
         ]
 
-
-def term_keys(texts: Iterable[str], max_tokens: int, min_chars: int) -> set[str]:
-    """Normalised keys of ``texts`` that are worth matching (not empty, too short or too long)."""
-    keys = set()
-    for text in texts:
-        key = normalize_term(text)
-        if len(key) >= min_chars and key.count(" ") < max_tokens:
-            keys.add(key)
-    return keys

@@ -1,0 +1,55 @@
+"""Routing policy: each reason a chart goes to review, and the auto path."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from coders.routing import RoutingConfig, route
+from harness.contracts import ChartResult, CodeAssignment, Extraction
+
+CONFIG = RoutingConfig()
+
+
+def extraction(error: str | None = None) -> Extraction:
+    return Extraction(chart_id="c1", extractor="test", error=error)
+
+
+def code(value: str, confidence: float) -> CodeAssignment:
+    return CodeAssignment(code=value, confidence=confidence)
+
+
+def test_confident_codes_go_auto() -> None:
+    assert route(extraction(), [code("E11.9", 0.9), code("I10", 0.5)], CONFIG) == ("auto", [])
+
+
+def test_failed_extraction_goes_to_review_with_the_first_line_of_the_error_only() -> None:
+    decision, reasons = route(extraction("JSONDecodeError: Expecting value\nraw output: Patient is a 54-year-old"), [], CONFIG)
+    assert (decision, reasons) == ("review", ["extraction_failed: JSONDecodeError: Expecting value"])
+    _, long = route(extraction("x" * 500), [], CONFIG)
+    assert len(long[0]) < 150 and long[0].endswith("...")
+
+
+def test_low_confidence_codes_are_each_named() -> None:
+    decision, reasons = route(extraction(), [code("E11.9", 0.9), code("N18.9", 0.42), code("I10", 0.1)], CONFIG)
+    assert decision == "review"
+    assert reasons == ["low_confidence: N18.9 0.42 < 0.5", "low_confidence: I10 0.10 < 0.5"]
+    assert route(extraction(), [code("N18.9", 0.42)], RoutingConfig(min_code_confidence=0.4)) == ("auto", [])
+
+
+def test_no_codes_goes_to_review_unless_configured_otherwise() -> None:
+    assert route(extraction(), [], CONFIG) == ("review", ["no_codes"])
+    assert route(extraction(), [], RoutingConfig(name="lenient", review_when_no_codes=False)) == ("auto", [])
+
+
+def test_reasons_accumulate_and_fit_the_chart_result_contract() -> None:
+    decision, reasons = route(extraction("timeout"), [code("E11.9", 0.3)], CONFIG)
+    assert reasons == ["extraction_failed: timeout", "low_confidence: E11.9 0.30 < 0.5"]
+    ChartResult(chart_id="c1", route=decision, reasons=reasons)  # review always carries a reason
+
+
+def test_config_is_strict() -> None:
+    with pytest.raises(ValidationError):
+        RoutingConfig(min_code_confidence=1.5)
+    with pytest.raises(ValidationError):
+        RoutingConfig(min_confidence=0.5)
