@@ -7,7 +7,7 @@ import logging
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,13 +17,14 @@ from harness.contracts import Chart, ChartResult
 log = logging.getLogger("harness")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REDACTED = "[REDACTED]"
+M = TypeVar("M", bound=BaseModel)
 
 
 class ConfigError(ValueError):
     """A composed config that does not validate; the message names the key."""
 
 
-def validated[M: BaseModel](model: type[M], group: str, values: Mapping[str, Any]) -> M:
+def validated(model: type[M], group: str, values: Mapping[str, Any]) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as error:

@@ -18,10 +18,10 @@ def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> 
     table.add_column("bootstrap interval", justify="right")
     for name in METRIC_NAMES:
         low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
-        interval = f"[{low:.3f}, {high:.3f}]" if low is not None and high is not None else ""
-        table.add_row(name, f"{metrics[name]:.3f}", interval)
+        interval = f"[{low:.4g}, {high:.4g}]" if low is not None and high is not None else ""
+        table.add_row(name, f"{metrics[name]:.4g}", interval)
     for name in sorted(k for k in metrics if k.startswith("stage_")):
-        table.add_row(name, f"{metrics[name]:.3f}", "")
+        table.add_row(name, f"{metrics[name]:.4g}", "")
     console = Console(width=100, record=True, force_terminal=False)
     with console.capture() as captured:
         console.print(table)
