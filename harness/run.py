@@ -28,8 +28,11 @@ def validated(model: type[M], group: str, values: Mapping[str, Any]) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as error:
-        problems = "; ".join(f"{group}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"invalid config: {problems}") from None
+        raise ConfigError(f"invalid config: {_problems(group, error)}") from None
+
+
+def _problems(group: str, error: ValidationError) -> str:
+    return "; ".join(f"{group}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
 
 
 def git_commit() -> str:
@@ -95,16 +98,23 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     evaluation = validated(EvaluationConfig, "evaluation", config["evaluation"])
     extractor_config = dict(config["extractor"])
 
+    # Build every component before reading data, so a bad config fails in a second.
+    try:
+        extractor = EXTRACTORS.resolve(extractor_config["name"])(extractor_config)
+    except ValidationError as error:
+        raise ConfigError(f"invalid config: {_problems('extractor', error)}") from None
+    pack = load_pack(rules.pack)
+    engine = RuleEngine(pack)
+
     charts = load_charts(dataset)
+    if len({c.id for c in charts}) != len(charts):
+        raise ConfigError(f"dataset {dataset.name!r} has repeated chart ids")
     log.info("dataset %s/%s: %d charts", dataset.name, dataset.split, len(charts))
-    extractor = EXTRACTORS.resolve(extractor_config["name"])(extractor_config)
     train_split = extractor_config.get("train_split")
     if train_split:
         if train_split == dataset.split:
             log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
         extractor.fit(load_charts(dataset.model_copy(update={"split": train_split, "limit": None})))
-    pack = load_pack(rules.pack)
-    engine = RuleEngine(pack)
     design = PipelineDesign(
         extractor=extractor,
         code=engine.code,

@@ -1,0 +1,185 @@
+"""End to end through ``python -m harness``: real data in, an MLflow run read back out."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s")
+
+
+def harness(cwd: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", *overrides], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ.copy()
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"harness {' '.join(overrides)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def store(tmp_path: Path) -> str:
+    return f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def runs(tmp_path: Path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("coding-harness")
+    return client, client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def artifact(client, run, name: str) -> Path:
+    return Path(client.download_artifacts(run.info.run_id, name))
+
+
+@pytest.mark.slow
+def test_codiesp_es_dev_run_is_recorded_in_mlflow(data_dir: Path, tmp_path: Path) -> None:
+    out = harness(tmp_path, "dataset=codiesp_es", "dataset.split=dev", "dataset.limit=25", "extractor=dictionary", "rules=icd10cm_2026_v2", "seed=3", store(tmp_path))
+    assert "micro_f1" in out.stdout and "mlflow_run" in out.stdout
+    client, found = runs(tmp_path)
+    assert len(found) == 1
+    run = found[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.params["dataset.name"] == "codiesp_es" and run.data.params["dataset.limit"] == "25"
+    assert run.data.params["extractor.name"] == "dictionary" and run.data.params["seed"] == "3"
+    tags = run.data.tags
+    assert tags["rules.pack"] == "icd10cm_2026_v2" and tags["rules.version"] == "2" and tags["extractor"] == "dictionary"
+    assert len(tags["dataset.digest"]) == 16 and tags["dataset"] == "codiesp_es" and tags["git_commit"]
+    metrics = run.data.metrics
+    for name in ("micro_precision", "micro_recall", "micro_f1", "macro_f1", "map", "exact_match", "review_rate",
+                 "charts_per_s", "chart_latency_p50_s", "chart_latency_p95_s"):
+        assert metrics[f"{name}_ci_low"] <= metrics[name] <= metrics[f"{name}_ci_high"], name
+    assert metrics["n_charts"] == 25 and 0.2 < metrics["micro_f1"] < 1.0
+    assert {"stage_extract_s", "stage_code_s", "stage_route_s"} <= set(metrics)
+    predictions = [json.loads(l) for l in artifact(client, run, "predictions.jsonl").read_text().splitlines()]
+    assert len(predictions) == 25
+    coded = [c for p in predictions for c in p["codes"]]
+    assert coded and all(c["evidence"] and c["evidence"][0]["text"] for c in coded)
+    results = artifact(client, run, "chart_results.jsonl").read_text().splitlines()
+    assert len(results) == 25 and all(json.loads(r)["audit"] for r in results)
+    assert (artifact(client, run, "config.yaml").read_text()).startswith("dataset:")
+    # no patient text in params or tags
+    chart_text = (data_dir / "codiesp" / "dev" / "text_files" / f"{predictions[0]['chart_id']}.txt").read_text()
+    words = {w for w in chart_text.split() if len(w) > 9}
+    assert not any(w in v for w in words for v in [*run.data.params.values(), *tags.values()])
+
+
+@pytest.mark.slow
+def test_codiesp_en_runs(data_dir: Path, tmp_path: Path) -> None:
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=10", store(tmp_path))
+    _, found = runs(tmp_path)
+    assert found[0].data.metrics["n_charts"] == 10 and found[0].data.tags["dataset"] == "codiesp_en"
+
+
+@pytest.mark.slow
+def test_same_seed_same_results(data_dir: Path, tmp_path: Path) -> None:
+    for _ in range(2):
+        harness(tmp_path, "dataset=codiesp_es", "dataset.limit=15", "seed=7", store(tmp_path))
+    client, (first, second) = runs(tmp_path)
+    quality = lambda run: {k: v for k, v in run.data.metrics.items() if not k.startswith(TIMING)}  # noqa: E731
+    assert quality(first) == quality(second)
+    assert artifact(client, first, "predictions.jsonl").read_text() == artifact(client, second, "predictions.jsonl").read_text()
+
+
+@pytest.mark.slow
+def test_multirun_groups_children_under_a_parent(data_dir: Path, tmp_path: Path) -> None:
+    harness(tmp_path, "-m", "dataset=codiesp_es", "dataset.limit=10", "rules=icd10cm_2026_v1,icd10cm_2026_v2", store(tmp_path))
+    _, found = runs(tmp_path)
+    parents = [r for r in found if r.data.tags.get("harness.kind") == "sweep"]
+    children = [r for r in found if r.data.tags.get("harness.kind") == "job"]
+    assert len(parents) == 1 and len(children) == 2
+    assert all(c.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for c in children)
+    assert {c.data.tags["rules.pack"] for c in children} == {"icd10cm_2026_v1", "icd10cm_2026_v2"}
+    assert all(r.info.status == "FINISHED" for r in found)
+    # a real rule upgrade: the two packs code differently
+    assert children[0].data.metrics["micro_f1"] != children[1].data.metrics["micro_f1"]
+
+
+@pytest.mark.slow
+def test_parallel_jobs_into_one_store_lose_no_run(data_dir: Path, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "harness", "dataset=codiesp_es", "dataset.limit=5", "extractor=oracle", store(tmp_path)]
+    jobs = [subprocess.Popen([*command, f"seed={i}", f"hydra.run.dir=run{i}"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True) for i in range(3)]
+    errors = [job.communicate(timeout=600)[1] for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0, 0], errors
+    _, found = runs(tmp_path)
+    assert sorted(r.data.params["seed"] for r in found) == ["0", "1", "2"]
+    assert all(r.info.status == "FINISHED" for r in found)
+
+
+def test_redaction_hides_evidence_text(data_dir: Path, tmp_path: Path) -> None:
+    harness(tmp_path, "dataset=codiesp_es", "dataset.limit=5", "extractor=oracle", "tracking.redact=true", store(tmp_path))
+    client, (run,) = runs(tmp_path)
+    spans = [s for line in artifact(client, run, "predictions.jsonl").read_text().splitlines()
+             for c in json.loads(line)["codes"] for s in c["evidence"]]
+    assert spans and all(s["text"] == "[REDACTED]" and s["end"] > s["start"] for s in spans)
+
+
+@pytest.mark.parametrize(
+    "overrides,status,message",
+    [
+        (["dataset.limt=3"], 1, "Key 'limt' is not in struct"),
+        (["extractor=nope"], 1, "Could not find 'extractor/nope'"),
+        (["dataset.limit=abc"], 2, "dataset.limit: Input should be a valid integer"),
+        (["dataset=jsonl"], 2, "config value dataset.path is required"),
+        (["dataset=jsonl", "dataset.path=missing.jsonl"], 2, "chart file missing.jsonl does not exist"),
+        (["rules.pack=no_such_pack"], 2, "no_such_pack"),
+        (["extractor.min_term_precision=2"], 2, "min_term_precision"),
+    ],
+)
+def test_bad_config_gives_one_clear_error(tmp_path: Path, overrides: list[str], status: int, message: str) -> None:
+    out = harness(tmp_path, *overrides, "tracking.enabled=false", check=False)
+    assert out.returncode == status
+    assert message in out.stderr
+    if status == 2:
+        assert "Traceback" not in out.stderr
+
+
+def test_help_lists_every_group(tmp_path: Path) -> None:
+    out = harness(tmp_path, "--help").stdout
+    for group in ("dataset:", "extractor:", "rules:", "degradation:", "routing:", "tracking:"):
+        assert group in out
+    assert "icd10cm_2026_v1, icd10cm_2026_v2" in out
+
+
+def test_every_config_option_composes() -> None:
+    """Each option of each group composes with the defaults and validates against its typed config."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from coders.routing import RoutingConfig
+    from coders.rule_pack import load_pack
+    from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, TrackingConfig
+    from harness.registry import EXTRACTORS
+
+    conf = PROJECT_ROOT / "conf"
+    checks = {
+        "dataset": DatasetConfig.model_validate,
+        "degradation": DegradationConfig.model_validate,
+        "routing": RoutingConfig.model_validate,
+        "tracking": TrackingConfig.model_validate,
+        "evaluation": EvaluationConfig.model_validate,
+        "rules": lambda c: load_pack(c["pack"]),
+        "extractor": lambda c: EXTRACTORS.resolve(c["name"])(c),
+    }
+    composed = 0
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        for group, check in checks.items():
+            options = sorted(p.stem for p in (conf / group).glob("*.yaml"))
+            assert options, group
+            for option in options:
+                extra = ["dataset.path=x.jsonl"] if option in ("jsonl", "parquet") else []
+                cfg = compose("config", overrides=[f"{group}={option}", *extra])
+                values = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)[group]
+                assert values.get("name", option) == option  # registry names equal option names
+                check(values)
+                composed += 1
+    assert composed >= 13

@@ -1,0 +1,85 @@
+"""The pipeline keeps every chart: empty, failing and uncodable charts end in review with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from coders.engine import RuleEngine
+from coders.routing import RoutingConfig, route
+from harness.contracts import Chart, Extraction, Finding, Span
+from harness.pipeline import PipelineDesign, run_pipeline
+
+TEXT = "Assessment: essential hypertension, on lisinopril."
+
+
+class StubExtractor:
+    """Finds hypertension; fails the whole batch when a chart says FAIL (a crashing backend)."""
+
+    name = "stub"
+    version = "0"
+
+    def fit(self, train_charts: Sequence[Chart]) -> None:
+        pass
+
+    def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
+        if any("FAIL" in c.text for c in charts):
+            raise RuntimeError("backend crashed")
+        out = []
+        for chart in charts:
+            start = chart.text.find("hypertension")
+            findings = []
+            if start >= 0:
+                span = Span(start=start, end=start + 12, text="hypertension")
+                findings.append(Finding(text="hypertension", code="I10", spans=[span], confidence=0.9))
+            out.append(Extraction(chart_id=chart.id, extractor=self.name, findings=findings))
+        return out
+
+
+def design(code=None) -> PipelineDesign:
+    engine = RuleEngine("icd10cm_2026_v2")
+    routing = RoutingConfig(name="default")
+    return PipelineDesign(
+        extractor=StubExtractor(),
+        code=code or engine.code,
+        coder_id=engine.version,
+        route=lambda e, c: route(e, c, routing),
+        router_id="default",
+    )
+
+
+def test_every_chart_gets_exactly_one_result() -> None:
+    charts = [
+        Chart(id="a-coded", text=TEXT),
+        Chart(id="b-empty", text="   \n"),
+        Chart(id="c-nothing", text="Well child visit, no complaints."),
+        Chart(id="d-fails", text="FAIL"),
+        Chart(id="e-coded", text=TEXT),
+    ]
+    # batch_size=3 puts the failing chart in a batch with a good one: both go to review, the rest are coded.
+    results, wall = run_pipeline(charts, design(), batch_size=3, progress=False)
+    assert [r.chart_id for r in results] == [c.id for c in charts]
+    by_id = {r.chart_id: r for r in results}
+    assert by_id["a-coded"].route == "auto" and [c.code for c in by_id["a-coded"].codes] == ["I10"]
+    assert by_id["b-empty"].reasons == ["empty_chart"]
+    assert by_id["c-nothing"].reasons == ["no_codes"]
+    assert by_id["d-fails"].route == "review" and by_id["d-fails"].reasons[0].startswith("extraction_failed: RuntimeError")
+    assert by_id["e-coded"].route == "review"  # same batch as the crash
+    assert wall > 0
+
+
+def test_rule_engine_failure_routes_the_chart() -> None:
+    def broken(chart, extraction):
+        raise KeyError("boom")
+
+    results, _ = run_pipeline([Chart(id="x", text=TEXT)], design(code=broken), progress=False)
+    assert results[0].route == "review" and results[0].reasons[0] == "coding_failed: KeyError"
+
+
+def test_audit_trail_and_stage_times() -> None:
+    results, _ = run_pipeline([Chart(id="a", text=TEXT)], design(), progress=False)
+    result = results[0]
+    assert [e.stage for e in result.audit] == ["extract", "code", "route"]
+    assert result.audit[1].actor_version == "icd10cm_2026_v2@2"
+    assert result.audit[0].output_hash == result.audit[1].input_hash
+    assert set(result.stage_seconds) == {"extract", "code", "route"}
+    assert "hypertension" not in str([e.detail for e in result.audit])  # no chart text in the audit details
