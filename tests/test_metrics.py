@@ -36,7 +36,7 @@ def random_outcomes(n_charts: int, n_labels: int, seed: int) -> list[ChartOutcom
     outcomes = []
     for i in range(n_charts):
         gold = set(rng.choice(labels, size=rng.integers(0, 6), replace=False))
-        kept = {code for code in gold if rng.random() < 0.7}
+        kept = {code for code in sorted(gold) if rng.random() < 0.7}  # sorted: set order varies by process
         extra = set(rng.choice(labels, size=rng.integers(0, 4), replace=False))
         ranked = [(str(code), float(rng.random())) for code in sorted(kept | extra)]
         outcomes.append(
