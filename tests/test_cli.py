@@ -73,6 +73,20 @@ def test_codiesp_es_dev_run_is_recorded_in_mlflow(data_dir: Path, tmp_path: Path
 
 
 @pytest.mark.slow
+def test_main_job_on_bundled_sample(tmp_path: Path) -> None:
+    """The README's main job: defaults only (sample, dictionary, rules v2), store under outputs/."""
+    out = harness(tmp_path)
+    assert "Run summary" in out.stdout and (tmp_path / "outputs" / "mlflow.db").is_file()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'outputs' / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("coding-harness").experiment_id])
+    assert run.data.tags["dataset"] == "sample" and run.data.metrics["n_charts"] == 40
+    # The dictionary learns the sample's abbreviations from its training split: it must do well on clean charts.
+    assert run.data.metrics["micro_f1"] > 0.7
+
+
+@pytest.mark.slow
 def test_codiesp_en_runs(data_dir: Path, tmp_path: Path) -> None:
     harness(tmp_path, "dataset=codiesp_en", "dataset.limit=10", store(tmp_path))
     _, found = runs(tmp_path)
