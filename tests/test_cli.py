@@ -196,4 +196,8 @@ def test_every_config_option_composes() -> None:
                 assert values.get("name", option) == option  # registry names equal option names
                 check(values)
                 composed += 1
-    assert composed >= 13
+        for experiment in sorted(p.stem for p in (conf / "experiment").glob("*.yaml")):
+            cfg = compose("config", overrides=[f"+experiment={experiment}"], return_hydra_config=True)
+            assert cfg.hydra.sweeper.params, experiment  # an experiment is a named sweep
+            composed += 1
+    assert composed >= 14
