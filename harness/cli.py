@@ -20,6 +20,7 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
 
     from coders.rule_pack import RulePackError
+    from harness.intake import IntakeError
     from harness.registry import UnknownName
     from harness.run import ConfigError, run_job
     from harness.sources.errors import DataError
@@ -36,7 +37,7 @@ def main(cfg: DictConfig) -> float:
     except MissingMandatoryValue as error:
         print(f"error: config value {error.full_key} is required (set {error.full_key}=...)", file=sys.stderr)
         sys.exit(USAGE_ERROR)
-    except (ConfigError, DataError, RulePackError, UnknownName, FileNotFoundError) as error:
+    except (ConfigError, DataError, IntakeError, RulePackError, UnknownName, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
     return metrics["micro_f1"]

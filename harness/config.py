@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.contracts import CodeSystem
+from harness.degrade.config import DegradationConfig  # noqa: F401  (re-exported: the degradation group's typed config)
 
 Split = Literal["train", "dev", "test"]
 
@@ -57,13 +58,6 @@ class RulesConfig(_Config):
     """Hydra option name, e.g. ``icd10cm_2026_v2``."""
     pack: str
     """Pack name under ``coders/packs/`` or a path to a pack YAML file."""
-
-
-class DegradationConfig(_Config):
-    """How inputs are degraded before intake (only ``clean`` exists so far)."""
-
-    name: Literal["clean"] = "clean"
-    """Degradation setting; ``clean`` leaves charts untouched."""
 
 
 class TrackingConfig(_Config):

@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, Extraction, digest
 from extractors.base import Extractor
+from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, Extraction, digest
+from harness.robustness import ChartIntake
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,17 @@ class PipelineDesign:
     route: Callable[[Extraction, list[CodeAssignment]], tuple[str, list[str]]]
     """The routing policy, configured."""
     router_id: str
+    prepare: Callable[[Chart], Any] | None = None
+    """Degradation and intake (a ``harness.preparation.ChartPreparer``); None reads charts as they are."""
+
+
+@dataclass
+class PipelineRun:
+    """Results in input order, the intake facts per chart, and the wall-clock seconds of the whole run."""
+
+    results: list[ChartResult]
+    intake: list[ChartIntake]
+    wall_s: float
 
 
 def _extract_batch(extractor: Extractor, batch: Sequence[Chart]) -> list[Extraction]:
@@ -39,7 +51,7 @@ def _extract_batch(extractor: Extractor, batch: Sequence[Chart]) -> list[Extract
     return extractions
 
 
-def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract_s: float) -> ChartResult:
+def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract_s: float, facts: ChartIntake) -> ChartResult:
     started = time.perf_counter()
     try:
         codes = design.code(chart, extraction)
@@ -50,6 +62,8 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
     route, reasons = design.route(extraction, codes)
     if coding_error:
         route, reasons = "review", [coding_error, *reasons]
+    if facts.reasons:  # intake already found the chart unfit: the codes are a draft for the reviewer
+        route, reasons = "review", [*facts.reasons, *reasons]
     routed = time.perf_counter()
     fired = sorted({rule for code in codes for rule in code.rule_trace})
     return ChartResult(
@@ -57,6 +71,7 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
         codes=codes,
         route=route,
         reasons=reasons,
+        intake_quality=facts.quality,
         stage_seconds={"extract": extract_s, "code": coded - started, "route": routed - coded},
         audit=[
             AuditEvent(
@@ -80,36 +95,54 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
     )
 
 
-def _empty_chart(chart: Chart) -> ChartResult:
+def _empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
     return ChartResult(
         chart_id=chart.id,
         route="review",
-        reasons=["empty_chart"],
+        reasons=[*facts.reasons, "empty_chart"],
+        intake_quality=facts.quality,
         audit=[AuditEvent(stage="intake", actor="pipeline", input_hash=chart.content_hash()[:16], detail={"empty": True})],
     )
 
 
-def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: int = 32, progress: bool = True) -> tuple[list[ChartResult], float]:
-    """Run every chart through the design; returns the results (input order) and the wall-clock seconds."""
+def _prepared(design: PipelineDesign, chart: Chart) -> tuple[Chart, ChartIntake, dict[str, float]]:
+    if design.prepare is None:
+        return chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), {}
+    try:
+        prepared = design.prepare(chart)
+    except Exception as error:  # a chart that cannot be degraded or read goes to review, the run goes on
+        blank = chart.model_copy(update={"text": "", "pages": [], "gold": []})
+        return blank, ChartIntake(kept_ranges=(), reasons=(f"intake_failed: {type(error).__name__}: {error}",)), {}
+    return prepared.chart, prepared.facts, {"degrade": prepared.degrade_s, "intake": prepared.intake_s}
+
+
+def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: int = 32, progress: bool = True) -> PipelineRun:
+    """Run every chart through the design: one result per chart, in input order."""
     from tqdm import tqdm
 
     results: dict[str, ChartResult] = {}
+    intake: dict[str, ChartIntake] = {}
     started = time.perf_counter()
     with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
         for i in range(0, len(charts), batch_size):
-            batch = list(charts[i : i + batch_size])
-            readable = [c for c in batch if c.text.strip()]
-            for chart in batch:
-                if not chart.text.strip():
-                    results[chart.id] = _empty_chart(chart)
+            readable, timings = [], {}
+            for chart in charts[i : i + batch_size]:
+                seen, intake[chart.id], timings[chart.id] = _prepared(design, chart)
+                if seen.text.strip():
+                    readable.append(seen)
+                else:
+                    results[chart.id] = _empty_chart(chart, intake[chart.id])
+                    results[chart.id].stage_seconds.update(timings[chart.id])
             batch_started = time.perf_counter()
             extractions = _extract_batch(design.extractor, readable) if readable else []
             per_chart = (time.perf_counter() - batch_started) / max(len(readable), 1)
             for chart, extraction in zip(readable, extractions):
-                results[chart.id] = _coded(design, chart, extraction, per_chart)
-            bar.update(len(batch))
+                result = _coded(design, chart, extraction, per_chart, intake[chart.id])
+                result.stage_seconds.update(timings[chart.id])
+                results[chart.id] = result
+            bar.update(min(batch_size, len(charts) - i))
     wall = time.perf_counter() - started
-    return [results[c.id] for c in charts], wall
+    return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall)
 
 
 def stage_totals(results: Sequence[ChartResult]) -> dict[str, Any]:

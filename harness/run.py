@@ -83,7 +83,10 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     from coders.engine import RuleEngine
     from coders.routing import RoutingConfig, route
     from coders.rule_pack import load_pack
+    from harness.intake import IntakeConfig, check_tesseract
     from harness.metrics import ChartOutcome, evaluate, per_chart_scores
+    from harness.preparation import ChartPreparer
+    from harness.robustness import robustness_metrics
     from harness.pipeline import PipelineDesign, run_pipeline, stage_totals
     from harness.registry import EXTRACTORS
     from harness.sources import dataset_digest, load_charts
@@ -92,7 +95,8 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
 
     dataset = validated(DatasetConfig, "dataset", config["dataset"])
     rules = validated(RulesConfig, "rules", config["rules"])
-    validated(DegradationConfig, "degradation", config["degradation"])
+    degradation = validated(DegradationConfig, "degradation", config["degradation"])
+    intake = validated(IntakeConfig, "intake", config["intake"])
     routing = validated(RoutingConfig, "routing", config["routing"])
     tracking = validated(TrackingConfig, "tracking", config["tracking"])
     evaluation = validated(EvaluationConfig, "evaluation", config["evaluation"])
@@ -105,6 +109,8 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         raise ConfigError(f"invalid config: {_problems('extractor', error)}") from None
     pack = load_pack(rules.pack)
     engine = RuleEngine(pack)
+    if degradation.render is not None:
+        check_tesseract(intake)  # fail now, not as a review reason on every chart
 
     charts = load_charts(dataset)
     if len({c.id for c in charts}) != len(charts):
@@ -115,15 +121,21 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         if train_split == dataset.split:
             log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
         extractor.fit(load_charts(dataset.model_copy(update={"split": train_split, "limit": None})))
+    preparer = ChartPreparer(degradation, intake, seed=int(config["seed"]))
     design = PipelineDesign(
         extractor=extractor,
         code=engine.code,
         coder_id=f"{pack.name}@{pack.version}",
         route=lambda extraction, codes: route(extraction, codes, routing),
         router_id=routing.name,
+        prepare=preparer,
     )
 
-    results, wall = run_pipeline(charts, design, batch_size=int(config["batch_size"]))
+    try:
+        run = run_pipeline(charts, design, batch_size=int(config["batch_size"]))
+    finally:
+        preparer.close()
+    results, wall = run.results, run.wall_s
     if len(results) != len(charts):
         raise RuntimeError(f"{len(charts)} charts in, {len(results)} results out")
 
@@ -139,6 +151,10 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         for chart, result in zip(charts, results)
     ]
     metrics = evaluate(outcomes, wall, n_resamples=evaluation.n_resamples, confidence=evaluation.confidence, seed=int(config["seed"]))
+    metrics.update(
+        robustness_metrics(charts, outcomes, run.intake, n_resamples=evaluation.n_resamples, confidence=evaluation.confidence,
+                           seed=int(config["seed"]))
+    )
     metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(results).items()})
     metrics["wall_s"] = wall
 
@@ -163,6 +179,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
                 "rules.version": str(pack.version),
                 "extractor": extractor.name,
                 "extractor.version": extractor.version,
+                "degradation": degradation.name,
                 "harness.kind": "job",
             },
             parent_run_id=parent_run_id,

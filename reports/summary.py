@@ -6,6 +6,9 @@ from collections.abc import Mapping
 
 from harness.metrics import METRIC_NAMES
 
+ROBUSTNESS_NAMES = ("micro_f1_recoverable", "ocr_cer", "pages_per_s", "intake_review_rate", "quality_auroc")
+"""Shown when the run degraded its inputs (absent otherwise)."""
+
 
 def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> str:
     """Headline metrics with their bootstrap intervals, stage times and where the run was recorded."""
@@ -16,7 +19,7 @@ def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> 
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("bootstrap interval", justify="right")
-    for name in METRIC_NAMES:
+    for name in [*METRIC_NAMES, *(n for n in ROBUSTNESS_NAMES if n in metrics)]:
         low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
         interval = f"[{low:.4g}, {high:.4g}]" if low is not None and high is not None else ""
         table.add_row(name, f"{metrics[name]:.4g}", interval)

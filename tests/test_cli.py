@@ -172,6 +172,7 @@ def test_every_config_option_composes() -> None:
     from coders.routing import RoutingConfig
     from coders.rule_pack import load_pack
     from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, TrackingConfig
+    from harness.intake import IntakeConfig
     from harness.registry import EXTRACTORS
 
     conf = PROJECT_ROOT / "conf"
@@ -181,6 +182,7 @@ def test_every_config_option_composes() -> None:
         "routing": RoutingConfig.model_validate,
         "tracking": TrackingConfig.model_validate,
         "evaluation": EvaluationConfig.model_validate,
+        "intake": IntakeConfig.model_validate,
         "rules": lambda c: load_pack(c["pack"]),
         "extractor": lambda c: EXTRACTORS.resolve(c["name"])(c),
     }
@@ -200,4 +202,20 @@ def test_every_config_option_composes() -> None:
             cfg = compose("config", overrides=[f"+experiment={experiment}"], return_hydra_config=True)
             assert cfg.hydra.sweeper.params, experiment  # an experiment is a named sweep
             composed += 1
-    assert composed >= 14
+    assert composed >= 25
+
+
+@pytest.mark.slow
+def test_robustness_sweep_logs_every_run(tmp_path: Path) -> None:
+    harness(tmp_path, "-m", "+experiment=robustness", "dataset.limit=2", store(tmp_path))
+    _, found = runs(tmp_path)
+    jobs = {r.data.tags["degradation"]: r.data.metrics for r in found if r.data.tags.get("harness.kind") == "job"}
+    assert set(jobs) == {"clean", "rendered", "fax_light", "fax_heavy", "missing_pages"}
+    assert all(r.info.status == "FINISHED" for r in found)
+    assert jobs["clean"]["ocr_cer"] == 0 and "pages_per_s" not in jobs["clean"]
+    assert jobs["rendered"]["ocr_cer"] < 0.01 and jobs["rendered"]["pages_per_s"] > 0
+    assert jobs["fax_heavy"]["ocr_cer"] > jobs["rendered"]["ocr_cer"]
+    # scored against what survived, a run can only look better (exact counts: tests/test_preparation.py)
+    missing = jobs["missing_pages"]
+    assert missing["n_gold_codes_recoverable"] <= missing["n_gold_codes"] and missing["micro_f1_recoverable"] >= missing["micro_f1"]
+    assert jobs["missing_pages"]["intake_review_rate"] == 1.0

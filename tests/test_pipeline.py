@@ -35,7 +35,7 @@ class StubExtractor:
         return out
 
 
-def design(code=None) -> PipelineDesign:
+def design(code=None, prepare=None) -> PipelineDesign:
     engine = RuleEngine("icd10cm_2026_v2")
     routing = RoutingConfig(name="default")
     return PipelineDesign(
@@ -44,6 +44,7 @@ def design(code=None) -> PipelineDesign:
         coder_id=engine.version,
         route=lambda e, c: route(e, c, routing),
         router_id="default",
+        prepare=prepare,
     )
 
 
@@ -56,7 +57,8 @@ def test_every_chart_gets_exactly_one_result() -> None:
         Chart(id="e-coded", text=TEXT),
     ]
     # batch_size=3 puts the failing chart in a batch with a good one: both go to review, the rest are coded.
-    results, wall = run_pipeline(charts, design(), batch_size=3, progress=False)
+    run = run_pipeline(charts, design(), batch_size=3, progress=False)
+    results, wall = run.results, run.wall_s
     assert [r.chart_id for r in results] == [c.id for c in charts]
     by_id = {r.chart_id: r for r in results}
     assert by_id["a-coded"].route == "auto" and [c.code for c in by_id["a-coded"].codes] == ["I10"]
@@ -71,15 +73,34 @@ def test_rule_engine_failure_routes_the_chart() -> None:
     def broken(chart, extraction):
         raise KeyError("boom")
 
-    results, _ = run_pipeline([Chart(id="x", text=TEXT)], design(code=broken), progress=False)
+    results = run_pipeline([Chart(id="x", text=TEXT)], design(code=broken), progress=False).results
     assert results[0].route == "review" and results[0].reasons[0] == "coding_failed: KeyError"
 
 
 def test_audit_trail_and_stage_times() -> None:
-    results, _ = run_pipeline([Chart(id="a", text=TEXT)], design(), progress=False)
+    results = run_pipeline([Chart(id="a", text=TEXT)], design(), progress=False).results
     result = results[0]
     assert [e.stage for e in result.audit] == ["extract", "code", "route"]
     assert result.audit[1].actor_version == "icd10cm_2026_v2@2"
     assert result.audit[0].output_hash == result.audit[1].input_hash
     assert set(result.stage_seconds) == {"extract", "code", "route"}
     assert "hypertension" not in str([e.detail for e in result.audit])  # no chart text in the audit details
+
+
+def test_intake_failure_and_intake_reasons_route_to_review() -> None:
+    from harness.preparation import Prepared
+    from harness.robustness import ChartIntake
+
+    def prepare(chart: Chart) -> Prepared:
+        if chart.id == "broken":
+            raise OSError("page image vanished")
+        facts = ChartIntake(kept_ranges=((0, 10),), quality=0.3, reasons=("missing_pages: expected 2, got 1",))
+        return Prepared(chart, facts, 0.01, 0.02)
+
+    run = run_pipeline([Chart(id="broken", text=TEXT), Chart(id="partial", text=TEXT)], design(prepare=prepare), progress=False)
+    broken, partial = run.results
+    assert broken.route == "review" and broken.reasons[0] == "intake_failed: OSError: page image vanished"
+    assert partial.route == "review" and partial.reasons[0].startswith("missing_pages")
+    assert [c.code for c in partial.codes] == ["I10"]  # still coded, as a draft for the reviewer
+    assert partial.intake_quality == 0.3 and partial.stage_seconds["intake"] == 0.02
+    assert [f.kept_ranges for f in run.intake] == [(), ((0, 10),)]

@@ -1,0 +1,103 @@
+"""Degrade and intake: turn a source chart into the chart the extractor reads, and record what that cost.
+
+Text-only degradations hand the (possibly noisy) text straight on. Image
+degradations render pages, degrade them, and OCR them with tesseract; the
+extractor then reads the OCR text, and intake's reasons route the chart to review.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.contracts import Chart, Page
+from harness.degrade.config import DegradationConfig
+from harness.intake import PAGE_SEPARATOR, IntakeConfig, ocr_cer
+from harness.robustness import ChartIntake
+
+
+# Page furniture the renderer and the fax stamp print: not chart text, so neither coded nor scored.
+_HEADER = re.compile(r"^\s*(chart\s+\S+\s*\|\s*encounter\b.*|from:\s*\d{3}.*)$", re.IGNORECASE)
+_FOOTER = re.compile(r"^\s*page\s+\d+\s+of\s+\d+\s*$", re.IGNORECASE)
+
+
+def page_body(page_text: str) -> str:
+    """OCR text of a page without its header and fax stamp (top two lines) and its footer (last line)."""
+    lines = [line for line in page_text.splitlines() if line.strip()]
+    top = 0
+    while top < min(2, len(lines)) and _HEADER.match(lines[top]):
+        top += 1
+    bottom = len(lines) - 1 if len(lines) > top and _FOOTER.match(lines[-1]) else len(lines)
+    return "\n".join(lines[top:bottom])
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What the extractor will read, and the intake facts for metrics and routing."""
+
+    chart: Chart
+    facts: ChartIntake
+    degrade_s: float
+    intake_s: float
+
+
+class ChartPreparer:
+    """Applies one degradation setting (and intake, for images) chart by chart, seeded per chart."""
+
+    def __init__(self, degradation: DegradationConfig, intake: IntakeConfig, seed: int):
+        self.degradation = degradation
+        self.intake = intake
+        self.seed = seed
+        self._work = tempfile.TemporaryDirectory(prefix="harness-pages-")
+
+    def close(self) -> None:
+        """Delete the page images."""
+        self._work.cleanup()
+
+    def __call__(self, chart: Chart) -> Prepared:
+        from harness.degrade import degrade_chart
+
+        if self.degradation.render is None and self.degradation.text_noise is None:  # nothing to do
+            return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
+        started = time.perf_counter()
+        degraded = degrade_chart(chart, self.degradation, self.seed, Path(self._work.name) / chart.id)
+        degraded_at = time.perf_counter()
+        if degraded.text is not None:  # text-only: noise but no pages to read
+            cer = ocr_cer(degraded.text, chart.text)
+            facts = ChartIntake(
+                kept_ranges=tuple(degraded.kept_ranges),
+                source_chars=len(chart.text),
+                edit_distance=round(cer * len(chart.text)),
+            )
+            return Prepared(_readable(chart, degraded.text, [0]), facts, degraded_at - started, 0.0)
+
+        from harness.intake import read_chart
+
+        result = read_chart(degraded, self.intake)
+        bodies = [page_body(reading.text) for reading in result.readings]
+        text = PAGE_SEPARATOR.join(bodies)
+        offsets = [sum(len(b) + len(PAGE_SEPARATOR) for b in bodies[:i]) for i in range(len(bodies))]
+        source = PAGE_SEPARATOR.join(chart.text[p.source_start : p.source_end] for p in degraded.pages)
+        facts = ChartIntake(
+            kept_ranges=tuple(degraded.kept_ranges),
+            source_chars=len(source),
+            edit_distance=round(ocr_cer(text, source) * len(source)),
+            pages_read=len(degraded.pages),
+            intake_s=result.seconds,
+            quality=result.quality,
+            reasons=tuple(result.reasons),
+        )
+        return Prepared(_readable(chart, text, offsets), facts, degraded_at - started, result.seconds)
+
+
+def _readable(chart: Chart, text: str, page_offsets: list[int]) -> Chart:
+    """The chart as intake delivers it: new text and pages, no gold (the extractor never sees labels)."""
+    ends = [*page_offsets[1:], len(text) + len(PAGE_SEPARATOR)]
+    pages = [
+        Page(index=i, offset=start, text=text[start : end - len(PAGE_SEPARATOR)])
+        for i, (start, end) in enumerate(zip(page_offsets, ends))
+    ] if page_offsets else []
+    return Chart(id=chart.id, language=chart.language, text=text, pages=pages, meta=chart.meta)
