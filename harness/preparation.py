@@ -16,6 +16,7 @@ from pathlib import Path
 from harness.contracts import Chart, Page
 from harness.degrade.config import DegradationConfig
 from harness.intake import PAGE_SEPARATOR, IntakeConfig, ocr_cer
+from harness.page_images import DegradedChart, RenderedPage
 from harness.robustness import ChartIntake
 
 
@@ -60,6 +61,8 @@ class ChartPreparer:
     def __call__(self, chart: Chart) -> Prepared:
         from harness.degrade import degrade_chart
 
+        if any(page.image_path for page in chart.pages):
+            return self._scanned(chart)
         if self.degradation.render is None and self.degradation.text_noise is None:  # nothing to do
             return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
         started = time.perf_counter()
@@ -74,6 +77,20 @@ class ChartPreparer:
             )
             return Prepared(_readable(chart, degraded.text, [0]), facts, degraded_at - started, 0.0)
 
+        return self._read(chart, degraded, degraded_at - started)
+
+    def _scanned(self, chart: Chart) -> Prepared:
+        """A chart that arrives as page images goes straight to intake (degradations apply to text charts)."""
+        # The chart's text, when present, is the transcription of all pages: the reference for OCR error.
+        pages = [
+            RenderedPage(index=i, image_path=Path(page.image_path), source_start=0, source_end=0 if i else len(chart.text), source_page=i)
+            for i, page in enumerate(p for p in chart.pages if p.image_path)
+        ]
+        degraded = DegradedChart(chart_id=chart.id, text=None, pages=pages, n_rendered_pages=len(pages),
+                                 kept_ranges=[(0, len(chart.text))])
+        return self._read(chart, degraded, 0.0)
+
+    def _read(self, chart: Chart, degraded: DegradedChart, degrade_s: float) -> Prepared:
         from harness.intake import read_chart
 
         result = read_chart(degraded, self.intake)
@@ -90,7 +107,7 @@ class ChartPreparer:
             quality=result.quality,
             reasons=tuple(result.reasons),
         )
-        return Prepared(_readable(chart, text, offsets), facts, degraded_at - started, result.seconds)
+        return Prepared(_readable(chart, text, offsets), facts, degrade_s, result.seconds)
 
 
 def _readable(chart: Chart, text: str, page_offsets: list[int]) -> Chart:

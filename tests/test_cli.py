@@ -219,3 +219,47 @@ def test_robustness_sweep_logs_every_run(tmp_path: Path) -> None:
     missing = jobs["missing_pages"]
     assert missing["n_gold_codes_recoverable"] <= missing["n_gold_codes"] and missing["micro_f1_recoverable"] >= missing["micro_f1"]
     assert jobs["missing_pages"]["intake_review_rate"] == 1.0
+
+
+@pytest.mark.slow
+def test_scanned_charts_with_bad_page_files_are_routed_not_lost(tmp_path: Path) -> None:
+    """Bad page files name themselves in the chart's reasons; the run goes on and every chart has a result."""
+    import struct
+    import zlib
+
+    from harness.contracts import Chart
+    from harness.degrade.config import RenderConfig
+    from harness.render import render_chart
+
+    text = "Assessment and plan:\nEssential hypertension, continue lisinopril.\nType 2 diabetes mellitus without complications."
+    good = render_chart(Chart(id="good", text=text), tmp_path / "pages", RenderConfig())[0].image_path
+
+    def png_claiming(width: int, height: int) -> bytes:
+        def chunk(kind: bytes, data: bytes) -> bytes:
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+        return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+
+    bad = {
+        "zero": b"",
+        "truncated": good.read_bytes()[:2000],
+        "not_image": b"this is a referral letter, not an image\n",
+        "pdf": b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n",
+        "bomb": png_claiming(60000, 60000),
+    }
+    rows = [{"id": "scan-good", "text": text, "pages": [{"index": 0, "offset": 0, "image_path": str(good)}]}]
+    for name, payload in bad.items():
+        (tmp_path / f"{name}.png").write_bytes(payload)
+        rows.append({"id": f"scan-{name}", "text": "", "pages": [{"index": 0, "offset": 0, "image_path": f"{name}.png"}]})
+    (tmp_path / "charts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    harness(tmp_path, "dataset=jsonl", f"dataset.path={tmp_path / 'charts.jsonl'}", "extractor.train_split=null", store(tmp_path))
+    client, (run,) = runs(tmp_path)
+    predictions = {p["chart_id"]: p for p in map(json.loads, artifact(client, run, "predictions.jsonl").read_text().splitlines())}
+    assert set(predictions) == {r["id"] for r in rows}  # nothing lost
+    assert predictions["scan-good"]["route"] == "auto", predictions["scan-good"]["reasons"]
+    assert {c["code"] for c in predictions["scan-good"]["codes"]} >= {"I10", "E11.9"}
+    for name in bad:
+        chart = predictions[f"scan-{name}"]
+        assert chart["route"] == "review" and any(f"{name}.png" in reason for reason in chart["reasons"]), chart["reasons"]
+    assert run.data.metrics["ocr_cer"] < 0.05 and run.data.metrics["intake_review_rate"] == 5 / 6

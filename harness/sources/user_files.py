@@ -80,6 +80,9 @@ def _produce(path: str, split: str, config_json: str, fingerprint: str) -> Itera
     seen: dict[str, str] = {}
     for where, record in _records(Path(path)):
         chart = parse_chart(where, record, config)
+        for page in chart.pages:  # page images named relative to the data file
+            if page.image_path and not Path(page.image_path).is_absolute():
+                page.image_path = str(Path(path).parent / page.image_path)
         if chart.id in seen:
             raise DataError(f"{where}: chart id {chart.id!r} repeats the chart at {seen[chart.id]}")
         seen[chart.id] = where
