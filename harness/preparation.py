@@ -66,7 +66,7 @@ class ChartPreparer:
         if self.degradation.render is None and self.degradation.text_noise is None:  # nothing to do
             return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
         started = time.perf_counter()
-        degraded = degrade_chart(chart, self.degradation, self.seed, Path(self._work.name) / chart.id)
+        degraded = degrade_chart(chart, self.degradation, self.seed, Path(self._work.name))
         degraded_at = time.perf_counter()
         if degraded.text is not None:  # text-only: noise but no pages to read
             cer = ocr_cer(degraded.text, chart.text)
