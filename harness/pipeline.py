@@ -105,15 +105,25 @@ def _empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
     )
 
 
-def _prepared(design: PipelineDesign, chart: Chart) -> tuple[Chart, ChartIntake, dict[str, float]]:
+def _prepared(design: PipelineDesign, chart: Chart) -> tuple[Chart, ChartIntake, dict[str, float], list[int] | None]:
     if design.prepare is None:
-        return chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), {}
+        return chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), {}, None
     try:
         prepared = design.prepare(chart)
     except Exception as error:  # a chart that cannot be degraded or read goes to review, the run goes on
         blank = chart.model_copy(update={"text": "", "pages": [], "gold": []})
-        return blank, ChartIntake(kept_ranges=(), reasons=(f"intake_failed: {type(error).__name__}: {error}",)), {}
-    return prepared.chart, prepared.facts, {"degrade": prepared.degrade_s, "intake": prepared.intake_s}
+        return blank, ChartIntake(kept_ranges=(), reasons=(f"intake_failed: {type(error).__name__}: {error}",)), {}, None
+    timings = {"degrade": prepared.degrade_s, "intake": prepared.intake_s}
+    return prepared.chart, prepared.facts, timings, prepared.source_offsets
+
+
+def _evidence_to_source(result: ChartResult, source: Chart, offsets: list[int]) -> None:
+    """Point evidence found in intake text back at the source chart's characters."""
+    last = len(offsets) - 1
+    for code in result.codes:
+        for span in code.evidence:
+            start, end = offsets[min(span.start, last)], offsets[min(span.end, last)]
+            span.start, span.end, span.text, span.page = start, end, source.text[start:end], source.page_of(start)
 
 
 def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: int = 32, progress: bool = True) -> PipelineRun:
@@ -122,12 +132,13 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
 
     results: dict[str, ChartResult] = {}
     intake: dict[str, ChartIntake] = {}
+    source_by_id = {chart.id: chart for chart in charts}
     started = time.perf_counter()
     with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
         for i in range(0, len(charts), batch_size):
-            readable, timings = [], {}
+            readable, timings, offsets = [], {}, {}
             for chart in charts[i : i + batch_size]:
-                seen, intake[chart.id], timings[chart.id] = _prepared(design, chart)
+                seen, intake[chart.id], timings[chart.id], offsets[chart.id] = _prepared(design, chart)
                 if seen.text.strip():
                     readable.append(seen)
                 else:
@@ -139,6 +150,8 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
             for chart, extraction in zip(readable, extractions):
                 result = _coded(design, chart, extraction, per_chart, intake[chart.id])
                 result.stage_seconds.update(timings[chart.id])
+                if offsets[chart.id] is not None:
+                    _evidence_to_source(result, source_by_id[chart.id], offsets[chart.id])
                 results[chart.id] = result
             bar.update(min(batch_size, len(charts) - i))
     wall = time.perf_counter() - started

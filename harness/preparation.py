@@ -18,6 +18,7 @@ from harness.degrade.config import DegradationConfig
 from harness.intake import PAGE_SEPARATOR, IntakeConfig, ocr_cer
 from harness.page_images import DegradedChart, RenderedPage
 from harness.robustness import ChartIntake
+from harness.source_offsets import intake_offset_map
 
 
 # Page furniture the renderer and the fax stamp print: not chart text, so neither coded nor scored.
@@ -43,6 +44,8 @@ class Prepared:
     facts: ChartIntake
     degrade_s: float
     intake_s: float
+    source_offsets: list[int] | None = None
+    """Chart offset of every character of ``chart.text`` (rendered charts), so evidence maps back to the source."""
 
 
 class ChartPreparer:
@@ -77,7 +80,7 @@ class ChartPreparer:
             )
             return Prepared(_readable(chart, degraded.text, [0]), facts, degraded_at - started, 0.0)
 
-        return self._read(chart, degraded, degraded_at - started)
+        return self._read(chart, degraded, degraded_at - started, map_offsets=True)
 
     def _scanned(self, chart: Chart) -> Prepared:
         """A chart that arrives as page images goes straight to intake (degradations apply to text charts)."""
@@ -88,9 +91,9 @@ class ChartPreparer:
         ]
         degraded = DegradedChart(chart_id=chart.id, text=None, pages=pages, n_rendered_pages=len(pages),
                                  kept_ranges=[(0, len(chart.text))])
-        return self._read(chart, degraded, 0.0)
+        return self._read(chart, degraded, 0.0, map_offsets=False)
 
-    def _read(self, chart: Chart, degraded: DegradedChart, degrade_s: float) -> Prepared:
+    def _read(self, chart: Chart, degraded: DegradedChart, degrade_s: float, map_offsets: bool) -> Prepared:
         from harness.intake import read_chart
 
         result = read_chart(degraded, self.intake)
@@ -107,7 +110,11 @@ class ChartPreparer:
             quality=result.quality,
             reasons=tuple(result.reasons),
         )
-        return Prepared(_readable(chart, text, offsets), facts, degrade_s, result.seconds)
+        source_offsets = None
+        if map_offsets:  # a scanned chart's OCR text is the only text there is: nothing to map to
+            pages = [(chart.text[p.source_start : p.source_end], p.source_start) for p in degraded.pages]
+            source_offsets = intake_offset_map(bodies, pages, PAGE_SEPARATOR)
+        return Prepared(_readable(chart, text, offsets), facts, degrade_s, result.seconds, source_offsets)
 
 
 def _readable(chart: Chart, text: str, page_offsets: list[int]) -> Chart:

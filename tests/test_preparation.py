@@ -61,3 +61,31 @@ def test_page_body_strips_only_furniture() -> None:
     page = "Chart c1 | Encounter n/a\nHeader of the note | Page 1 of 3\nAssessment: asthma.\nPage 2 of 4"
     assert page_body(page) == "Header of the note | Page 1 of 3\nAssessment: asthma."
     assert page_body("FROM: 555-0100  2025-01-02  P.01\nChart x | Encounter 7\nbody") == "body"
+
+
+def test_evidence_found_in_ocr_text_maps_back_to_the_source(sample) -> None:
+    """Run the pipeline on rendered pages: every code's evidence must quote the source chart at its offsets."""
+    from coders.engine import RuleEngine
+    from coders.routing import RoutingConfig, route
+    from extractors.dictionary import DictionaryExtractor
+    from harness.pipeline import PipelineDesign, run_pipeline
+
+    extractor = DictionaryExtractor({"name": "dictionary"})
+    extractor.fit(load_charts(DatasetConfig(name="sample", split="train")))
+    engine = RuleEngine("icd10cm_2026_v2")
+    preparer = ChartPreparer(DegradationConfig(name="rendered", render=RenderConfig()), IntakeConfig(), seed=0)
+    design = PipelineDesign(extractor, engine.code, engine.version, lambda e, c: route(e, c, RoutingConfig(name="d")), "d",
+                            prepare=preparer)
+    try:
+        results = run_pipeline(sample[:2], design, progress=False).results
+    finally:
+        preparer.close()
+    spans = [(chart, span) for chart, result in zip(sample, results) for code in result.codes for span in code.evidence]
+    assert spans
+    for chart, span in spans:
+        assert chart.text[span.start : span.end] == span.text and span.text.strip()
+        assert span.page == chart.page_of(span.start)
+    # the quotes are the source's words (OCR read them back almost exactly)
+    matched = sum(any(span.text.lower() in g.evidence[0].text.lower() or g.evidence[0].text.lower() in span.text.lower()
+                      for g in chart.gold if g.evidence) for chart, span in spans)
+    assert matched / len(spans) > 0.8
