@@ -13,6 +13,7 @@ from typing import Any
 
 from extractors.base import Extractor
 from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, Extraction, digest
+from harness.extraction_cache import ExtractionCache, extract_cached, extractor_fingerprint
 from harness.robustness import ChartIntake
 
 
@@ -30,6 +31,8 @@ class PipelineDesign:
     router_id: str
     prepare: Callable[[Chart], Any] | None = None
     """Degradation and intake (a ``harness.preparation.ChartPreparer``); None reads charts as they are."""
+    cache: ExtractionCache | None = None
+    """Extraction cache keyed by the extractor's fingerprint and the chart as the extractor reads it."""
 
 
 @dataclass
@@ -39,6 +42,8 @@ class PipelineRun:
     results: list[ChartResult]
     intake: list[ChartIntake]
     wall_s: float
+    cache_hits: int = 0
+    """Charts whose extraction came from the cache (no extractor call)."""
 
 
 def _extract_batch(extractor: Extractor, batch: Sequence[Chart]) -> list[Extraction]:
@@ -133,6 +138,8 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
     results: dict[str, ChartResult] = {}
     intake: dict[str, ChartIntake] = {}
     source_by_id = {chart.id: chart for chart in charts}
+    fingerprint = extractor_fingerprint(design.extractor) if design.cache else ""  # after fit: it covers what was learned
+    hits = 0
     started = time.perf_counter()
     with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
         for i in range(0, len(charts), batch_size):
@@ -145,7 +152,11 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
                     results[chart.id] = _empty_chart(chart, intake[chart.id])
                     results[chart.id].stage_seconds.update(timings[chart.id])
             batch_started = time.perf_counter()
-            extractions = _extract_batch(design.extractor, readable) if readable else []
+            if design.cache is None:
+                extractions = _extract_batch(design.extractor, readable) if readable else []
+            else:
+                extractions, batch_hits = extract_cached(design.cache, fingerprint, readable, lambda b: _extract_batch(design.extractor, b))
+                hits += batch_hits
             per_chart = (time.perf_counter() - batch_started) / max(len(readable), 1)
             for chart, extraction in zip(readable, extractions):
                 result = _coded(design, chart, extraction, per_chart, intake[chart.id])
@@ -155,7 +166,7 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
                 results[chart.id] = result
             bar.update(min(batch_size, len(charts) - i))
     wall = time.perf_counter() - started
-    return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall)
+    return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall, hits)
 
 
 def stage_totals(results: Sequence[ChartResult]) -> dict[str, Any]:

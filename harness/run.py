@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, RulesConfig, TrackingConfig
+from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, RulesConfig, TrackingConfig, cache_root
 from harness.contracts import Chart, ChartResult
 
 log = logging.getLogger("harness")
@@ -83,6 +83,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     from coders.engine import RuleEngine
     from coders.routing import RoutingConfig, route
     from coders.rule_pack import load_pack
+    from harness.extraction_cache import ExtractionCache
     from harness.intake import IntakeConfig, check_tesseract
     from harness.metrics import ChartOutcome, evaluate, per_chart_scores
     from harness.preparation import ChartPreparer
@@ -129,6 +130,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         route=lambda extraction, codes: route(extraction, codes, routing),
         router_id=routing.name,
         prepare=preparer,
+        cache=ExtractionCache(cache_root() / "extractions") if config.get("extraction_cache", True) else None,
     )
 
     try:
@@ -157,6 +159,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     )
     metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(results).items()})
     metrics["wall_s"] = wall
+    metrics["extraction_cache_hits"] = run.cache_hits
 
     write_artifacts(output_dir, config, charts, results, per_chart_scores(outcomes), metrics, tracking.redact)
     context = {

@@ -115,6 +115,8 @@ def test_multirun_groups_children_under_a_parent(data_dir: Path, tmp_path: Path)
     assert all(r.info.status == "FINISHED" for r in found)
     # a real rule upgrade: the two packs code differently
     assert children[0].data.metrics["micro_f1"] != children[1].data.metrics["micro_f1"]
+    # a rules-only change re-uses the first job's extractions instead of extracting again
+    assert children[1].data.metrics["extraction_cache_hits"] == 10
 
 
 @pytest.mark.slow
