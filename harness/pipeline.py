@@ -138,7 +138,7 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
     results: dict[str, ChartResult] = {}
     intake: dict[str, ChartIntake] = {}
     source_by_id = {chart.id: chart for chart in charts}
-    fingerprint = extractor_fingerprint(design.extractor) if design.cache else ""  # after fit: it covers what was learned
+    fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""  # after fit: covers what was learned
     hits = 0
     started = time.perf_counter()
     with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:

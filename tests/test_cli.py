@@ -265,3 +265,41 @@ def test_scanned_charts_with_bad_page_files_are_routed_not_lost(tmp_path: Path) 
         chart = predictions[f"scan-{name}"]
         assert chart["route"] == "review" and any(f"{name}.png" in reason for reason in chart["reasons"]), chart["reasons"]
     assert run.data.metrics["ocr_cer"] < 0.05 and run.data.metrics["intake_review_rate"] == 5 / 6
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path) -> None:
+    """SIGKILL mid-run, start again: only missing charts are extracted and the results equal an uninterrupted run."""
+    import signal
+    import sqlite3
+    import time
+
+    cache = tmp_path / "cache"
+    args = ["dataset.limit=5", "degradation=rendered", "batch_size=1", "seed=2", store(tmp_path)]
+    env = {**os.environ, "HARNESS_CACHE_DIR": str(cache)}
+    rows = lambda: sqlite3.connect(cache / "extractions" / "extractions.sqlite").execute("select count(*) from extractions").fetchone()[0]  # noqa: E731
+    job = subprocess.Popen([sys.executable, "-m", "harness", *args, "hydra.run.dir=killed"], cwd=tmp_path, env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and job.poll() is None:
+        if (cache / "extractions" / "extractions.sqlite").exists() and rows() >= 2:
+            break
+        time.sleep(0.2)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    done_before = rows()
+    assert 2 <= done_before < 5, "the run must be killed part way"
+
+    resumed = subprocess.run([sys.executable, "-m", "harness", *args, "hydra.run.dir=resumed"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    fresh_env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "fresh-cache")}
+    fresh = subprocess.run([sys.executable, "-m", "harness", *args, "hydra.run.dir=fresh"], cwd=tmp_path, env=fresh_env,
+                           capture_output=True, text=True, timeout=600)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    client, found = runs(tmp_path)
+    assert len(found) == 2  # the killed run never finished: only the two complete runs are recorded
+    resumed_run, fresh_run = found
+    assert resumed_run.data.metrics["extraction_cache_hits"] == done_before
+    assert fresh_run.data.metrics["extraction_cache_hits"] == 0
+    assert artifact(client, resumed_run, "predictions.jsonl").read_text() == artifact(client, fresh_run, "predictions.jsonl").read_text()
