@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from extractors.base import Extractor
@@ -44,6 +44,8 @@ class PipelineRun:
     wall_s: float
     cache_hits: int = 0
     """Charts whose extraction came from the cache (no extractor call)."""
+    extractions: list[Extraction] = field(default_factory=list)
+    """Every extraction made or reused, in processing order (charts with no readable text have none)."""
 
 
 def _extract_batch(extractor: Extractor, batch: Sequence[Chart]) -> list[Extraction]:
@@ -139,7 +141,7 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
     intake: dict[str, ChartIntake] = {}
     source_by_id = {chart.id: chart for chart in charts}
     fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""  # after fit: covers what was learned
-    hits = 0
+    hits, made = 0, []
     started = time.perf_counter()
     with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
         for i in range(0, len(charts), batch_size):
@@ -157,6 +159,7 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
             else:
                 extractions, batch_hits = extract_cached(design.cache, fingerprint, readable, lambda b: _extract_batch(design.extractor, b))
                 hits += batch_hits
+            made.extend(extractions)
             per_chart = (time.perf_counter() - batch_started) / max(len(readable), 1)
             for chart, extraction in zip(readable, extractions):
                 result = _coded(design, chart, extraction, per_chart, intake[chart.id])
@@ -166,7 +169,7 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
                 results[chart.id] = result
             bar.update(min(batch_size, len(charts) - i))
     wall = time.perf_counter() - started
-    return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall, hits)
+    return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall, hits, made)
 
 
 def stage_totals(results: Sequence[ChartResult]) -> dict[str, Any]:

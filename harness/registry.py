@@ -44,6 +44,7 @@ EXTRACTORS = Registry(
     {
         "dictionary": "extractors.dictionary:DictionaryExtractor",
         "oracle": "extractors.oracle:OracleExtractor",
+        "transformers": "extractors.transformers_backend:TransformersExtractor",
     },
 )
 """Extractors: each takes its validated config dict and returns an object with ``fit`` and ``extract``."""

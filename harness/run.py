@@ -84,6 +84,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     from coders.routing import RoutingConfig, route
     from coders.rule_pack import load_pack
     from harness.extraction_cache import ExtractionCache
+    from harness.extraction_metrics import extraction_metrics
     from harness.intake import IntakeConfig, check_tesseract
     from harness.metrics import ChartOutcome, evaluate, per_chart_scores
     from harness.preparation import ChartPreparer
@@ -160,6 +161,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(results).items()})
     metrics["wall_s"] = wall
     metrics["extraction_cache_hits"] = run.cache_hits
+    metrics.update(extraction_metrics(run.extractions))
 
     write_artifacts(output_dir, config, charts, results, per_chart_scores(outcomes), metrics, tracking.redact)
     context = {

