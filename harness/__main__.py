@@ -1,3 +1,4 @@
 from harness.cli import main
 
-main()
+if __name__ == "__main__":  # model engines spawn workers that re-import __main__
+    main()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from extractors.base import Extractor
 from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, Extraction, digest
 from harness.extraction_cache import ExtractionCache, extract_cached, extractor_fingerprint
+from harness.preparation import Prepared
 from harness.robustness import ChartIntake
 
 
@@ -29,7 +29,7 @@ class PipelineDesign:
     route: Callable[[Extraction, list[CodeAssignment]], tuple[str, list[str]]]
     """The routing policy, configured."""
     router_id: str
-    prepare: Callable[[Chart], Any] | None = None
+    prepare: Callable[[Chart], Prepared] | None = None
     """Degradation and intake (a ``harness.preparation.ChartPreparer``); None reads charts as they are."""
     cache: ExtractionCache | None = None
     """Extraction cache keyed by the extractor's fingerprint and the chart as the extractor reads it."""
@@ -112,16 +112,14 @@ def _empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
     )
 
 
-def _prepared(design: PipelineDesign, chart: Chart) -> tuple[Chart, ChartIntake, dict[str, float], list[int] | None]:
+def _prepared(design: PipelineDesign, chart: Chart) -> Prepared:
     if design.prepare is None:
-        return chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), {}, None
+        return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
     try:
-        prepared = design.prepare(chart)
+        return design.prepare(chart)
     except Exception as error:  # a chart that cannot be degraded or read goes to review, the run goes on
         blank = chart.model_copy(update={"text": "", "pages": [], "gold": []})
-        return blank, ChartIntake(kept_ranges=(), reasons=(f"intake_failed: {type(error).__name__}: {error}",)), {}, None
-    timings = {"degrade": prepared.degrade_s, "intake": prepared.intake_s}
-    return prepared.chart, prepared.facts, timings, prepared.source_offsets
+        return Prepared(blank, ChartIntake(kept_ranges=(), reasons=(f"intake_failed: {type(error).__name__}: {error}",)), 0.0, 0.0)
 
 
 def _evidence_to_source(result: ChartResult, source: Chart, offsets: list[int]) -> None:
@@ -145,14 +143,15 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
     started = time.perf_counter()
     with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
         for i in range(0, len(charts), batch_size):
-            readable, timings, offsets = [], {}, {}
+            readable, prepared = [], {}
             for chart in charts[i : i + batch_size]:
-                seen, intake[chart.id], timings[chart.id], offsets[chart.id] = _prepared(design, chart)
-                if seen.text.strip():
-                    readable.append(seen)
+                prepared[chart.id] = p = _prepared(design, chart)
+                intake[chart.id] = p.facts
+                if p.chart.text.strip():
+                    readable.append(p.chart)
                 else:
-                    results[chart.id] = _empty_chart(chart, intake[chart.id])
-                    results[chart.id].stage_seconds.update(timings[chart.id])
+                    results[chart.id] = _empty_chart(chart, p.facts)
+                    results[chart.id].stage_seconds.update(p.stage_seconds)
             batch_started = time.perf_counter()
             if design.cache is None:
                 extractions = _extract_batch(design.extractor, readable) if readable else []
@@ -162,17 +161,18 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
             made.extend(extractions)
             per_chart = (time.perf_counter() - batch_started) / max(len(readable), 1)
             for chart, extraction in zip(readable, extractions):
-                result = _coded(design, chart, extraction, per_chart, intake[chart.id])
-                result.stage_seconds.update(timings[chart.id])
-                if offsets[chart.id] is not None:
-                    _evidence_to_source(result, source_by_id[chart.id], offsets[chart.id])
+                p = prepared[chart.id]
+                result = _coded(design, chart, extraction, per_chart, p.facts)
+                result.stage_seconds.update(p.stage_seconds)
+                if p.source_offsets is not None:
+                    _evidence_to_source(result, source_by_id[chart.id], p.source_offsets)
                 results[chart.id] = result
             bar.update(min(batch_size, len(charts) - i))
     wall = time.perf_counter() - started
     return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall, hits, made)
 
 
-def stage_totals(results: Sequence[ChartResult]) -> dict[str, Any]:
+def stage_totals(results: Sequence[ChartResult]) -> dict[str, float]:
     """Total seconds per stage over all charts."""
     totals: dict[str, float] = {}
     for result in results:

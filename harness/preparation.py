@@ -47,6 +47,13 @@ class Prepared:
     source_offsets: list[int] | None = None
     """Chart offset of every character of ``chart.text`` (rendered charts), so evidence maps back to the source."""
 
+    @property
+    def stage_seconds(self) -> dict[str, float]:
+        """Seconds spent degrading and reading this chart (empty when neither ran)."""
+        if not (self.degrade_s or self.intake_s):
+            return {}
+        return {"degrade": self.degrade_s, "intake": self.intake_s}
+
 
 class ChartPreparer:
     """Applies one degradation setting (and intake, for images) chart by chart, seeded per chart."""
