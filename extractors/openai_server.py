@@ -20,15 +20,18 @@ import sys
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from extractors.prompting import image_data_url
 from extractors.transformers_backend import TransformersConfig, TransformersExtractor, _Request, log
 
 
 class OpenAIServerConfig(TransformersConfig):
     """Endpoint and request settings on top of the shared prompt and decoding settings."""
+
+    reads_page_images: ClassVar[bool] = True
 
     name: Literal["openai_server"] = "openai_server"  # type: ignore[assignment]
     """Registry name."""
@@ -107,6 +110,10 @@ class OpenAIServerExtractor(TransformersExtractor):
                 time.sleep(1.0)
         _stop(server)
         raise TimeoutError(f"local vLLM server not healthy after {cfg.startup_timeout_s:g} s")
+
+    def _image_part(self, image) -> dict[str, Any]:
+        """Servers take images as ``image_url`` parts; a data URL keeps the page off the network."""
+        return {"type": "image_url", "image_url": {"url": image_data_url(image)}}
 
     def _tokenize(self, request: _Request) -> None:
         """The server applies the chat template and reports token counts."""

@@ -6,7 +6,10 @@
   so constrained decoding always terminates, and its ICD-10-CM pattern uses ``(...|)`` alternations,
   never an optional group holding a quantifier (xgrammar mis-compiles ``(\\.[0-9A-Z]{1,4})?``).
 - ``render_messages`` puts the static instructions and the schema first and the chart text last, so
-  a prefix cache is shared by every chart of a sweep; rendering is deterministic.
+  a prefix cache is shared by every chart of a sweep; rendering is deterministic. A template whose
+  ``input`` is ``page_images`` (the VLM path) gets the chart as image parts before its user text:
+  ``render_page_messages``, with parts built by the backend (PIL images offline, data URLs to servers)
+  from ``page_image``.
 - ``chunk_text`` splits long charts by characters with overlap; ``merge_findings`` joins the findings
   of the chunks of one chart.
 - ``parse_findings`` turns raw model output into ``Finding``s with a schema-valid flag and an error;
@@ -20,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -39,12 +42,14 @@ TRUNCATED = "truncated: max_new_tokens reached"
 
 @dataclass(frozen=True)
 class PromptTemplate:
-    """A versioned prompt: system message with ``{schema}``, user message with ``{part}``, ``{parts}``, ``{chart}``."""
+    """A versioned prompt: system message with ``{schema}``, user message with ``{part}``, ``{parts}``, ``{chart}``
+    (``{chart}`` only for text input: page-image prompts get the pages as image parts)."""
 
     name: str
     version: str
     system: str
     user: str
+    input: Literal["text", "page_images"] = "text"
     max_findings: int = 24
     max_text_chars: int = 120
     max_evidence_chars: int = 200
@@ -63,7 +68,10 @@ def load_template(name: str = "findings_v1") -> PromptTemplate:
         raise FileNotFoundError(f"prompt {name!r} not found (known: {known})")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     limits = data.get("limits") or {}
-    for key, placeholders in (("system", ["{schema}"]), ("user", ["{chart}"])):
+    reads = data.get("input", "text")
+    if reads not in ("text", "page_images"):
+        raise ValueError(f"prompt {path}: input must be 'text' or 'page_images', not {reads!r}")
+    for key, placeholders in (("system", ["{schema}"]), ("user", ["{chart}"] if reads == "text" else [])):
         missing = [p for p in placeholders if p not in data.get(key, "")]
         if missing:
             raise ValueError(f"prompt {path}: {key} lacks {missing}")
@@ -72,6 +80,7 @@ def load_template(name: str = "findings_v1") -> PromptTemplate:
         version=str(data["version"]),
         system=data["system"].strip(),
         user=data["user"].strip(),
+        input=reads,
         max_findings=int(limits.get("max_findings", 24)),
         max_text_chars=int(limits.get("max_text_chars", 120)),
         max_evidence_chars=int(limits.get("max_evidence_chars", 200)),
@@ -116,6 +125,34 @@ def render_messages(template: PromptTemplate, chart_text: str, part: int = 1, pa
     user = template.user.replace("{part}", str(part)).replace("{parts}", str(parts))
     user = user.replace("{chart}", chart_text)  # last: the chart may itself contain "{part}" and the like
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def render_page_messages(template: PromptTemplate, image_parts: list[dict[str, Any]], part: int = 1, parts: int = 1) -> list[dict[str, Any]]:
+    """Chat messages for a group of page images: system as for text, then the images and the user text."""
+    system = template.system.replace("{schema}", schema_json(template))
+    user = template.user.replace("{part}", str(part)).replace("{parts}", str(parts))
+    return [{"role": "system", "content": system}, {"role": "user", "content": [*image_parts, {"type": "text", "text": user}]}]
+
+
+def page_image(path: str, max_side: int):
+    """A page image as RGB, shrunk so its longer side is at most ``max_side`` pixels (VLM token budget)."""
+    from PIL import Image
+
+    with Image.open(path) as opened:
+        image = opened.convert("RGB")
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
+
+
+def image_data_url(image) -> str:
+    """A PIL image as a PNG ``data:`` URL (what OpenAI-compatible servers take as an ``image_url``)."""
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def chunk_text(text: str, chunk_chars: int, overlap: int = 0) -> list[tuple[int, str]]:

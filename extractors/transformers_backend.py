@@ -23,12 +23,21 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from extractors.evidence import DEFAULT_THRESHOLD, attach_evidence
-from extractors.prompting import TRUNCATED, chunk_text, load_template, merge_findings, parse_findings, render_messages
+from extractors.prompting import (
+    TRUNCATED,
+    chunk_text,
+    load_template,
+    merge_findings,
+    page_image,
+    parse_findings,
+    render_messages,
+    render_page_messages,
+)
 from harness.contracts import Chart, Extraction, Finding
 
 log = logging.getLogger(__name__)
@@ -38,6 +47,8 @@ class TransformersConfig(BaseModel):
     """Settings of the transformers extractor (``conf/extractor/transformers.yaml``)."""
 
     model_config = ConfigDict(extra="forbid")
+    reads_page_images: ClassVar[bool] = False
+    """Whether the backend can send page images (the VLM path); transformers serves text prompts only."""
 
     name: Literal["transformers"] = "transformers"
     """Registry name of the extractor."""
@@ -56,7 +67,12 @@ class TransformersConfig(BaseModel):
     chunk_overlap: int = Field(default=200, ge=0)
     """Characters shared by consecutive chunks (at most half of ``chunk_chars``)."""
     prompt: str = "findings_v1"
-    """Prompt template under ``extractors/prompts/`` (its version is recorded on every extraction)."""
+    """Prompt template under ``extractors/prompts/`` (its version is recorded on every extraction);
+    ``findings_pages_v1`` sends page images instead of text (vllm and openai_server only)."""
+    pages_per_prompt: int = Field(default=4, ge=1)
+    """Page images in one prompt (page-image prompts); a longer chart takes several prompts."""
+    page_image_max_side: int = Field(default=1280, ge=224)
+    """Longest side of a page image sent to the model, in pixels (bounds the image tokens per page)."""
     dtype: Literal["bfloat16", "float16", "float32"] = "bfloat16"
     """Weights and activations dtype."""
     device: str = "auto"
@@ -74,6 +90,8 @@ class TransformersConfig(BaseModel):
     def _overlap_fits(self) -> TransformersConfig:
         if self.chunk_overlap * 2 > self.chunk_chars:
             raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be at most half of chunk_chars ({self.chunk_chars})")
+        if load_template(self.prompt).input == "page_images" and not self.reads_page_images:
+            raise ValueError(f"prompt {self.prompt!r} sends page images, which the {self.name} backend cannot; use vllm or openai_server")
         return self
 
 
@@ -84,7 +102,7 @@ class _Request:
     chart: int
     offset: int
     text: str
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     input_ids: list[int] = field(default_factory=list)
     raw: str = ""
     input_tokens: int = 0
@@ -226,12 +244,35 @@ class TransformersExtractor:
     # -- extraction ----------------------------------------------------------------------------------
 
     def _requests(self, index: int, chart: Chart) -> list[_Request]:
+        if self.template.input == "page_images":
+            return self._page_requests(index, chart)
         chunks = chunk_text(chart.text, self.config.chunk_chars, self.config.chunk_overlap)
         requests = []
         for part, (offset, text) in enumerate(chunks, start=1):
             messages = render_messages(self.template, text, part=part, parts=len(chunks))
             requests.append(_Request(chart=index, offset=offset, text=text, messages=messages))
         return requests
+
+    def _page_requests(self, index: int, chart: Chart) -> list[_Request]:
+        """One prompt per ``pages_per_prompt`` page images; evidence aligns to the text of those pages."""
+        missing = [page.index for page in chart.pages if not page.image_path]
+        if missing:
+            raise ValueError(f"no image for page(s) {missing}: page-image prompts need rendered pages "
+                             "(a degradation such as rendered or fax_light) or charts delivered as images")
+        size = self.config.pages_per_prompt
+        groups = [chart.pages[first : first + size] for first in range(0, len(chart.pages), size)]
+        requests = []
+        for part, pages in enumerate(groups, start=1):
+            images = [self._image_part(page_image(page.image_path, self.config.page_image_max_side)) for page in pages]
+            start, last = pages[0].offset, pages[-1]
+            text = chart.text[start : last.offset + len(last.text or "")]
+            messages = render_page_messages(self.template, images, part=part, parts=len(groups))
+            requests.append(_Request(chart=index, offset=start, text=text, messages=messages))
+        return requests
+
+    def _image_part(self, image) -> dict[str, Any]:
+        """A chat content part holding one page image (backend-specific)."""
+        raise NotImplementedError(f"{self.name} serves text prompts only")
 
     def _tokenize(self, request: _Request) -> None:
         prompt = self._tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)

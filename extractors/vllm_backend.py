@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -21,6 +21,8 @@ from extractors.transformers_backend import TransformersConfig, TransformersExtr
 
 class VllmConfig(TransformersConfig):
     """vLLM offline-engine settings on top of the shared prompt and decoding settings."""
+
+    reads_page_images: ClassVar[bool] = True
 
     name: Literal["vllm"] = "vllm"  # type: ignore[assignment]
     """Registry name."""
@@ -36,6 +38,8 @@ class VllmConfig(TransformersConfig):
     """Share of GPU memory vLLM may take (ignored on CPU)."""
     cpu_kvcache_gib: int = Field(default=1, ge=1)
     """KV-cache size on CPU (``VLLM_CPU_KVCACHE_SPACE``); small keeps tests light."""
+    limit_mm_per_prompt: dict[str, int] | None = None
+    """Most images (etc.) per prompt for a VLM, e.g. ``{image: 4}`` (``LLM(limit_mm_per_prompt=...)``); None for text models."""
 
 
 class VllmExtractor(TransformersExtractor):
@@ -63,12 +67,17 @@ class VllmExtractor(TransformersExtractor):
             tensor_parallel_size=cfg.tensor_parallel_size,
             data_parallel_size=cfg.data_parallel_size,
             gpu_memory_utilization=cfg.gpu_memory_utilization,
+            **({"limit_mm_per_prompt": cfg.limit_mm_per_prompt} if cfg.limit_mm_per_prompt else {}),
             generation_config="vllm",
             # compact JSON: a small model otherwise pads with whitespace until max_tokens
             structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
         )
         self._revision = model_revision(path)
         log.info("vllm: %s (%s) started", self.model_id, self._revision)
+
+    def _image_part(self, image) -> dict[str, Any]:
+        """The offline engine takes PIL images directly."""
+        return {"type": "image_pil", "image_pil": image}
 
     def _tokenize(self, request: _Request) -> None:
         """vLLM applies the chat template itself and reports the prompt's token count."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -99,8 +100,12 @@ class Chart(_Contract):
         return index
 
     def content_hash(self) -> str:
-        """Digest of what the pipeline reads (text and pages), not of the labels."""
-        payload = json.dumps({"text": self.text, "pages": [p.model_dump() for p in self.pages]}, sort_keys=True)
+        """Digest of what the pipeline reads (text, pages, page image bytes), not of the labels.
+
+        Images count by content, not path: degraded pages live in a fresh temporary folder each run.
+        """
+        pages = [p.model_dump() | {"image_path": _file_digest(p.image_path) if p.image_path else None} for p in self.pages]
+        payload = json.dumps({"text": self.text, "pages": pages}, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -202,6 +207,14 @@ class ChartResult(_Contract):
         if self.route == "review" and not self.reasons:
             raise ValueError(f"chart {self.chart_id!r} is routed to review without a reason")
         return self
+
+
+def _file_digest(path: str) -> str:
+    """sha256 of a file's bytes; a missing file hashes as its name (the extractor reports it missing)."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return f"missing:{path}"
 
 
 def digest(value: Any) -> str:

@@ -121,14 +121,16 @@ class ChartPreparer:
         if map_offsets:  # a scanned chart's OCR text is the only text there is: nothing to map to
             pages = [(chart.text[p.source_start : p.source_end], p.source_start) for p in degraded.pages]
             source_offsets = intake_offset_map(bodies, pages, PAGE_SEPARATOR)
-        return Prepared(_readable(chart, text, offsets), facts, degrade_s, result.seconds, source_offsets)
+        images = [str(page.image_path) for page in degraded.pages]
+        return Prepared(_readable(chart, text, offsets, images), facts, degrade_s, result.seconds, source_offsets)
 
 
-def _readable(chart: Chart, text: str, page_offsets: list[int]) -> Chart:
-    """The chart as intake delivers it: new text and pages, no gold (the extractor never sees labels)."""
+def _readable(chart: Chart, text: str, page_offsets: list[int], images: list[str] | None = None) -> Chart:
+    """The chart as intake delivers it: new text and pages (with their images, for VLMs), no gold
+    (the extractor never sees labels)."""
     ends = [*page_offsets[1:], len(text) + len(PAGE_SEPARATOR)]
     pages = [
-        Page(index=i, offset=start, text=text[start : end - len(PAGE_SEPARATOR)])
+        Page(index=i, offset=start, text=text[start : end - len(PAGE_SEPARATOR)], image_path=images[i] if images else None)
         for i, (start, end) in enumerate(zip(page_offsets, ends))
     ] if page_offsets else []
     return Chart(id=chart.id, language=chart.language, text=text, pages=pages, meta=chart.meta)
