@@ -24,23 +24,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    import yaml
     from rich.console import Console
     from rich.table import Table
 
-    from harness.config import DatasetConfig, DegradationConfig
+    from harness.config import DatasetConfig, DegradationConfig, config_option
     from harness.degrade import degrade_chart
     from harness.intake import IntakeConfig, bare_tesseract_seconds, check_tesseract, read_pages
     from harness.render import render_chart
     from harness.sources import load_charts
 
-    conf = Path(__file__).resolve().parents[1] / "conf"
-    dataset = DatasetConfig.model_validate(yaml.safe_load((conf / "dataset" / f"{args.dataset}.yaml").read_text()) | {
-        "split": args.split, "limit": args.limit, "data_dir": None})
-    degradation = DegradationConfig.model_validate(yaml.safe_load((conf / "degradation" / f"{args.degradation}.yaml").read_text()))
+    dataset = DatasetConfig.model_validate(config_option("dataset", args.dataset) | {"split": args.split, "limit": args.limit, "data_dir": None})
+    degradation = DegradationConfig.model_validate(config_option("degradation", args.degradation))
     if degradation.render is None:
         parser.error(f"degradation {args.degradation!r} renders no pages; pick an image degradation")
-    intake = IntakeConfig.model_validate(yaml.safe_load((conf / "intake" / "tesseract.yaml").read_text()))
+    intake = IntakeConfig.model_validate(config_option("intake", "tesseract"))
     print(check_tesseract(intake), file=sys.stderr)
     charts = load_charts(dataset)
 

@@ -73,6 +73,10 @@ class TrackingConfig(_Config):
     """Replace evidence text in artifacts with ``[REDACTED]`` (offsets are kept)."""
     enabled: bool = True
     """Record the run in MLflow; off only for quick local checks."""
+    system_metrics: bool = True
+    """Sample CPU, memory and NVIDIA GPU use during the pipeline (MLflow's ``system/*`` metrics)."""
+    system_metrics_interval_s: float = Field(default=2.0, gt=0)
+    """Seconds between system-metric samples."""
 
 
 class EvaluationConfig(_Config):
@@ -82,6 +86,20 @@ class EvaluationConfig(_Config):
     """Bootstrap resamples (by chart) for every interval."""
     confidence: float = Field(default=0.95, gt=0, lt=1)
     """Coverage of the bootstrap intervals."""
+
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def config_option(group: str, name: str) -> dict:
+    """One option of a config group as written in ``conf/<group>/<name>.yaml`` (for tools outside Hydra)."""
+    import yaml
+
+    path = CONF_DIR / group / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
+        raise FileNotFoundError(f"no {group} option {name!r} (known: {known})")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def cache_root() -> Path:
