@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+from contextlib import nullcontext
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,6 +93,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     from harness.pipeline import PipelineDesign, run_pipeline, stage_totals
     from harness.registry import EXTRACTORS
     from harness.sources import dataset_digest, load_charts
+    from harness.system_metrics import SystemSampler
     from harness.tracking import Tracker, flatten
     from reports.summary import render_summary
 
@@ -134,8 +136,10 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         cache=ExtractionCache(cache_root() / "extractions") if config.get("extraction_cache", True) else None,
     )
 
+    sampler = SystemSampler(tracking.system_metrics_interval_s) if tracking.enabled and tracking.system_metrics else nullcontext()
     try:
-        run = run_pipeline(charts, design, batch_size=int(config["batch_size"]))
+        with sampler:
+            run = run_pipeline(charts, design, batch_size=int(config["batch_size"]))
     finally:
         preparer.close()
     results, wall = run.results, run.wall_s
@@ -162,6 +166,9 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     metrics["wall_s"] = wall
     metrics["extraction_cache_hits"] = run.cache_hits
     metrics.update(extraction_metrics(run.extractions))
+    history = sampler.samples if isinstance(sampler, SystemSampler) else []
+    if history:
+        metrics.update(sampler.summary())
 
     write_artifacts(output_dir, config, charts, results, per_chart_scores(outcomes), metrics, tracking.redact)
     context = {
@@ -190,7 +197,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
             parent_run_id=parent_run_id,
         )
         try:
-            tracker.log(run_id, params=flatten(config), metrics=metrics)
+            tracker.log(run_id, params=flatten(config), metrics=metrics, history=history)
             tracker.log_artifacts(run_id, output_dir)
         except BaseException:
             tracker.finish(run_id, "FAILED")

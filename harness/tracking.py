@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,8 @@ from harness.config import TrackingConfig
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from harness.system_metrics import Sample
 
 _MAX_PARAM_LENGTH = 6000
 _BATCH = 100  # MLflow accepts at most 100 params per log_batch call
@@ -97,12 +99,15 @@ class Tracker:
         params: Mapping[str, Any] | None = None,
         metrics: Mapping[str, float] | None = None,
         tags: Mapping[str, str] | None = None,
+        history: Sequence[Sample] = (),
     ) -> None:
+        """Params, final metrics and tags; ``history`` adds step-wise readings (system metrics)."""
         from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
         param_items = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in sorted((params or {}).items())]
         metric_items = [Metric(k, float(v), now, 0) for k, v in sorted((metrics or {}).items())]
+        metric_items += [Metric(s.name, s.value, s.timestamp_ms, s.step) for s in history]
         tag_items = [RunTag(k, str(v)) for k, v in sorted((tags or {}).items())]
         with self._locked() as client:
             for i in range(0, len(param_items), _BATCH):

@@ -84,6 +84,11 @@ def test_main_job_on_bundled_sample(tmp_path: Path) -> None:
     assert run.data.tags["dataset"] == "sample" and run.data.metrics["n_charts"] == 40
     # The dictionary learns the sample's abbreviations from its training split: it must do well on clean charts.
     assert run.data.metrics["micro_f1"] > 0.7
+    # system metrics: sampled during the pipeline, charted by MLflow from their history
+    cpu = client.get_metric_history(run.info.run_id, "system/cpu_utilization_percentage")
+    assert cpu and all(0 <= m.value <= 100 for m in cpu) and [m.step for m in cpu] == list(range(len(cpu)))
+    assert run.data.metrics["system_memory_peak_mb"] > 0
+    assert ("gpu_memory_peak_mb" in run.data.metrics) == (run.data.metrics["gpu_count"] > 0)
 
 
 @pytest.mark.slow
@@ -203,6 +208,7 @@ def test_every_config_option_composes() -> None:
         for experiment in sorted(p.stem for p in (conf / "experiment").glob("*.yaml")):
             cfg = compose("config", overrides=[f"+experiment={experiment}"], return_hydra_config=True)
             assert cfg.hydra.sweeper.params, experiment  # an experiment is a named sweep
+            checks["extractor"](OmegaConf.to_container(cfg.extractor, resolve=True))
             composed += 1
     assert composed >= 25
 
