@@ -1,5 +1,11 @@
 """Routing policy: does a coded chart go straight through (auto) or to a human coder (review)?
 
+Checks, in order: a failed extraction; each code's confidence against the threshold of its code
+family (the longest matching prefix in ``family_thresholds``, else ``min_code_confidence``); codes
+on the high-risk list (auditors' favourites: sepsis, acute respiratory failure, malnutrition, ...);
+failed validation edits; no codes at all. Intake problems (unreadable or missing pages) are added by
+the pipeline from intake's own reasons.
+
 Reasons are short machine-readable strings (``kind: detail``) that metrics count and
 reports group; they never contain chart text. An empty chart is routed by the
 caller before extraction, so it is not handled here.
@@ -9,7 +15,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.contracts import CodeAssignment, Extraction, Route
+from harness.contracts import CodeAssignment, EditResult, Extraction, Route
 
 _ERROR_CHARS = 120
 """An extraction error can quote model output (and so chart text): keep only its head."""
@@ -26,16 +32,35 @@ class RoutingConfig(BaseModel):
     """A chart with any code below this confidence goes to review."""
     review_when_no_codes: bool = True
     """Send a chart that received no codes to review (every chart should carry at least one diagnosis)."""
+    family_thresholds: dict[str, float] = Field(default_factory=dict)
+    """Confidence thresholds by code prefix (``J96: 0.9``, ``E``: a chapter); the longest matching prefix wins."""
+    high_risk_codes: list[str] = Field(default_factory=list)
+    """Code prefixes that always go to a human (audit targets), e.g. ``A41`` (sepsis)."""
+    review_on_edits: list[str] = Field(default_factory=list)
+    """Edits whose failure sends the chart to review (``coders.edits`` names, e.g. ``excludes1``)."""
+
+    def threshold(self, code: str) -> float:
+        """Confidence a code needs to pass without review."""
+        prefixes = [p for p in self.family_thresholds if code.startswith(p)]
+        return self.family_thresholds[max(prefixes, key=len)] if prefixes else self.min_code_confidence
 
 
-def route(extraction: Extraction, codes: list[CodeAssignment], config: RoutingConfig) -> tuple[Route, list[str]]:
+def route(extraction: Extraction, codes: list[CodeAssignment], config: RoutingConfig,
+          edits: list[EditResult] = ()) -> tuple[Route, list[str]]:
     """``("auto", [])``, or ``("review", reasons)`` in the order the checks run."""
     reasons = []
     if extraction.error:
         reasons.append(f"extraction_failed: {_one_line(extraction.error)}")
     for code in codes:
-        if code.confidence < config.min_code_confidence:
-            reasons.append(f"low_confidence: {code.code} {code.confidence:.2f} < {config.min_code_confidence:g}")
+        needed = config.threshold(code.code)
+        if code.confidence < needed:
+            reasons.append(f"low_confidence: {code.code} {code.confidence:.2f} < {needed:g}")
+    risky = [c.code for c in codes if any(c.code.startswith(p) for p in config.high_risk_codes)]
+    if risky:
+        reasons.append(f"high_risk: {' '.join(risky)}")
+    for edit in edits:
+        if not edit.passed and edit.edit in config.review_on_edits:
+            reasons.append(f"edit_failed: {edit.edit} {' '.join(edit.codes)}".rstrip())
     # after a failed extraction "no codes" is a consequence, not a second finding
     if config.review_when_no_codes and not codes and not extraction.error:
         reasons.append("no_codes")

@@ -20,6 +20,7 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
 
     from coders.rule_pack import RulePackError
+    from harness.calibration import CalibrationError
     from harness.intake import IntakeError
     from harness.registry import UnknownName
     from harness.run import ConfigError, run_job
@@ -37,7 +38,7 @@ def main(cfg: DictConfig) -> float:
     except MissingMandatoryValue as error:
         print(f"error: config value {error.full_key} is required (set {error.full_key}=...)", file=sys.stderr)
         sys.exit(USAGE_ERROR)
-    except (ConfigError, DataError, IntakeError, RulePackError, UnknownName, FileNotFoundError) as error:
+    except (CalibrationError, ConfigError, DataError, IntakeError, RulePackError, UnknownName, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
     return metrics["micro_f1"]

@@ -158,6 +158,8 @@ class CodeAssignment(_Contract):
     system: CodeSystem = "icd10cm"
     description: str = ""
     confidence: float = Field(ge=0.0, le=1.0)
+    raw_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Confidence before calibration; None when the run does not calibrate."""
     evidence: list[Span] = Field(default_factory=list)
     rule_trace: list[str] = Field(default_factory=list)
     """Rules of the pack that fired on this code, in order."""

@@ -1,4 +1,4 @@
-"""The batched pipeline: extract -> code -> route, one ``ChartResult`` per input chart.
+"""The batched pipeline: extract -> code -> calibrate -> edit -> route, one ``ChartResult`` per input chart.
 
 No chart is ever dropped: an empty chart, a failed extraction or a rule-engine
 failure becomes a result routed to review with the reason.
@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from extractors.base import Extractor
-from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, Extraction, digest
+from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, EditResult, Extraction, digest
 from harness.extraction_cache import ExtractionCache, extract_cached, extractor_fingerprint
 from harness.preparation import Prepared
 from harness.robustness import ChartIntake
@@ -26,9 +26,14 @@ class PipelineDesign:
     """The rule engine's ``code`` method."""
     coder_id: str
     """``<pack name>@<version>`` of the rule pack."""
-    route: Callable[[Extraction, list[CodeAssignment]], tuple[str, list[str]]]
+    route: Callable[[Extraction, list[CodeAssignment], list[EditResult]], tuple[str, list[str]]]
     """The routing policy, configured."""
     router_id: str
+    calibrate: Callable[[list[CodeAssignment]], list[CodeAssignment]] | None = None
+    """Maps code confidences to calibrated ones (keeping the raw value); None leaves them as coded."""
+    calibrator_id: str = ""
+    edit: Callable[[Chart, list[CodeAssignment]], list[EditResult]] | None = None
+    """Validation edits on a chart's codes (``coders.edits``); None runs none."""
     prepare: Callable[[Chart], Prepared] | None = None
     """Degradation and intake (a ``harness.preparation.ChartPreparer``); None reads charts as they are."""
     cache: ExtractionCache | None = None
@@ -65,10 +70,19 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
         coding_error = None
     except Exception as error:  # a rule-engine failure on one chart routes that chart, not the run
         codes, coding_error = [], f"coding_failed: {type(error).__name__}"
+    if design.calibrate is not None and codes:
+        codes = design.calibrate(codes)
     coded = time.perf_counter()
-    route, reasons = design.route(extraction, codes)
-    if coding_error:
-        route, reasons = "review", [coding_error, *reasons]
+    edits, edit_error = [], None
+    if design.edit is not None:
+        try:
+            edits = design.edit(chart, codes)
+        except Exception as error:  # e.g. implausible demographics: the chart needs a human, the run goes on
+            edit_error = f"edits_failed: {type(error).__name__}: {error}"
+    edited = time.perf_counter()
+    route, reasons = design.route(extraction, codes, edits)
+    if coding_error or edit_error:
+        route, reasons = "review", [*filter(None, [coding_error, edit_error]), *reasons]
     if facts.reasons:  # intake already found the chart unfit: the codes are a draft for the reviewer
         route, reasons = "review", [*facts.reasons, *reasons]
     routed = time.perf_counter()
@@ -78,8 +92,10 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
         codes=codes,
         route=route,
         reasons=reasons,
+        edits=edits,
         intake_quality=facts.quality,
-        stage_seconds={"extract": extract_s, "code": coded - started, "route": routed - coded},
+        stage_seconds={"extract": extract_s, "code": coded - started, **({"edit": edited - coded} if design.edit else {}),
+                       "route": routed - edited},
         audit=[
             AuditEvent(
                 stage="extract",
@@ -92,11 +108,14 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
             AuditEvent(
                 stage="code",
                 actor="rules",
-                actor_version=design.coder_id,
+                actor_version=design.coder_id + (f" + {design.calibrator_id}" if design.calibrator_id else ""),
                 input_hash=digest(extraction),
                 output_hash=digest([c.model_dump(mode="json") for c in codes]),
-                detail={"codes": len(codes), "rules_fired": fired},
+                detail={"codes": len(codes), "rules_fired": fired, "calibrated": design.calibrate is not None},
             ),
+            *([AuditEvent(stage="edit", actor="edits", detail={"failed": sorted({e.edit for e in edits if not e.passed}),
+                                                               "ran": len(edits), "error": edit_error is not None})]
+              if design.edit else []),
             AuditEvent(stage="route", actor="routing", actor_version=design.router_id, detail={"route": route, "reasons": reasons}),
         ],
     )

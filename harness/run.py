@@ -6,14 +6,21 @@ import json
 import logging
 import subprocess
 from contextlib import nullcontext
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, RulesConfig, TrackingConfig, cache_root
-from harness.contracts import Chart, ChartResult
+from harness.contracts import Chart, ChartResult, CodeAssignment, EditResult
+
+if TYPE_CHECKING:
+    from coders.edits import EditConfig
+    from harness.calibration import Calibrator
+    from harness.calibration_split import CalibrationRunConfig
+    from harness.pipeline import PipelineDesign
 
 log = logging.getLogger("harness")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -79,11 +86,56 @@ def write_artifacts(folder: Path, config: Mapping[str, Any], charts: Sequence[Ch
     (folder / "metrics.json").write_text(json.dumps(dict(metrics), indent=2, sort_keys=True))
 
 
+def chart_edits(config: EditConfig) -> Callable[[Chart, list[CodeAssignment]], list[EditResult]]:
+    """The pipeline's edit step: the configured edits on a chart's ICD-10-CM codes, with the demographics its text states."""
+    from coders.edits import run_edits
+    from harness.demographics import demographics
+
+    def edit(chart: Chart, codes: list[CodeAssignment]) -> list[EditResult]:
+        found = demographics(chart)
+        diagnoses = [c.code for c in codes if c.system == "icd10cm"]
+        return run_edits(diagnoses, config.year, {"age": found.age, "sex": found.sex}, config)
+
+    return edit
+
+
+def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, dataset: DatasetConfig, degradation: str,
+                   train_split: str | None, train_charts: Sequence[Chart], seed: int) -> Calibrator:
+    """Load the configured calibrator, or fit one on the calibration split (see ``harness.calibration_split``)."""
+    from harness.calibration_split import fit_or_reuse, holdout, load_checked
+    from harness.extraction_cache import extractor_fingerprint
+    from harness.pipeline import run_pipeline
+    from harness.sources import load_charts
+
+    created_by = {"extractor": f"{design.extractor.name}@{design.extractor.version}", "rules": design.coder_id,
+                  "dataset": dataset.name, "degradation": degradation}
+    if calibration.artifact:
+        return load_checked(calibration.artifact, created_by)
+    if calibration.split == dataset.split:
+        raise ConfigError(f"calibration.split {calibration.split!r} is the split being evaluated: calibrate on another")
+    if train_split == calibration.split:  # hold charts out of the extractor's training so the pairs are out of sample
+        kept, charts = holdout(train_charts, calibration.holdout_fraction, seed)
+        design.extractor.fit(kept)
+    else:
+        charts = load_charts(dataset.model_copy(update={"split": calibration.split, "limit": None}))
+    created_by["extractor_fingerprint"] = extractor_fingerprint(design.extractor)[:16]
+
+    def run_codes(batch: Sequence[Chart]) -> list[list[CodeAssignment]]:
+        return [result.codes for result in run_pipeline(batch, design, progress=False).results]
+
+    log.info("calibration: fitting %s on %d charts of %s/%s", calibration.method, min(len(charts), calibration.max_charts),
+             dataset.name, calibration.split)
+    return fit_or_reuse(calibration, charts[: calibration.max_charts], run_codes, dataset.code_systems, created_by,
+                        cache_root() / "calibrators")
+
+
 def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None) -> dict[str, float]:
     """Run one fully composed, resolved config; returns the metrics."""
+    from coders.edits import EditConfig
     from coders.engine import RuleEngine
     from coders.routing import RoutingConfig, route
     from coders.rule_pack import load_pack
+    from harness.calibration_split import CalibrationRunConfig, calibrating
     from harness.extraction_cache import ExtractionCache
     from harness.extraction_metrics import extraction_metrics
     from harness.intake import IntakeConfig, check_tesseract
@@ -93,7 +145,10 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     from harness.pipeline import PipelineDesign, run_pipeline, stage_totals
     from harness.registry import EXTRACTORS
     from harness.sources import dataset_digest, load_charts
+    from harness.audit import RunMeta
     from harness.system_metrics import SystemSampler
+    from harness.trust_artifacts import write_trust_artifacts
+    from harness.trust_metrics import trust_metrics
     from harness.tracking import Tracker, flatten
     from reports.summary import render_summary
 
@@ -102,6 +157,8 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     degradation = validated(DegradationConfig, "degradation", config["degradation"])
     intake = validated(IntakeConfig, "intake", config["intake"])
     routing = validated(RoutingConfig, "routing", config["routing"])
+    calibration = validated(CalibrationRunConfig, "calibration", config.get("calibration", {}))
+    edit_config = validated(EditConfig, "edits", config.get("edits", {"edits": []}))
     tracking = validated(TrackingConfig, "tracking", config["tracking"])
     evaluation = validated(EvaluationConfig, "evaluation", config["evaluation"])
     extractor_config = dict(config["extractor"])
@@ -121,20 +178,27 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         raise ConfigError(f"dataset {dataset.name!r} has repeated chart ids")
     log.info("dataset %s/%s: %d charts", dataset.name, dataset.split, len(charts))
     train_split = extractor_config.get("train_split")
-    if train_split:
-        if train_split == dataset.split:
-            log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
-        extractor.fit(load_charts(dataset.model_copy(update={"split": train_split, "limit": None})))
+    train_charts = load_charts(dataset.model_copy(update={"split": train_split, "limit": None})) if train_split else []
+    if train_split == dataset.split:
+        log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
     preparer = ChartPreparer(degradation, intake, seed=int(config["seed"]))
     design = PipelineDesign(
         extractor=extractor,
         code=engine.code,
         coder_id=f"{pack.name}@{pack.version}",
-        route=lambda extraction, codes: route(extraction, codes, routing),
+        route=lambda extraction, codes, edits: route(extraction, codes, routing, edits),
         router_id=routing.name,
         prepare=preparer,
         cache=ExtractionCache(cache_root() / "extractions") if config.get("extraction_cache", True) else None,
+        edit=chart_edits(edit_config) if edit_config.edits else None,
     )
+    calibrator, calibrator_id = None, ""
+    if calibration.method != "none":
+        calibrator = calibrator_for(calibration, design, dataset, degradation.name, train_split, train_charts, int(config["seed"]))
+        calibrator_id = f"{calibration.method}:{calibrator.data_digest[:12]}"
+        design = replace(design, calibrate=calibrating(calibrator), calibrator_id=calibrator_id)
+    if train_split:
+        extractor.fit(train_charts)
 
     sampler = SystemSampler(tracking.system_metrics_interval_s) if tracking.enabled and tracking.system_metrics else nullcontext()
     try:
@@ -170,7 +234,19 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     if history:
         metrics.update(sampler.summary())
 
+    trust, curves = trust_metrics(charts, results, dataset.code_systems)
+    metrics.update(trust)
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    run_meta = RunMeta(extractor=extractor.name, extractor_version=extractor.version, model_id=getattr(extractor, "model_id", None),
+                       model_revision=getattr(extractor, "model_revision", None), prompt_version=getattr(extractor, "prompt_version", None),
+                       pack_version=design.coder_id, code_set_year=edit_config.year, degradation=degradation.name, seed=int(config["seed"]))
+    billing, audit_head = write_trust_artifacts(output_dir, charts, results, {e.chart_id: e for e in run.extractions}, run_meta,
+                                                curves, tracking.redact)
+    metrics.update(billing)
     write_artifacts(output_dir, config, charts, results, per_chart_scores(outcomes), metrics, tracking.redact)
+    if calibrator is not None:
+        calibrator.save(output_dir / "calibrator.json")
     context = {
         "dataset": f"{dataset.name}/{dataset.split}",
         "dataset_digest": dataset_digest(charts),
@@ -192,6 +268,8 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
                 "extractor": extractor.name,
                 "extractor.version": extractor.version,
                 "degradation": degradation.name,
+                "calibration": calibrator_id or "none",
+                "audit.head": audit_head,
                 "harness.kind": "job",
             },
             parent_run_id=parent_run_id,

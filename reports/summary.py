@@ -9,8 +9,10 @@ from harness.metrics import METRIC_NAMES
 EXTRA_NAMES = (
     "micro_f1_recoverable", "ocr_cer", "pages_per_s", "intake_review_rate", "quality_auroc",
     "schema_valid_rate", "unsupported_evidence_rate", "input_tokens_per_s", "output_tokens_per_s", "extraction_cache_hits",
+    "automation_rate", "auto_precision", "automation_rate_at_p95", "automation_rate_at_p99", "aurc", "ece", "ece_raw",
+    "evidence_f1_exact", "evidence_f1_overlap", "evidence_supported_rate", "edit_failure_rate", "billing_valid_rate",
 )
-"""Shown when the run produced them (degraded inputs, model-served extraction, the cache)."""
+"""Shown when the run produced them (degraded inputs, model-served extraction, the cache, the trust layer)."""
 
 
 def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> str:

@@ -154,6 +154,9 @@ def test_redaction_hides_evidence_text(data_dir: Path, tmp_path: Path) -> None:
         (["dataset=jsonl", "dataset.path=missing.jsonl"], 2, "chart file missing.jsonl does not exist"),
         (["rules.pack=no_such_pack"], 2, "no_such_pack"),
         (["extractor.min_term_precision=2"], 2, "min_term_precision"),
+        (["calibration=isotonic", "calibration.min_samples=100000"], 2, "calibration split 'train' (18 charts)"),
+        (["calibration=isotonic", "calibration.split=dev"], 2, "calibration.split 'dev' is the split being evaluated"),
+        (["edits.edits=[spelling]"], 2, "unknown edit 'spelling'"),
     ],
 )
 def test_bad_config_gives_one_clear_error(tmp_path: Path, overrides: list[str], status: int, message: str) -> None:
@@ -176,8 +179,10 @@ def test_every_config_option_composes() -> None:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
+    from coders.edits import EditConfig
     from coders.routing import RoutingConfig
     from coders.rule_pack import load_pack
+    from harness.calibration_split import CalibrationRunConfig
     from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, TrackingConfig
     from harness.intake import IntakeConfig
     from harness.registry import EXTRACTORS
@@ -187,6 +192,8 @@ def test_every_config_option_composes() -> None:
         "dataset": DatasetConfig.model_validate,
         "degradation": DegradationConfig.model_validate,
         "routing": RoutingConfig.model_validate,
+        "calibration": CalibrationRunConfig.model_validate,
+        "edits": EditConfig.model_validate,
         "tracking": TrackingConfig.model_validate,
         "evaluation": EvaluationConfig.model_validate,
         "intake": IntakeConfig.model_validate,

@@ -42,7 +42,7 @@ def design(code=None, prepare=None) -> PipelineDesign:
         extractor=StubExtractor(),
         code=code or engine.code,
         coder_id=engine.version,
-        route=lambda e, c: route(e, c, routing),
+        route=lambda e, c, edits: route(e, c, routing, edits),
         router_id="default",
         prepare=prepare,
     )
@@ -104,3 +104,19 @@ def test_intake_failure_and_intake_reasons_route_to_review() -> None:
     assert [c.code for c in partial.codes] == ["I10"]  # still coded, as a draft for the reviewer
     assert partial.intake_quality == 0.3 and partial.stage_seconds["intake"] == 0.02
     assert [f.kept_ranges for f in run.intake] == [(), ((0, 10),)]
+
+
+def test_edits_run_between_coding_and_routing_and_a_failing_edit_step_routes_the_chart() -> None:
+    from dataclasses import replace
+
+    from harness.contracts import EditResult
+
+    def edit(chart: Chart, codes: list) -> list[EditResult]:
+        if chart.id == "bad":
+            raise ValueError("demographics age must be an integer from 0 to 124, got 200")
+        return [EditResult(edit="non_billable", passed=False, codes=[c.code for c in codes])]
+
+    results = run_pipeline([Chart(id="a", text=TEXT), Chart(id="bad", text=TEXT)], replace(design(), edit=edit), progress=False).results
+    assert [e.stage for e in results[0].audit] == ["extract", "code", "edit", "route"]
+    assert results[0].edits[0].edit == "non_billable" and "edit" in results[0].stage_seconds
+    assert results[1].route == "review" and results[1].reasons[0].startswith("edits_failed: ValueError: demographics age")

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from coders.routing import RoutingConfig, route
-from harness.contracts import ChartResult, CodeAssignment, Extraction
+from harness.contracts import ChartResult, CodeAssignment, EditResult, Extraction
 
 CONFIG = RoutingConfig()
 
@@ -53,3 +53,19 @@ def test_config_is_strict() -> None:
         RoutingConfig(min_code_confidence=1.5)
     with pytest.raises(ValidationError):
         RoutingConfig(min_confidence=0.5)
+
+
+def test_family_threshold_longest_prefix_wins() -> None:
+    policy = RoutingConfig(min_code_confidence=0.5, family_thresholds={"J": 0.7, "J96": 0.9})
+    assert policy.threshold("J96.01") == 0.9 and policy.threshold("J18.9") == 0.7 and policy.threshold("I10") == 0.5
+    decision, reasons = route(extraction(), [code("J96.01", 0.85), code("I10", 0.6)], policy)
+    assert decision == "review" and reasons == ["low_confidence: J96.01 0.85 < 0.9"]
+
+
+def test_high_risk_codes_and_failed_edits_route_with_reasons() -> None:
+    policy = RoutingConfig(high_risk_codes=["A41"], review_on_edits=["excludes1"])
+    edits = [EditResult(edit="excludes1", passed=False, codes=["E10.9", "E11.9"]),
+             EditResult(edit="code_first", passed=False, codes=["F02.80", "G30.9"])]  # not a routing edit here
+    decision, reasons = route(extraction(), [code("A41.9", 0.95)], policy, edits)
+    assert decision == "review" and reasons == ["high_risk: A41.9", "edit_failed: excludes1 E10.9 E11.9"]
+    assert route(extraction(), [code("I10", 0.95)], policy, edits[1:]) == ("auto", [])
