@@ -12,7 +12,7 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s")
+TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s", "system", "gpu_", "cost_per_1k")  # machine measurements, not results
 
 
 def harness(cwd: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -74,7 +74,7 @@ def test_evidence_found_in_ocr_text_maps_back_to_the_source(sample) -> None:
     extractor.fit(load_charts(DatasetConfig(name="sample", split="train")))
     engine = RuleEngine("icd10cm_2026_v2")
     preparer = ChartPreparer(DegradationConfig(name="rendered", render=RenderConfig()), IntakeConfig(), seed=0)
-    design = PipelineDesign(extractor, engine.code, engine.version, lambda e, c: route(e, c, RoutingConfig(name="d")), "d",
+    design = PipelineDesign(extractor, engine.code, engine.version, lambda e, c, edits: route(e, c, RoutingConfig(name="d"), edits), "d",
                             prepare=preparer)
     try:
         results = run_pipeline(sample[:2], design, progress=False).results
