@@ -86,6 +86,8 @@ class EvaluationConfig(_Config):
     """Bootstrap resamples (by chart) for every interval."""
     confidence: float = Field(default=0.95, gt=0, lt=1)
     """Coverage of the bootstrap intervals."""
+    machine_usd_per_hour: float | None = Field(default=None, ge=0)
+    """Price of the machine the run used, for ``cost_per_1k_charts_usd``; None leaves cost out."""
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"

@@ -228,6 +228,8 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     )
     metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(results).items()})
     metrics["wall_s"] = wall
+    if evaluation.machine_usd_per_hour is not None and charts:
+        metrics["cost_per_1k_charts_usd"] = wall / len(charts) * 1000 / 3600 * evaluation.machine_usd_per_hour
     metrics["extraction_cache_hits"] = run.cache_hits
     metrics.update(extraction_metrics(run.extractions))
     history = sampler.samples if isinstance(sampler, SystemSampler) else []
