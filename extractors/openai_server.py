@@ -14,7 +14,6 @@ import atexit
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pydantic import Field
 
 from extractors.prompting import image_data_url
 from extractors.transformers_backend import TransformersConfig, TransformersExtractor, _Request, log
+from harness.server import free_port as _free_port
 
 
 class OpenAIServerConfig(TransformersConfig):
@@ -53,12 +53,6 @@ class OpenAIServerConfig(TransformersConfig):
     """How long a local server may take to become healthy."""
     server_args: list[str] = Field(default_factory=lambda: ["--enforce-eager", "--max-model-len", "4096"])
     """Extra arguments for the local vLLM server."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class OpenAIServerExtractor(TransformersExtractor):
