@@ -9,6 +9,7 @@ does not exist, a store that cannot be reached, or a run without per-chart resul
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,7 @@ class RecordedRun:
 
 def client(uri: str = DEFAULT_URI):
     """An MLflow client on ``uri`` (a relative SQLite path is taken from the current directory)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in CI logs
     from mlflow.tracking import MlflowClient
 
     resolved = resolve_uri(uri)
@@ -60,14 +62,15 @@ def client(uri: str = DEFAULT_URI):
 
 
 def load_run(run_id: str, uri: str = DEFAULT_URI, into: Path | None = None) -> RecordedRun:
-    """Download run ``run_id`` from the store at ``uri`` (artifacts into ``into``, else a fresh temp folder)."""
+    """Download run ``run_id`` from the store at ``uri`` (artifacts into ``into``, else a fresh temp folder
+    that the caller owns and may delete)."""
     from mlflow.exceptions import MlflowException
 
     mlflow = client(uri)
     try:
         run = mlflow.get_run(run_id)
-    except MlflowException as error:
-        raise RunStoreError(f"run {run_id!r} not found in {uri}: {error.message.splitlines()[0]}") from None
+    except Exception as error:  # noqa: BLE001 - MlflowException or a store error: both mean "cannot read it"
+        raise RunStoreError(f"run {run_id!r} not found in {uri}: {str(error).splitlines()[0]}") from None
     folder = into or Path(tempfile.mkdtemp(prefix=f"harness-run-{run_id[:8]}-"))
     try:
         local = Path(mlflow.download_artifacts(run_id, "", str(folder)))
