@@ -1,4 +1,4 @@
-"""What people read: the end-of-run summary (HTML reports come later)."""
+"""What people read: the end-of-run summary, the HTML run, sweep and comparison reports."""
 
 from reports.summary import render_summary
 

@@ -1,0 +1,144 @@
+"""The comparison report: run b against run a on the same charts, paired chart by chart.
+
+Headline differences (with paired bootstrap intervals where ``harness.paired_stats`` has them),
+the per-chart change in F1 (a histogram and how many charts got better, worse or stayed the same),
+and the codes b gets right more or less often than a, with example charts. The page names codes and
+chart ids only, never chart text.
+
+    python -m reports.compare_report <run_a> <run_b> [--tracking-uri URI] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.run_store import RecordedRun
+from reports import cli, labels
+from reports.html import Html, Section, badge, figure, note, page, section, table, tag, tiles
+from reports.labels import HEADLINE
+from reports.run_data import ReportError, chart_codes, differing_params, param_label, run_config
+
+TOP_CODES = 10
+TOP_CHARTS = 5
+SAME = 1e-9
+"""Per-chart F1 changes smaller than this count as the same (floating-point noise)."""
+
+
+def write_comparison(a: RecordedRun, b: RecordedRun, out: Path) -> Path:
+    """Write the paired comparison of ``b`` against ``a`` to ``out``.
+
+    Raises ``ReportError`` (a ``ValueError``) naming both runs unless they scored the same charts.
+    """
+    _check_same_charts(a, b)
+    sections = [_headline(a, b), _per_chart(a, b), _codes(a, b)]
+    changed = differing_params([a, b])
+    identity = {"Run A": _who(a), "Run B": _who(b), "Charts": f"{len(a.per_chart)} charts, paired by chart id",
+                "What differs": "; ".join(f"{param_label(p)}: {a.params.get(p, '–')} → {b.params.get(p, '–')}" for p in changed)
+                or "no param: same configuration"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page("Run comparison", "Run B against run A on the same charts: what changed, and is it more than chance?",
+                        identity, sections), encoding="utf-8")
+    return out
+
+
+def _who(run: RecordedRun) -> str:
+    return f"{run.name} ({run.run_id})" if run.run_id else f"{run.name} ({run.folder})"
+
+
+def _check_same_charts(a: RecordedRun, b: RecordedRun) -> None:
+    ids_a, ids_b = {row["chart_id"] for row in a.per_chart}, {row["chart_id"] for row in b.per_chart}
+    if ids_a != ids_b or not ids_a:
+        only_a, only_b = sorted(ids_a - ids_b), sorted(ids_b - ids_a)
+        raise ReportError(f"cannot compare run A {_who(a)} with run B {_who(b)}: they scored different charts "
+                          f"({len(only_a)} only in A, e.g. {only_a[:3]}; {len(only_b)} only in B, e.g. {only_b[:3]}); "
+                          "a paired comparison needs the same charts")
+
+
+def _headline(a: RecordedRun, b: RecordedRun) -> Section:
+    from harness.paired_stats import STATISTICS, paired_bootstrap
+
+    evaluation = run_config(a.folder).get("evaluation", {})
+    confidence = float(evaluation.get("confidence", 0.95))
+    rows = []
+    for name in HEADLINE:
+        if name not in a.metrics or name not in b.metrics:
+            continue
+        paired, verdict = "", ""
+        if name in STATISTICS:
+            diff = paired_bootstrap(b.per_chart, a.per_chart, name, int(evaluation.get("n_resamples", 1000)), confidence)
+            paired = f"{labels.difference(name, diff.low)} to {labels.difference(name, diff.high)}"
+            word = labels.verdict(name, diff.low, diff.high)
+            verdict = badge(word, {"better": "good", "worse": "bad"}.get(word, "neutral"))
+        rows.append((labels.label(name), labels.format_value(name, a.metrics[name]), labels.format_value(name, b.metrics[name]),
+                     labels.difference(name, b.metrics[name] - a.metrics[name]), paired, verdict))
+    return section(
+        "Headline differences",
+        f"B minus A on the same charts. Where a paired interval is shown ({confidence:.0%}, resampling the charts in pairs), "
+        "'better' or 'worse' means the whole interval is on one side of zero; otherwise the change may be chance.",
+        table(["measure", "A", "B", "B − A", "paired interval of B − A", "verdict"], rows, numeric=(1, 2, 3, 4)))
+
+
+def _per_chart(a: RecordedRun, b: RecordedRun) -> Section:
+    from reports import plots
+
+    f1_a = {row["chart_id"]: row["f1"] for row in a.per_chart}
+    changes = sorted((row["f1"] - f1_a[row["chart_id"]], row["chart_id"]) for row in b.per_chart)
+    better = sum(delta > SAME for delta, _ in changes)
+    worse = sum(delta < -SAME for delta, _ in changes)
+    counts = tiles([(better, "charts better in B", "higher F1"), (worse, "charts worse in B", "lower F1"),
+                    (len(changes) - better - worse, "charts the same", "equal F1")])
+    edges = [(i - 0.5) / 10 for i in range(-10, 12)]  # 0.1 wide, one bin centred on zero (no change)
+    chart = plots.histogram("Change in F1 per chart", [delta for delta, _ in changes], edges, xlabel="F1 of B minus F1 of A")
+    extremes = [c for c in changes if c[0] < -SAME][:TOP_CHARTS] + [c for c in reversed(changes) if c[0] > SAME][:TOP_CHARTS]
+    rows = [(tag("code", chart_id), f"{f1_a[chart_id]:.2f}", f"{f1_a[chart_id] + delta:.2f}", f"{delta:+.2f}")
+            for delta, chart_id in extremes]
+    return section(
+        "Per-chart differences",
+        "each chart scored by both runs: red bars are charts where B's F1 is lower than A's, green where it is higher, the "
+        "middle bar charts where nothing changed. Many charts on both sides means the change trades some charts for others.",
+        counts, figure(chart, "F1 per chart: 2 × correct / (2 × correct + wrong + missed)."),
+        tag("h3", "Charts that changed most (largest drops, then largest gains)"),
+        table(["chart", "F1 of A", "F1 of B", "change"], rows, numeric=(1, 2, 3)) if rows else note("No chart changed."))
+
+
+def _codes(a: RecordedRun, b: RecordedRun) -> Section:
+    from reports.code_errors import code_changes
+    from reports.icd import describe
+
+    year = int(run_config(a.folder).get("dataset", {}).get("code_set_year", 2026))
+    changes = code_changes(chart_codes(a), chart_codes(b))
+
+    def listing(found: Sequence[Any], examples: str) -> Html:
+        if not found:
+            return note("None.")
+        return table(["code", "description", "correct in A", "correct in B", "change", "for example"],
+                     [(tag("code", c.code), describe(c.code, year), c.correct_a, c.correct_b, f"{c.change:+d}",
+                       ", ".join(getattr(c, examples))) for c in found], numeric=(2, 3, 4))
+
+    return section(
+        "Codes that got better or worse",
+        "how many times each code was assigned correctly by A and by B, over the same charts. Codes B gets right more often come "
+        "first; the example charts are where only one of the runs got the code right.",
+        tag("h3", "Better in B"), listing([c for c in changes if c.change > 0][:TOP_CODES], "gained"),
+        tag("h3", "Worse in B"), listing([c for c in reversed(changes) if c.change < 0][:TOP_CODES], "lost"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    made = cli.parser("python -m reports.compare_report", "Compare two recorded job runs over the same charts.")
+    made.add_argument("run_a", help="MLflow run id of the reference run (A)")
+    made.add_argument("run_b", help="MLflow run id of the run compared with it (B)")
+
+    def build(args: Any) -> Path:
+        from harness.run_store import load_run
+
+        a, b = load_run(args.run_a, args.tracking_uri), load_run(args.run_b, args.tracking_uri)
+        return write_comparison(a, b, args.out or Path(f"compare-{args.run_a[:8]}-{args.run_b[:8]}.html"))
+
+    return cli.run(made, build, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""What reports read from a run: its composed config, metrics, and each chart's scored codes.
+
+A job's artifact folder (``harness.run.write_artifacts``) and a run downloaded from MLflow
+(``harness.run_store.load_run``) hold the same files, so both are read as a ``RecordedRun``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.run_store import RecordedRun
+
+
+class ReportError(ValueError):
+    """Runs that a report cannot be built from (two runs over different charts, a folder without results)."""
+
+
+def read_folder(folder: Path) -> RecordedRun:
+    """A job's artifact folder as a ``RecordedRun`` (no MLflow: metrics from ``metrics.json``, params from the config)."""
+    from harness.tracking import flatten
+
+    def rows(name: str) -> list[dict[str, Any]]:
+        path = folder / name
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+        return [json.loads(line) for line in lines if line.strip()]
+
+    if not (folder / "metrics.json").is_file():
+        raise ReportError(f"{folder} has no metrics.json: it is not a job's artifact folder")
+    config = run_config(folder)
+    name = "-".join(str(config.get(group, {}).get("name", "?")) for group in ("dataset", "extractor", "rules"))
+    return RecordedRun(run_id="", name=name, tags={}, params={k: str(v) for k, v in flatten(config).items()},
+                       metrics=json.loads((folder / "metrics.json").read_text()), folder=folder,
+                       per_chart=rows("per_chart_scores.jsonl"), predictions=rows("predictions.jsonl"))
+
+
+def run_config(folder: Path) -> dict[str, Any]:
+    """The composed config the job ran with (``config.yaml``); empty when the folder has none."""
+    import yaml
+
+    path = folder / "config.yaml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+@dataclass(frozen=True)
+class ChartCodes:
+    """One chart's gold codes next to the codes the pipeline assigned (scored code systems only)."""
+
+    chart_id: str
+    gold: frozenset[str]
+    predicted: Mapping[str, Mapping[str, Any]]
+    """Code -> its prediction row entry (``confidence``, ``evidence`` spans); a repeated code keeps its highest confidence."""
+    route: str
+    reasons: tuple[str, ...]
+
+    @property
+    def correct(self) -> frozenset[str]:
+        return self.gold & self.predicted.keys()
+
+    @property
+    def false_positives(self) -> frozenset[str]:
+        return frozenset(self.predicted.keys() - self.gold)
+
+    @property
+    def false_negatives(self) -> frozenset[str]:
+        return self.gold - self.predicted.keys()
+
+
+def chart_codes(run: RecordedRun) -> list[ChartCodes]:
+    """Each chart's codes, scored as the harness scores them: only the dataset's code systems count."""
+    systems = set(run_config(run.folder).get("dataset", {}).get("code_systems", ["icd10cm"]))
+    charts = []
+    for row in run.predictions:
+        predicted: dict[str, Mapping[str, Any]] = {}
+        for code in row["codes"]:
+            kept = predicted.get(code["code"])
+            if code.get("system", "icd10cm") in systems and (kept is None or code["confidence"] > kept["confidence"]):
+                predicted[code["code"]] = code
+        charts.append(ChartCodes(chart_id=row["chart_id"], gold=frozenset(row["gold"]), predicted=predicted,
+                                 route=row["route"], reasons=tuple(row["reasons"])))
+    return charts
+
+
+def differing_params(runs: Sequence[RecordedRun]) -> list[str]:
+    """Params whose values differ between ``runs`` (missing counts as a value): what a sweep varied.
+
+    Where a config group's ``<group>.name`` differs, the group's other keys are implied by that choice
+    and left out, so ``degradation=clean,fax_light`` yields ``degradation.name`` alone.
+    """
+    names = sorted({name for run in runs for name in run.params})
+    differing = [n for n in names if len({run.params.get(n) for run in runs}) > 1]
+    chosen_groups = {n.rsplit(".", 1)[0] for n in differing if n.endswith(".name")}
+    return [n for n in differing if n.endswith(".name") or not any(n.startswith(f"{group}.") for group in chosen_groups)]
+
+
+def param_label(name: str) -> str:
+    """``degradation.name`` -> ``degradation``: a group choice reads as the group's name."""
+    return name.removesuffix(".name")
+
+
+def identity(run: RecordedRun) -> dict[str, str]:
+    """Who a run is, in a coding lead's words: dataset, extractor, rules, degradation, charts, and the MLflow run."""
+    config = run_config(run.folder)
+    dataset = config.get("dataset", {})
+    facts = {
+        "Charts": f"{dataset.get('name', '?')} / {dataset.get('split', '?')}, {len(run.per_chart)} charts",
+        "Extractor": str(config.get("extractor", {}).get("name", "?")),
+        "Rule pack": str(config.get("rules", {}).get("pack", "?")),
+        "Degradation": str(config.get("degradation", {}).get("name", "?")),
+        "Routing": str(config.get("routing", {}).get("name", "?")),
+    }
+    if run.run_id:
+        facts["MLflow run"] = f"{run.name} ({run.run_id})"
+    return facts

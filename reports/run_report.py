@@ -1,0 +1,327 @@
+"""The run report: one self-contained HTML page per job, for coding leads.
+
+Sections: headline metrics; accuracy against review (risk-coverage); reliability of the confidence
+scores; metrics per ICD-10 chapter; most frequent errors; an error gallery; throughput and cost;
+input degradation and OCR; every recorded metric. Each opens with one line on how to read it.
+
+Patient text appears only in the error gallery, and only when the charts are given and ``redact``
+is off; otherwise evidence is shown as character offsets.
+
+    python -m reports.run_report <run_id> [--tracking-uri URI] [--out FILE]
+
+rebuilds the page of a recorded run from MLflow (without the charts, so without text).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reports import cli
+from reports.html import Html, Section, badge, cards, esc, facts, figure, join, metric_table, note, page, section, table, tag
+from reports.labels import HEADLINE, format_value
+from reports.run_data import ChartCodes, chart_codes, identity, read_folder, run_config
+
+if TYPE_CHECKING:
+    from harness.contracts import Chart, Span
+    from harness.run_store import RecordedRun
+    from reports.icd import ChapterScore
+
+GALLERY_SIZE = 5
+FEW_CODES = 10
+"""A chapter with fewer gold codes than this is marked: one chart can swing its figures, intervals included."""
+CONTEXT_CHARS = 200
+"""Characters of chart text shown on each side of an evidence span."""
+
+REVIEW_REASONS = {
+    "low_confidence": "a code below its confidence threshold",
+    "high_risk": "a high-risk code (audit target), always reviewed",
+    "edit_failed": "failed a validation edit",
+    "no_codes": "no code found",
+    "extraction_failed": "the extractor failed",
+    "coding_failed": "the rule engine failed",
+    "edits_failed": "the validation edits could not run",
+    "unreadable_page": "a page could not be read",
+    "unreadable_image": "a page image could not be opened",
+    "missing_pages": "pages are missing",
+    "page_gap": "a gap in the page numbers",
+    "low_intake_quality": "poor scan quality",
+    "ocr_failed": "OCR failed",
+    "ocr_unavailable": "OCR was not available",
+    "intake_failed": "intake failed",
+}
+"""Plain words for the routing reasons (``kind: detail``) of ``coders.routing`` and intake."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+TEXT_FREE_REASONS = frozenset({"low_confidence", "high_risk", "edit_failed", "no_codes", "missing_pages", "page_gap",
+                               "low_intake_quality"})
+"""Reasons whose detail holds only codes and numbers; others can quote model output or file paths, so a
+text-free page shows only their kind."""
+
+
+def write_run_report(folder: Path, charts: Sequence[Chart] | None = None, redact: bool = False) -> Path:
+    """Write ``folder/report.html`` from a job's artifact folder; ``charts`` add their text to the gallery unless ``redact``."""
+    out = folder / "report.html"
+    out.write_text(_page(read_folder(folder), charts, redact), encoding="utf-8")
+    return out
+
+
+def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str:
+    config = run_config(run.folder)
+    metrics = run.metrics
+    confidence = float(config.get("evaluation", {}).get("confidence", 0.95))
+    coded, year = chart_codes(run), int(config.get("dataset", {}).get("code_set_year", 2026))
+    sections = [
+        _headline(metrics, confidence),
+        _review(run, config, coded, confidence),
+        _reliability(run, metrics, confidence),
+        _chapters(coded, config, confidence),
+        _frequent_errors(coded, year),
+        _gallery(coded, charts, redact, year),
+        _throughput(metrics, config, confidence),
+        _degradation(metrics, config, confidence),
+        _all_metrics(metrics, confidence),
+    ]
+    subtitle = f"{len(coded)} charts coded and compared with the coders' gold codes."
+    return page("Coding evaluation report", subtitle, identity(run), sections)
+
+
+def _headline(metrics: Mapping[str, float], confidence: float) -> Section:
+    return section(
+        "Headline metrics",
+        f"each figure is measured on this run's charts; the range under it is the {confidence:.0%} bootstrap interval, where "
+        "the figure would likely land on another set of similar charts. When two runs' ranges overlap a lot, neither is clearly "
+        "better.",
+        cards(metrics, ("micro_f1", "micro_precision", "micro_recall", "review_rate", "automation_rate")),
+        metric_table(metrics, HEADLINE, confidence),
+        tag("h3", "Evidence and claims"),
+        metric_table(metrics, ("evidence_f1_overlap", "evidence_f1_exact", "evidence_supported_rate", "edit_failure_rate",
+                               "billing_valid_rate", "schema_valid_rate"), confidence),
+    )
+
+
+def _review(run: RecordedRun, config: Mapping[str, Any], coded: Sequence[ChartCodes], confidence: float) -> Section:
+    from reports import plots
+
+    curve = run.curve("risk_coverage")
+    threshold = config.get("routing", {}).get("min_code_confidence")
+    shown = (figure(plots.risk_coverage(curve, threshold),
+                    "Each step is a confidence threshold: codes at or above it are accepted without a coder.")
+             if curve else note("No codes were assigned, so there is no curve."))
+    reasons = Counter(kind for chart in coded for kind in {reason.split(":", 1)[0] for reason in chart.reasons})
+    reason_rows = [(tag("code", kind), REVIEW_REASONS.get(kind, ""), count, f"{count / len(coded):.0%}")
+                   for kind, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))]
+    return section(
+        "Accuracy against review rate",
+        "moving right, more codes pass without a coder and precision falls. The dashed line is 95% precision; the dot is how far "
+        "automation could go while staying above it; the diamond is where this run's routing threshold sits.",
+        shown,
+        metric_table(run.metrics, ("review_rate", "automation_rate", "auto_precision", "automation_rate_at_p95",
+                                   "automation_rate_at_p99", "aurc"), confidence),
+        tag("h3", "Why charts went to review"),
+        table(["reason", "meaning", "charts", "share of charts"], reason_rows, numeric=(2, 3)) if reason_rows
+        else note("No chart was sent to review."),
+    )
+
+
+def _reliability(run: RecordedRun, metrics: Mapping[str, float], confidence: float) -> Section:
+    from reports import plots
+
+    bins = run.curve("reliability")
+    shown = (figure(plots.reliability(bins), "Bars: share of codes that were right, per confidence band; n = codes in the band.")
+             if any(b["count"] for b in bins) else note("No codes were assigned, so there is nothing to calibrate."))
+    return section(
+        "Reliability of confidence scores",
+        "on the dashed diagonal, codes given 90% confidence are right 90% of the time. Bars below it mean the system is "
+        "overconfident there, above it underconfident. Bands with few codes (small n) say little.",
+        shown, metric_table(metrics, ("ece", "ece_raw"), confidence))
+
+
+def _chapters(coded: Sequence[ChartCodes], config: Mapping[str, Any], confidence: float) -> Section:
+    from reports import plots
+    from reports.icd import chapter_scores
+
+    how = ("where in the code set the system is strong or weak. Whiskers are the interval of F1. Chapters with fewer than "
+           f"{FEW_CODES} gold codes are marked 'few codes': one chart can swing them, so do not act on them alone.")
+    resamples = int(config.get("evaluation", {}).get("n_resamples", 1000))
+    scores = chapter_scores(coded, resamples, confidence, int(config.get("seed", 0)))
+    if not scores:
+        return section("Metrics per ICD-10 chapter", how, note("No gold or assigned codes."))
+    chart = plots.bars("F1 per ICD-10 chapter", [_short(s.title) for s in scores], [s.f1 for s in scores], xlabel="F1",
+                       intervals=[(s.f1_low, s.f1_high) if s.gold >= FEW_CODES else (s.f1, s.f1) for s in scores],
+                       notes=[f"n={s.gold}" for s in scores])
+
+    def spread(score: ChapterScore) -> str:
+        if score.gold < FEW_CODES:
+            return "few codes"
+        return f"{format_value('micro_f1', score.f1_low)} – {format_value('micro_f1', score.f1_high)}"
+
+    rows = [(s.title, s.gold, s.predicted, s.correct, format_value("micro_precision", s.precision),
+             format_value("micro_recall", s.recall), format_value("micro_f1", s.f1), spread(s)) for s in scores]
+    headers = ["chapter", "gold codes", "assigned", "correct", "precision", "recall", "F1", f"F1 {confidence:.0%} interval"]
+    return section("Metrics per ICD-10 chapter", how, figure(chart, "n = gold codes in the chapter; no whisker: few codes."),
+                   table(headers, rows, numeric=range(1, len(headers))))
+
+
+def _short(title: str, width: int = 48) -> str:
+    return title if len(title) <= width else title[: width - 1].rstrip() + "…"
+
+
+def _frequent_errors(coded: Sequence[ChartCodes], year: int) -> Section:
+    from reports.code_errors import most_frequent
+    from reports.icd import describe
+
+    def listing(kind: str) -> Html:
+        found = most_frequent(coded, kind)
+        if not found:
+            return note("None.")
+        return table(["code", "description", "charts", "for example"],
+                     [(tag("code", c.code), describe(c.code, year), c.count, ", ".join(c.charts)) for c in found], numeric=(2,))
+
+    return section(
+        "Most frequent errors",
+        "false positives are codes the system assigned that the coders did not; false negatives are codes the coders assigned "
+        "that the system missed. The most frequent ones are the rules or terms to look at first.",
+        tag("h3", "Assigned but not in gold (false positives)"), listing("false_positives"),
+        tag("h3", "Missed (false negatives)"), listing("false_negatives"))
+
+
+def _gallery(coded: Sequence[ChartCodes], charts: Sequence[Chart] | None, redact: bool, year: int) -> Section:
+    from reports.icd import describe
+
+    text = None if redact or charts is None else {chart.id: chart for chart in charts}
+    wrong = sorted((c for c in coded if c.false_positives or c.false_negatives),
+                   key=lambda c: (c.route != "auto", -len(c.false_positives) - len(c.false_negatives), c.chart_id))
+    gold_spans = {chart.id: {g.code: g.evidence for g in chart.gold} for chart in charts or ()}
+    if text is None:
+        why = "it is redacted" if redact else "this page was built without the charts (for example, rebuilt from MLflow)"
+        privacy = note(f"No patient text is shown because {why}: evidence appears as character offsets into the chart.")
+    else:
+        privacy = Html("")
+    items = []
+    for chart in wrong[:GALLERY_SIZE]:
+        source = text.get(chart.chart_id) if text else None
+        rows = []
+        for code in sorted(chart.gold | chart.predicted.keys(), key=lambda c: (c in chart.correct, c)):  # errors first
+            predicted = chart.predicted.get(code)
+            outcome = (badge("correct", "good") if code in chart.correct else
+                       badge("assigned, not in gold", "bad") if predicted else badge("missed", "bad"))
+            spans = [_span(s) for s in predicted["evidence"]] if predicted else gold_spans.get(chart.chart_id, {}).get(code, [])
+            rows.append((tag("code", code), describe(code, year), outcome, f"{predicted['confidence']:.2f}" if predicted else "",
+                         _evidence(spans, source, cited=bool(predicted))))
+        routed = ("Accepted automatically: these errors would reach billing." if chart.route == "auto" else
+                  "Sent to a coder: " + "; ".join(_reason(r, text_free=text is None) for r in chart.reasons))
+        codes = table(["code", "description", "outcome", "confidence", "evidence"], rows, numeric=(3,))
+        items.append(tag("div", tag("h3", f"Chart {chart.chart_id}"), tag("p", routed), codes, class_="gallery-item"))
+    return section(
+        "Error gallery",
+        "a few charts with errors, those accepted without review first. Each code is marked correct, assigned but not in gold, "
+        "or missed; the highlighted text is the evidence the system cited (for missed codes, where the coders found it).",
+        privacy, *(items or [note("No chart has an error.")]))
+
+
+def _span(row: Mapping[str, Any]) -> Span:
+    from harness.contracts import Span
+
+    return Span(start=row["start"], end=row["end"], page=row.get("page", 0))
+
+
+def _evidence(spans: Sequence[Span], source: Chart | None, cited: bool) -> Html:
+    """The first span as a highlighted excerpt of the chart (when its text may be shown), the rest as offsets."""
+    if not spans:
+        return esc("no evidence cited" if cited else "")
+    offsets = ", ".join(f"chars {s.start}–{s.end} (page {s.page + 1})" for s in spans)
+    if source is None:
+        return esc(offsets)
+    first, chart_text = spans[0], _CONTROL.sub(" ", source.text)  # page breaks (\f) would print as boxes
+    start, end = min(first.start, len(chart_text)), min(first.end, len(chart_text))
+    excerpt = tag("div", "…" if start > CONTEXT_CHARS else "", chart_text[max(0, start - CONTEXT_CHARS):start],
+                  tag("mark", chart_text[start:end]), chart_text[end:end + CONTEXT_CHARS],
+                  "…" if end + CONTEXT_CHARS < len(chart_text) else "", class_="excerpt")
+    if not spans[1:]:
+        return excerpt
+    return join([excerpt, tag("div", "also at " + ", ".join(f"chars {s.start}–{s.end}" for s in spans[1:]), class_="metric-id")])
+
+
+def _reason(reason: str, text_free: bool) -> str:
+    kind = reason.split(":", 1)[0]
+    return reason if not text_free or kind in TEXT_FREE_REASONS else kind
+
+
+def _throughput(metrics: Mapping[str, float], config: Mapping[str, Any], confidence: float) -> Section:
+    from reports import plots
+
+    price = config.get("evaluation", {}).get("machine_usd_per_hour")
+    cost = (f"{format_value('cost_per_1k_charts_usd', metrics['cost_per_1k_charts_usd'])} at ${price:,.2f} per machine hour"
+            if "cost_per_1k_charts_usd" in metrics else tag("span", "not set: ", tag("code", "evaluation.machine_usd_per_hour")))
+    stages = sorted((n for n in metrics if n.startswith("stage_") and n.endswith("_s")), key=lambda n: -metrics[n])
+    total = sum(metrics[n] for n in stages) or 1.0
+    body: list[object] = [facts({"Cost per 1,000 charts": cost})]
+    hits = metrics.get("extraction_cache_hits", 0)
+    if hits:
+        body.append(note(f"{int(hits)} of {int(metrics.get('n_charts', 0))} extractions were reused from the cache, so "
+                         "extraction time and throughput are understated: rerun with extraction_cache=false to time the "
+                         "extractor."))
+    body.append(metric_table(metrics, ("charts_per_s", "chart_latency_p50_s", "chart_latency_p95_s", "pages_per_s",
+                                       "input_tokens_per_s", "output_tokens_per_s", "wall_s", "n_charts"), confidence))
+    if stages:
+        body.append(figure(plots.bars("Time per stage (all charts)", [n[6:-2] for n in stages], [metrics[n] for n in stages],
+                                      xlabel="seconds", share=False,
+                                      notes=[f"{format_value(n, metrics[n])} ({metrics[n] / total:.0%})" for n in stages]),
+                           "Where the pipeline spent its time, summed over charts."))
+    body.append(metric_table(metrics, ("gpu_count", "gpu_memory_peak_mb", "gpu_utilization_mean_pct", "system_memory_peak_mb"),
+                             confidence))
+    return section("Throughput and cost",
+                   "how fast charts went through, where the time went, and what 1,000 charts cost on this machine "
+                   "(machine price per hour times time per chart).", *body)
+
+
+def _degradation(metrics: Mapping[str, float], config: Mapping[str, Any], confidence: float) -> Section:
+    from harness.tracking import flatten
+
+    degradation = dict(config.get("degradation", {}))
+    name = str(degradation.pop("name", "unknown"))
+    settings = {key: str(value) for key, value in flatten(degradation).items()}
+    body: list[object] = [facts({"Degradation": tag("code", name), **settings})]
+    if "pages_per_s" in metrics:
+        ocr = ("ocr_cer", "pages_per_s", "intake_review_rate", "quality_auroc", "stage_intake_s")
+        body += [tag("h3", "Reading the pages (OCR)"), metric_table(metrics, ocr, confidence)]
+    else:
+        body.append(note("The charts were read as text: no pages were rendered or OCR'd."))
+    if name != "clean":
+        cost = ("micro_f1", "micro_f1_recoverable", "n_gold_codes", "n_gold_codes_recoverable")
+        body += [tag("h3", "What the damage cost"), metric_table(metrics, cost, confidence)]
+    return section("Input quality and degradation",
+                   "what was done to the charts before coding (clean text, faxed or scanned pages, OCR noise, missing pages) and "
+                   "how well their text was recovered. F1 on recoverable codes scores only codes whose evidence survived.", *body)
+
+
+def _all_metrics(metrics: Mapping[str, float], confidence: float) -> Section:
+    names = sorted(n for n in metrics if not n.endswith(("_ci_low", "_ci_high")) and "/" not in n)  # "/": MLflow system history
+    return section("All recorded metrics", "every number this run logged to MLflow, under its MLflow name, for engineers and "
+                   "audits.", metric_table(metrics, names, confidence))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    made = cli.parser("python -m reports.run_report", "Rebuild the HTML report of a recorded job run from MLflow.")
+    made.add_argument("run_id", help="MLflow run id of a job (not a sweep's parent)")
+
+    def build(args: Any) -> Path:
+        from harness.run_store import load_run
+
+        run = load_run(args.run_id, args.tracking_uri)
+        out = args.out or Path(f"report-{args.run_id[:8]}.html")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(_page(run, None, redact=False), encoding="utf-8")
+        return out
+
+    return cli.run(made, build, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The sweep report: one page comparing the job runs of a multirun (``python -m harness -m ...``).
+
+A table with one row per run (the swept params, then the headline metrics with their intervals),
+then every headline metric plotted over every swept parameter: F1 and review rate per degradation
+level, per rule pack, per extractor. The swept params are found, not configured: they are the
+params whose values differ between the runs.
+
+    python -m reports.sweep_report <parent_run_id> [--tracking-uri URI] [--out FILE]
+
+builds the page from MLflow and logs it to the sweep's parent run as ``sweep_report.html``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.run_store import RecordedRun
+from reports import cli, labels
+from reports.html import Html, Section, esc, figure, note, page, section, table, tag
+from reports.run_data import ReportError, differing_params, param_label, run_config
+
+SWEEP_METRICS = ("micro_f1", "micro_precision", "micro_recall", "review_rate", "automation_rate_at_p95", "charts_per_s")
+"""What a sweep is usually run to trade off: accuracy, the share sent to coders, automation, speed."""
+
+ARTIFACT = "sweep_report.html"
+
+
+def write_sweep_report(runs: list[RecordedRun], out: Path) -> Path:
+    """Write the comparison page of ``runs`` (a sweep's job runs, in sweep order) to ``out``."""
+    if not runs:
+        raise ReportError("a sweep report needs at least one run")
+    swept = differing_params(runs)
+    shown = [m for m in SWEEP_METRICS if any(m in run.metrics for run in runs)]
+    sections = [_runs_table(runs, swept, shown), *(_over(param, runs, swept, shown) for param in swept)]
+    dataset = run_config(runs[0].folder).get("dataset", {})
+    identity = {
+        "Runs": len(runs),
+        "Swept": ", ".join(f"{param_label(p)} ({', '.join(_values(runs, p))})" for p in swept)
+        or "nothing: the runs share every param",
+        "Charts": f"{dataset.get('name', '?')} / {dataset.get('split', '?')}",
+    }
+    subtitle = "Every run of the sweep side by side, and each headline figure over each swept setting."
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page("Sweep report", subtitle, identity, sections), encoding="utf-8")
+    return out
+
+
+def _values(runs: Sequence[RecordedRun], param: str) -> list[str]:
+    """The distinct values of ``param`` in plotting order: numeric order when all are numbers, else sweep order."""
+    values = list(dict.fromkeys(run.params.get(param, "–") for run in runs))
+    try:
+        return sorted(values, key=float)
+    except ValueError:
+        return values
+
+
+def _runs_table(runs: Sequence[RecordedRun], swept: Sequence[str], shown: Sequence[str]) -> Section:
+    best = {m: _best(runs, m) for m in shown}
+
+    def cell(run: RecordedRun, metric: str) -> Html:
+        if metric not in run.metrics:
+            return esc("–")
+        value = esc(labels.format_value(metric, run.metrics[metric]))
+        low, high = run.metrics.get(f"{metric}_ci_low"), run.metrics.get(f"{metric}_ci_high")
+        spread = (tag("span", f"{labels.format_value(metric, low)} – {labels.format_value(metric, high)}", class_="metric-id")
+                  if low is not None and high is not None else "")
+        return Html((tag("strong", value) if run.metrics[metric] == best[metric] else value) + spread)
+
+    headers = ["run", *(param_label(p) for p in swept), *(labels.label(m) for m in shown)]
+    rows = [(tag("code", run.run_id[:8] or run.name), *(run.params.get(p, "–") for p in swept), *(cell(run, m) for m in shown))
+            for run in runs]
+    cached = [run for run in runs if run.metrics.get("extraction_cache_hits")]
+    caveat = (note(f"{len(cached)} of {len(runs)} runs reused cached extractions: their speed is overstated next to runs that "
+                   "extracted afresh.") if cached and "charts_per_s" in shown else "")
+    return section(
+        "Runs",
+        "one row per run. Under each figure is its 95% bootstrap interval; the best value of each column is in bold, but when "
+        "the intervals of two runs overlap a lot the difference may be chance.",
+        table(headers, rows, numeric=range(1 + len(swept), len(headers))), caveat)
+
+
+def _best(runs: Sequence[RecordedRun], metric: str) -> float | None:
+    direction = labels.info(metric).higher_is_better
+    values = [run.metrics[metric] for run in runs if metric in run.metrics]
+    if direction is None or len(values) < 2:
+        return None
+    return max(values) if direction else min(values)
+
+
+def _over(param: str, runs: Sequence[RecordedRun], swept: Sequence[str], shown: Sequence[str]) -> Section:
+    """Each metric over the values of ``param``; one line per combination of the other swept params."""
+    from reports import plots
+
+    x_values = _values(runs, param)
+    others = [p for p in swept if p != param]
+
+    def series_of(run: RecordedRun) -> str:
+        return ", ".join(f"{param_label(p)}={run.params.get(p, '–')}" for p in others)
+
+    series = list(dict.fromkeys(series_of(run) for run in runs))
+    panels = []
+    for metric in shown:
+        lines: dict[str, list[Any]] = {name: [None] * len(x_values) for name in series}
+        for run in runs:
+            slot = x_values.index(run.params.get(param, "–"))
+            if metric in run.metrics and lines[series_of(run)][slot] is None:  # a repeated config keeps its first run
+                lines[series_of(run)][slot] = (run.metrics[metric], run.metrics.get(f"{metric}_ci_low"),
+                                               run.metrics.get(f"{metric}_ci_high"))
+        panels.append(plots.Panel(labels.label(metric), lines, share=labels.info(metric).unit == "share"))
+    name = param_label(param)
+    chart = plots.lines(f"Metrics by {name}", x_values, panels, xlabel=name)
+    return section(
+        f"Metrics by {name}",
+        f"each panel is one measure across the values of {name}; each point is a run, its bar the 95% interval. Points whose "
+        "bars overlap do not show a clear difference.",
+        figure(chart, f"x: {name}" + (f"; one line per {', '.join(param_label(p) for p in others)}" if others else "")))
+
+
+def log_to_parent(parent_id: str, report: Path, uri: str) -> None:
+    """Attach ``report`` to the sweep's parent run as ``sweep_report.html``, whatever its file is called here."""
+    from harness.run_store import client
+
+    with tempfile.TemporaryDirectory() as folder:
+        named = Path(folder) / ARTIFACT
+        shutil.copyfile(report, named)
+        client(uri).log_artifact(parent_id, str(named))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    made = cli.parser("python -m reports.sweep_report",
+                      "Compare the job runs of a sweep; the page is also logged to the parent run.")
+    made.add_argument("parent_run_id", help="MLflow run id of the sweep's parent run")
+
+    def build(args: Any) -> Path:
+        from harness.run_store import child_runs, load_run
+
+        runs = [load_run(run_id, args.tracking_uri) for run_id in child_runs(args.parent_run_id, args.tracking_uri)]
+        out = write_sweep_report(runs, args.out or Path(f"sweep-{args.parent_run_id[:8]}.html"))
+        log_to_parent(args.parent_run_id, out, args.tracking_uri)
+        return out
+
+    return cli.run(made, build, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
