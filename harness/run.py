@@ -150,6 +150,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     from harness.trust_artifacts import write_trust_artifacts
     from harness.trust_metrics import trust_metrics
     from harness.tracking import Tracker, flatten
+    from reports.run_report import write_run_report
     from reports.summary import render_summary
 
     dataset = validated(DatasetConfig, "dataset", config["dataset"])
@@ -247,6 +248,7 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
                                                 curves, tracking.redact)
     metrics.update(billing)
     write_artifacts(output_dir, config, charts, results, per_chart_scores(outcomes), metrics, tracking.redact)
+    write_run_report(output_dir, charts, tracking.redact)
     if calibrator is not None:
         calibrator.save(output_dir / "calibrator.json")
     context = {

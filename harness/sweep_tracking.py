@@ -41,4 +41,26 @@ class ParentRunCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         path = parent_run_file(config.hydra.sweep.dir)
         if config.tracking.enabled and path.is_file():
-            self._tracker(config).finish(path.read_text().strip())
+            parent = path.read_text().strip()
+            tracker = self._tracker(config)
+            _attach_sweep_report(parent, tracker.uri, Path(config.hydra.sweep.dir))
+            tracker.finish(parent)
+
+
+def _attach_sweep_report(parent: str, uri: str, sweep_dir: Path) -> None:
+    """Compare the sweep's jobs on one page, logged to the parent run; a report failure never fails the sweep."""
+    import logging
+    import shutil
+    import tempfile
+
+    from harness.run_store import child_runs, load_run
+    from reports.sweep_report import log_to_parent, write_sweep_report
+
+    folder = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
+    try:
+        runs = [load_run(run_id, uri, into=folder / run_id) for run_id in child_runs(parent, uri)]
+        log_to_parent(parent, write_sweep_report(runs, sweep_dir / "sweep_report.html"), uri)
+    except Exception as error:  # noqa: BLE001 - the jobs' runs are recorded already; say why the page is missing
+        logging.getLogger("harness").warning("sweep report not written: %s: %s", type(error).__name__, error)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

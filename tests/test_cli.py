@@ -122,6 +122,11 @@ def test_multirun_groups_children_under_a_parent(data_dir: Path, tmp_path: Path)
     assert children[0].data.metrics["micro_f1"] != children[1].data.metrics["micro_f1"]
     # a rules-only change re-uses the first job's extractions instead of extracting again
     assert children[1].data.metrics["extraction_cache_hits"] == 10
+    # one page compares the sweep's jobs (logged to the parent), and every job carries its own report
+    client, _ = runs(tmp_path)
+    sweep_page = artifact(client, parents[0], "sweep_report.html").read_text()
+    assert all(c.info.run_id[:8] in sweep_page for c in children) and "<svg" in sweep_page
+    assert all("<svg" in artifact(client, c, "report.html").read_text() for c in children)
 
 
 @pytest.mark.slow
