@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from harness.contracts import Chart, Extraction
+from harness.contracts import Chart, Extraction, Finding
+
+log = logging.getLogger(__name__)
 
 
 class Extractor(Protocol):
@@ -21,3 +25,21 @@ class Extractor(Protocol):
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order. A failed chart gets ``error`` set, never an exception."""
+
+
+def extract_each(name: str, charts: Sequence[Chart], findings_of: Callable[[Chart], list[Finding]], **fields: Any) -> list[Extraction]:
+    """One ``Extraction`` per chart from ``findings_of``; a chart that raises gets ``error`` set, the others go on.
+
+    ``fields`` (model revision, ...) go on every extraction; each records its own latency.
+    """
+    results = []
+    for chart in charts:
+        started = time.perf_counter()
+        try:
+            findings, error = findings_of(chart), None
+        except Exception as exc:  # one bad chart must not stop the run: it goes to review with the reason
+            log.warning("%s extraction failed on chart %s: %s", name, chart.id, exc)
+            findings, error = [], f"{type(exc).__name__}: {exc}"
+        results.append(Extraction(chart_id=chart.id, findings=findings, extractor=name, error=error,
+                                  latency_s=time.perf_counter() - started, **fields))
+    return results

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from coders.codeset import canonical_code, code_set
 from extractors.assertion import AssertionDetector
+from extractors.base import extract_each
 from extractors.term_matching import TermMatcher, normalize_term
 from harness.contracts import Chart, CodeSystem, Extraction, Finding, Span, digest
 
@@ -208,27 +209,7 @@ class DictionaryExtractor:
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order; a chart that fails gets ``error`` set."""
-        results = []
-        for chart in charts:
-            started = time.perf_counter()
-            findings: list[Finding] = []
-            error = None
-            try:
-                findings = self._findings(chart)
-            except Exception as exc:  # one bad chart must not stop the run: it goes to review with the reason
-                log.warning("dictionary extraction failed on chart %s: %s", chart.id, exc)
-                error = f"{type(exc).__name__}: {exc}"
-            results.append(
-                Extraction(
-                    chart_id=chart.id,
-                    findings=findings,
-                    extractor=self.name,
-                    model_revision=self.model_revision,
-                    error=error,
-                    latency_s=time.perf_counter() - started,
-                )
-            )
-        return results
+        return extract_each(self.name, charts, self._findings, model_revision=self.model_revision)
 
     def _findings(self, chart: Chart) -> list[Finding]:
         matches = self._matcher(chart.language).find(chart.text)

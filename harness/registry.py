@@ -43,6 +43,7 @@ EXTRACTORS = Registry(
     "extractor",
     {
         "dictionary": "extractors.dictionary:DictionaryExtractor",
+        "reference": "extractors.reference:ReferenceExtractor",
         "oracle": "extractors.oracle:OracleExtractor",
         "transformers": "extractors.transformers_backend:TransformersExtractor",
         "vllm": "extractors.vllm_backend:VllmExtractor",
