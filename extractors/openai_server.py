@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from pydantic import Field
 
 from extractors.prompting import image_data_url
 from extractors.transformers_backend import TransformersConfig, TransformersExtractor, _Request, log
-from harness.server import free_port as _free_port
+from harness.server import free_port as _free_port, stop_process_group
 
 
 class OpenAIServerConfig(TransformersConfig):
@@ -89,7 +88,7 @@ class OpenAIServerExtractor(TransformersExtractor):
                    *cfg.server_args]
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        atexit.register(_stop, server)
+        atexit.register(stop_process_group, server)
         health = f"http://127.0.0.1:{port}/health"
         deadline = time.monotonic() + cfg.startup_timeout_s
         while time.monotonic() < deadline:
@@ -102,7 +101,7 @@ class OpenAIServerExtractor(TransformersExtractor):
                         return f"http://127.0.0.1:{port}/v1"
             except OSError:
                 time.sleep(1.0)
-        _stop(server)
+        stop_process_group(server)
         raise TimeoutError(f"local vLLM server not healthy after {cfg.startup_timeout_s:g} s")
 
     def _image_part(self, image) -> dict[str, Any]:
@@ -149,13 +148,3 @@ class OpenAIServerExtractor(TransformersExtractor):
         pending = [r for r in requests if r.error is None]
         with ThreadPoolExecutor(max_workers=self.config.max_concurrency, thread_name_prefix="openai") as pool:
             list(pool.map(self._complete, pending))
-
-
-def _stop(server: subprocess.Popen) -> None:
-    """Stop a local server and everything it started."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)

@@ -31,6 +31,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop_process_group(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
+    """Stop a server started with ``start_new_session=True`` and everything it started: TERM, then KILL."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
 def server_command(uri: str, port: int) -> list[str]:
     """The ``mlflow server`` command line for the store at ``uri`` on 127.0.0.1:``port``."""
     return [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", "127.0.0.1",
@@ -82,12 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+        stop_process_group(server)
     return 0
 
 
