@@ -53,6 +53,8 @@ class ReferenceExtractor:
 
     name = "reference"
     version = "1"
+    calibrated = True
+    """Confidences are the re-ranker's isotonic-calibrated probabilities, fitted by ``harness.fit_reference``."""
 
     def __init__(self, config: dict):
         self.config = ReferenceConfig.model_validate(config)

@@ -5,6 +5,7 @@ learns from that split, a seeded ``holdout_fraction`` of it is held out: the ext
 the rest, the pipeline runs on the held-out charts, and each predicted code gives one pair
 (confidence, code is in the gold set). Afterwards the extractor is refitted on the whole split, so
 the evaluated pipeline loses nothing; its confidences are calibrated by a map learned out of sample.
+An extractor that says its confidences are calibrated already (``calibrated = True``) is refused.
 
 A fitted calibrator is saved under ``<cache>/calibrators/`` keyed by everything that decides it
 (extractor fingerprint, rule pack, calibration settings, calibration charts), so a sweep fits it

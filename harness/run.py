@@ -113,7 +113,8 @@ def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, da
         return load_checked(calibration.artifact, created_by)
     if calibration.split == dataset.split:
         raise ConfigError(f"calibration.split {calibration.split!r} is the split being evaluated: calibrate on another")
-    if train_split == calibration.split:  # hold charts out of the extractor's training so the pairs are out of sample
+    held_out = train_split == calibration.split  # then hold charts out of the extractor's training: pairs out of sample
+    if held_out:
         kept, charts = holdout(train_charts, calibration.holdout_fraction, seed)
         design.extractor.fit(kept)
     else:
@@ -125,8 +126,11 @@ def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, da
 
     log.info("calibration: fitting %s on %d charts of %s/%s", calibration.method, min(len(charts), calibration.max_charts),
              dataset.name, calibration.split)
-    return fit_or_reuse(calibration, charts[: calibration.max_charts], run_codes, dataset.code_systems, created_by,
-                        cache_root() / "calibrators")
+    calibrator = fit_or_reuse(calibration, charts[: calibration.max_charts], run_codes, dataset.code_systems, created_by,
+                              cache_root() / "calibrators")
+    if held_out:
+        design.extractor.fit(train_charts)  # the evaluated extractor learns from the whole split
+    return calibrator
 
 
 def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None) -> dict[str, float]:
@@ -169,6 +173,8 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         extractor = EXTRACTORS.resolve(extractor_config["name"])(extractor_config)
     except ValidationError as error:
         raise ConfigError(f"invalid config: {_problems('extractor', error)}") from None
+    if calibration.method != "none" and getattr(extractor, "calibrated", False):
+        raise ConfigError(f"extractor {extractor.name!r} reports calibrated probabilities already: use calibration=none")
     pack = load_pack(rules.pack)
     engine = RuleEngine(pack)
     if degradation.render is not None:
@@ -193,13 +199,13 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         cache=ExtractionCache(cache_root() / "extractions") if config.get("extraction_cache", True) else None,
         edit=chart_edits(edit_config) if edit_config.edits else None,
     )
+    if train_split:
+        extractor.fit(train_charts)
     calibrator, calibrator_id = None, ""
     if calibration.method != "none":
         calibrator = calibrator_for(calibration, design, dataset, degradation.name, train_split, train_charts, int(config["seed"]))
         calibrator_id = f"{calibration.method}:{calibrator.data_digest[:12]}"
         design = replace(design, calibrate=calibrating(calibrator), calibrator_id=calibrator_id)
-    if train_split:
-        extractor.fit(train_charts)
 
     sampler = SystemSampler(tracking.system_metrics_interval_s) if tracking.enabled and tracking.system_metrics else nullcontext()
     try:

@@ -162,6 +162,7 @@ def test_redaction_hides_evidence_text(data_dir: Path, tmp_path: Path) -> None:
         (["calibration=isotonic", "calibration.min_samples=100000"], 2, "calibration split 'train' (18 charts)"),
         (["calibration=isotonic", "calibration.split=dev"], 2, "calibration.split 'dev' is the split being evaluated"),
         (["edits.edits=[spelling]"], 2, "unknown edit 'spelling'"),
+        (["extractor=reference", "calibration=isotonic"], 2, "reports calibrated probabilities already"),
     ],
 )
 def test_bad_config_gives_one_clear_error(tmp_path: Path, overrides: list[str], status: int, message: str) -> None:
