@@ -64,6 +64,17 @@ class GoldCode(_Contract):
     """Code system the code belongs to."""
     evidence: list[Span] = Field(default_factory=list)
     """Evidence spans; empty where the source has document-level labels only."""
+    discontinuous: list[list[int]] = Field(default_factory=list)
+    """Indexes into ``evidence`` of the pieces of each discontinuous mention ("hígado ... esteatosis"
+    annotated as one mention); every other span is a mention of its own."""
+
+    @model_validator(mode="after")
+    def _pieces_exist(self) -> GoldCode:
+        for parts in self.discontinuous:
+            if len(parts) < 2 or not all(0 <= k < len(self.evidence) for k in parts):
+                raise ValueError(f"code {self.code}: discontinuous mention {parts} must name two or more of its "
+                                 f"{len(self.evidence)} evidence spans by index")
+        return self
 
 
 class Chart(_Contract):

@@ -39,6 +39,14 @@ def test_codiesp_es_offsets_reproduce_evidence(data_dir: Path, split: str, n_cha
         for gold in chart.gold:
             for span in gold.evidence:
                 assert chart.text[span.start : span.end] == span.text
+    # a discontinuous mention ("hígado ... esteatosis", positions "a b;c d") keeps its pieces together
+    def pieces(positions: str) -> tuple[tuple[int, int], ...]:
+        return tuple(sorted(tuple(map(int, p.split())) for p in positions.split(";")))
+
+    expected = sorted((row.split("\t")[0], pieces(row.split("\t")[4])) for row in x_rows if ";" in row.split("\t")[4])
+    loaded = sorted((chart.id, tuple((gold.evidence[k].start, gold.evidence[k].end) for k in parts))
+                    for chart in charts for gold in chart.gold for parts in gold.discontinuous)
+    assert len(expected) > 100 and loaded == expected
 
 
 def test_codiesp_gold_matches_label_files(data_dir: Path) -> None:

@@ -29,7 +29,8 @@ def chart_features() -> Any:
             "pages": List(
                 {"index": Value("int32"), "offset": Value("int64"), "text": Value("string"), "image_path": Value("string")}
             ),
-            "gold": List({"code": Value("string"), "system": Value("string"), "evidence": List(span)}),
+            "gold": List({"code": Value("string"), "system": Value("string"), "evidence": List(span),
+                          "discontinuous": List(List(Value("int32")))}),
             "meta_json": Value("string"),
         }
     )

@@ -71,11 +71,27 @@ def _evidence(text: str, positions: str, where: str) -> list[Span]:
     return spans
 
 
+def _gold(code: str, system: CodeSystem, spans: list[Span], mentions: list[list[Span]]) -> GoldCode:
+    """A gold code with its spans in text order and, by index into them, its discontinuous mentions."""
+    evidence = sorted(spans, key=lambda s: (s.start, s.end))
+    taken: set[int] = set()
+    discontinuous = []
+    for parts in mentions:
+        indexes = []
+        for part in parts:
+            k = next(i for i, s in enumerate(evidence) if i not in taken and s == part)
+            taken.add(k)
+            indexes.append(k)
+        discontinuous.append(sorted(indexes))
+    return GoldCode(code=code, system=system, evidence=evidence, discontinuous=discontinuous)
+
+
 def _produce(folder: str, split: str, language: str, config_json: str, fingerprint: str) -> Iterator[Chart]:
     del fingerprint  # only part of the cache key
     config = DatasetConfig.model_validate_json(config_json)
     root = Path(folder)
     codes: dict[str, dict[tuple[str, CodeSystem], list[Span]]] = defaultdict(dict)
+    pieces: dict[str, dict[tuple[str, CodeSystem], list[list[Span]]]] = defaultdict(lambda: defaultdict(list))
     for suffix, system in _LABEL_FILES.items():
         if system not in config.code_systems:
             continue
@@ -107,10 +123,12 @@ def _produce(folder: str, split: str, language: str, config_json: str, fingerpri
             if " ".join(s.text for s in spans) != reference:
                 mismatched[chart_id] += 1
             codes[chart_id].setdefault(key, []).extend(spans)
+            if len(spans) > 1:
+                pieces[chart_id][key].append(spans)
 
     for chart_id in sorted(texts):
         gold = [
-            GoldCode(code=code, system=system, evidence=sorted(spans, key=lambda s: (s.start, s.end)))
+            _gold(code, system, spans, pieces[chart_id][(code, system)])
             for (code, system), spans in sorted(codes.get(chart_id, {}).items())
         ]
         meta = {"source": "codiesp", "split": split, "file": f"{texts_dir.name}/{chart_id}.txt"}
