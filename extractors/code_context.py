@@ -14,7 +14,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from extractors.span_lexicon import KeyToken, SpanLexicon, stopword
+from extractors.span_lexicon import KeyToken, SpanLexicon, term_words
 
 
 class CodeProfiles:
@@ -24,9 +24,9 @@ class CodeProfiles:
         self.window = window
         counts: dict[str, Counter[str]] = defaultdict(Counter)
         for term, codes in lexicon.codes.items():
-            if lexicon.sources[term] == "icd":
+            if lexicon.sources[term] in ("icd", "compound"):  # ICD wording is not evidence; compounds repeat their parts
                 continue
-            words = [w for w in term.split(" ") if not stopword(w)]
+            words = term_words(term)
             for code, n in codes.items():
                 counts[code].update({w: n for w in words})
         df = Counter(w for profile in counts.values() for w in profile)

@@ -100,8 +100,11 @@ def load_artifact(name_or_path: str | Path, *, code_set_year: int, language: str
         manifest = json.loads(manifest_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    from extractors.reference_model import VERSION
+
     expected = {
         "format": (manifest.get("format"), FORMAT),
+        "model version": (manifest.get("version"), VERSION),
         "code-set year": (manifest.get("code_set", {}).get("year"), code_set_year),
         "language": (manifest.get("language"), language),
         "code system": (manifest.get("code_system"), code_system),

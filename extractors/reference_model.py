@@ -2,19 +2,22 @@
 
 Candidates for one chart come from
 
-- the span lexicon (``extractors.span_lexicon``): training evidence spans, ICD-10-CM terms
-  (English charts) and, for charts coded without evidence, phrases induced from co-occurrence;
+- the span lexicon (``extractors.span_lexicon``): training evidence spans (the pieces of a
+  discontinuous mention also as one compound term), ICD-10-CM terms (English charts) and, for
+  charts coded without evidence, phrases induced from co-occurrence;
 - span retrieval (``extractors.span_retrieval``): the nearest learned term (evidence span or induced
   phrase) of each chart phrase;
 - the chart classifier (``extractors.chart_classifier``): codes of the chart as a whole.
 
 Each (chart, code) candidate becomes a row of ``FEATURES``: how reliable its best term is (per
-chart and per mention), how well the words around its mentions fit the code's training evidence
-(``extractors.code_context``), retrieval similarity, classifier probability and nearest-charts
-vote, the code's prior, where it is first mentioned and the assertion of its best mention.
+chart and per mention) and how reliable any term of the code is, whether its mentions sit inside
+a longer term of another code, how well the words around its mentions fit the code's training
+evidence (``extractors.code_context``), retrieval similarity, classifier probability and
+nearest-charts vote, the code's prior, its rivals of the same category, where it is first
+mentioned and the assertion of its best mention.
 
-The re-ranker, a histogram gradient-boosting classifier with isotonic calibration, learns
-P(code is gold | features). Its training rows are out of fold: the training charts are split into
+The re-ranker, the average of ``reranker_members`` histogram gradient-boosting classifiers, each
+with isotonic calibration, learns P(code is gold | features). Its training rows are out of fold: the training charts are split into
 ``folds`` parts, and each part's features come from sources fitted on the other parts, so the
 re-ranker sees features as they look on unseen charts. The sources are then refitted on all
 training charts for prediction.
@@ -52,6 +55,10 @@ from extractors.span_retrieval import SpanRetriever
 from harness.contracts import Assertion, Chart, CodeSystem
 
 
+VERSION = "reference@2"
+"""Version of the model's features and sources; an artifact of another version cannot be scored and is refused."""
+
+
 class ReferenceSettings(BaseModel):
     """What ``harness.fit_reference`` fits; recorded in the artifact's manifest."""
 
@@ -63,6 +70,10 @@ class ReferenceSettings(BaseModel):
     """Seed of the fold split and of every learned part."""
     max_term_words: int = Field(default=10, ge=1)
     """Longest lexicon term, in words."""
+    use_compounds: bool = True
+    """Learn discontinuous evidence mentions ("hígado ... esteatosis") as compound terms."""
+    compound_window: int = Field(default=25, ge=1)
+    """Most words from a compound's first part to its last."""
     icd_term_languages: list[str] = Field(default_factory=lambda: ["en"])
     """Chart languages whose lexicon also holds ICD-10-CM terms (they are English)."""
     code_set_year: int = 2026
@@ -101,6 +112,10 @@ class ReferenceSettings(BaseModel):
     """Learning rate of the re-ranker."""
     reranker_leaves: int = Field(default=31, ge=2)
     """Most leaves per tree of the re-ranker."""
+    reranker_members: int = Field(default=5, ge=1)
+    """Re-rankers averaged (seeds ``seed`` onwards): averaging evens out the trees' random feature choices."""
+    reranker_max_features: float = Field(default=0.7, gt=0.0, le=1.0)
+    """Share of the features each tree split may choose from (1.0: all of them)."""
     assertion_scope: int = Field(default=8, ge=0)
     """Most words between an assertion cue and the mention it modifies (``extractors.assertion``)."""
     min_confidence: float = Field(default=0.02, ge=0.0, le=1.0)
@@ -110,11 +125,12 @@ class ReferenceSettings(BaseModel):
 _ASSERTIONS: tuple[Assertion, ...] = ("negated", "possible", "historical", "family")
 FEATURES: tuple[str, ...] = (
     "lex_mentions", "lex_precision", "lex_mention_precision", "lex_share", "lex_term_charts", "lex_annotations",
-    "lex_words", "lex_nested",
-    "lex_evidence", "lex_icd", "lex_induced", "lex_context", "lex_context_margin",
+    "lex_words", "lex_nested", "lex_conflict", "lex_free_mentions", "lex_code_precision",
+    "lex_evidence", "lex_icd", "lex_induced", "lex_compound", "lex_context", "lex_context_margin",
     "ret_similarity", "ret_precision", "ret_mentions", "ret_context",
     "clf_probability", "clf_modelled", "neighbour_vote",
     "prior_rate", "code_length", "first_position", "chart_words",
+    "sibling_candidates", "sibling_rank", "chart_candidates",
     *(f"assertion_{a}" for a in _ASSERTIONS),
 )
 """Re-ranker features of one (chart, code) candidate, in column order."""
@@ -149,6 +165,20 @@ class Candidate:
 
 def gold_codes(chart: Chart, system: CodeSystem) -> frozenset[str]:
     return frozenset(g.code for g in chart.gold if g.system == system)
+
+
+def evidence_mentions(chart: Chart, system: CodeSystem, join_parts: bool = True) -> list[tuple[list[str], str]]:
+    """``(span texts, code)`` of each gold evidence mention; the parts of a discontinuous mention together."""
+    found = []
+    for g in chart.gold:
+        if g.system != system:
+            continue
+        texts = [span.text or chart.text[span.start : span.end] for span in g.evidence]
+        joined = g.discontinuous if join_parts else []
+        pieces = {k for parts in joined for k in parts}
+        found.extend(([texts[k] for k in parts], g.code) for parts in joined)
+        found.extend(([text], g.code) for k, text in enumerate(texts) if k not in pieces)
+    return found
 
 
 def _evidence(chart: Chart, system: CodeSystem) -> dict[str, list[tuple[int, int]]]:
@@ -201,20 +231,19 @@ class ReferenceModel:
     def _fit_sources(self, charts: Sequence[Chart], tokens: dict[str, list[KeyToken]]) -> Sources:
         s = self.settings
         labelled = [LabelledChart(tokens[c.id], gold_codes(c, self.system), _evidence(c, self.system)) for c in charts]
-        lexicon = SpanLexicon(max_words=s.max_term_words)
-        spans = [(span.text or c.text[span.start : span.end], g.code) for c in charts for g in c.gold
-                 if g.system == self.system for span in g.evidence]
-        evidence_terms(lexicon, spans)
+        lexicon = SpanLexicon(max_words=s.max_term_words, compound_window=s.compound_window)
+        mentions = [m for c in charts for m in evidence_mentions(c, self.system, s.use_compounds)]
+        evidence_terms(lexicon, mentions)
         if self.language in s.icd_term_languages and self.system == "icd10cm":
             icd_terms(lexicon, _icd_index(s.code_set_year, s.max_term_words))
-        if s.induce_terms and not spans:
+        if s.induce_terms and not mentions:
             induced_terms(lexicon, labelled, max_words=s.induce_max_words, min_charts=s.induce_min_charts,
                           min_precision=s.induce_min_precision)
         precision = TermPrecision.measure(lexicon, labelled, s.term_prior, s.term_prior_weight)
         retriever = None
         if s.use_retrieval:
             # Terms learned from these charts (evidence spans, else induced phrases); ICD terms are too many to search.
-            learned = [term for term, source in lexicon.sources.items() if source != "icd"]
+            learned = [term for term, source in lexicon.sources.items() if source in ("evidence", "induced")]
             retriever = SpanRetriever(s.retrieval_max_words, s.retrieval_min_similarity).fit(learned)
         classifier = None
         if s.use_classifier:
@@ -225,15 +254,19 @@ class ReferenceModel:
 
     def _fit_reranker(self, x: np.ndarray, y: np.ndarray) -> Any:
         from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 
         s = self.settings
         if len(set(y.tolist())) < 2:
             raise ValueError(f"the re-ranker needs positive and negative candidates; got {len(y)} rows of one class")
-        booster = HistGradientBoostingClassifier(max_iter=s.reranker_iterations, learning_rate=s.reranker_learning_rate,
-                                                 max_leaf_nodes=s.reranker_leaves, min_samples_leaf=20, l2_regularization=1.0,
-                                                 random_state=s.seed)
-        return CalibratedClassifierCV(booster, method="isotonic", cv=3).fit(x, y)
+        members = [
+            (f"member{k}", CalibratedClassifierCV(HistGradientBoostingClassifier(
+                max_iter=s.reranker_iterations, learning_rate=s.reranker_learning_rate, max_leaf_nodes=s.reranker_leaves,
+                min_samples_leaf=20, l2_regularization=1.0, max_features=s.reranker_max_features, random_state=s.seed + k),
+                method="isotonic", cv=3))
+            for k in range(s.reranker_members)
+        ]
+        return VotingClassifier(members, voting="soft").fit(x, y)
 
     # ------------------------------------------------------------------------------ scoring
 
@@ -271,6 +304,13 @@ class ReferenceModel:
         for code, cand in cands.items():  # the best lexicon mention first: it carries the assertion
             cand.mentions.sort(key=lambda m: (m != best[code], m) if code in best else (False, m))
         assertions = self._assertions(chart.text, [c.mentions[0] for c in cands.values() if c.mentions])
+        # codes of one category compete (C34.90 or C34.91): how many rivals, and where this one stands among them
+        categories: dict[str, list[tuple[float, str]]] = {}
+        for code, cand in cands.items():
+            estimate = max(cand.features.get("lex_precision", 0.0), cand.features.get("ret_precision", 0.0),
+                           probabilities.get(code, 0.0))
+            categories.setdefault(code[:3], []).append((-estimate, code))
+        sibling_rank = {code: rank for group in categories.values() for rank, (_, code) in enumerate(sorted(group))}
         for code, cand in cands.items():
             f = cand.features
             f["clf_probability"] = probabilities.get(code, 0.0)
@@ -279,6 +319,9 @@ class ReferenceModel:
             f["prior_rate"] = sources.code_charts[code] / max(sources.n_charts, 1)
             f["code_length"] = float(len(code))
             f["chart_words"] = math.log1p(len(tokens))
+            f["sibling_candidates"] = float(len(categories[code[:3]]) - 1)
+            f["sibling_rank"] = float(sibling_rank[code])
+            f["chart_candidates"] = math.log1p(len(cands))
             first = min((start for start, _ in cand.mentions), default=None)
             f["first_position"] = _position(tokens, first) / max(len(tokens), 1) if first is not None else 1.0
             cand.assertion = assertions[cand.mentions[0]] if cand.mentions else "present"
@@ -293,8 +336,12 @@ class ReferenceModel:
     def _lexicon_candidates(tokens: list[KeyToken], sources: Sources, cands: dict[str, Candidate]) -> dict[str, tuple[int, int]]:
         """Add the codes of every lexicon hit; returns each code's best mention (highest term precision)."""
         best: dict[str, tuple[float, tuple[int, int]]] = {}
-        for hit in sources.lexicon.find(tokens):
+        hits = sources.lexicon.find(tokens)
+        for hit in hits:
             codes = sources.lexicon.codes[hit.term]
+            # codes of the longer terms this mention sits inside: a code none of them carries loses the mention to them
+            outer = [sources.lexicon.codes[h.term] for h in hits if not h.compound
+                     and h.first <= hit.first and hit.first + hit.words <= h.first + h.words and h.words > hit.words] if hit.nested else []
             total = sum(codes.values())
             # the codes of one term compete for the mention: how much better its context fits this code than the rest
             context = {code: sources.profiles.score(code, tokens, hit.first, hit.words) for code in codes}
@@ -303,6 +350,9 @@ class ReferenceModel:
                 f = cand.features
                 precision = sources.precision.precision(hit.term, code)
                 f["lex_mentions"] = f.get("lex_mentions", 0.0) + 1.0
+                conflict = any(code not in o for o in outer)
+                f["lex_free_mentions"] = f.get("lex_free_mentions", 0.0) + float(not conflict)
+                f["lex_compound"] = max(f.get("lex_compound", 0.0), float(hit.compound))
                 rivals = max((v for c, v in context.items() if c != code), default=0.0)
                 f["lex_context"] = max(f.get("lex_context", 0.0), context[code])
                 f["lex_context_margin"] = max(f.get("lex_context_margin", -1.0), context[code] - rivals)
@@ -313,7 +363,8 @@ class ReferenceModel:
                     f.update(lex_precision=precision, lex_share=count / total,
                              lex_mention_precision=sources.precision.mention_precision(hit.term, code),
                              lex_term_charts=sources.precision.log_charts(hit.term), lex_annotations=math.log1p(count),
-                             lex_words=float(hit.words), lex_nested=float(hit.nested),
+                             lex_words=float(hit.words), lex_nested=float(hit.nested), lex_conflict=float(conflict),
+                             lex_code_precision=sources.precision.code_precision(code),
                              lex_evidence=float(source == "evidence"), lex_icd=float(source == "icd"),
                              lex_induced=float(source == "induced"))
         return {code: span for code, (_, span) in best.items()}

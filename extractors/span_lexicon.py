@@ -1,7 +1,8 @@
 """A code lexicon matched with accent-, case- and inflection-tolerant keys, nested matches kept.
 
-Terms come from three sources (``TermSource``): the gold evidence spans of training charts,
-ICD-10-CM descriptions and inclusion terms (English; ``extractors.dictionary.load_icd_index``),
+Terms come from four sources (``TermSource``): the gold evidence spans of training charts, the
+pieces of a discontinuous evidence mention together as one compound term (found when all its
+pieces lie within ``compound_window`` words: "hígado ... esteatosis"), ICD-10-CM descriptions and inclusion terms (English; ``extractors.dictionary.load_icd_index``),
 and, for charts coded per document without evidence (CodiEsp English), phrases induced from
 document-level co-occurrence with a code. Each term keeps how often it was annotated with each
 code, and ``TermPrecision.measure`` gives every (term, code) pair its precision on labelled
@@ -23,7 +24,10 @@ from typing import Literal
 
 from extractors.term_matching import tokenize
 
-TermSource = Literal["evidence", "icd", "induced"]
+TermSource = Literal["evidence", "compound", "icd", "induced"]
+
+COMPOUND_JOIN = " + "
+"""Joins the part keys of a compound term ("higad + esteatosis"); never inside a word key."""
 
 _STOPWORDS = frozenset(
     "a al con de del e el en la las lo los o para por que se sin su un una y "
@@ -100,6 +104,8 @@ class Hit:
     words: int
     nested: bool
     """Inside a longer hit (of another term) at the same place."""
+    compound: bool = False
+    """A compound term: its parts found near each other, the hit covering all of them."""
 
 
 @dataclass
@@ -107,44 +113,100 @@ class SpanLexicon:
     """Term key -> codes it was annotated with (and how often), plus where each term came from."""
 
     max_words: int = 10
+    compound_window: int = 25
+    """Most words from a compound's first part to its last."""
     codes: dict[str, Counter[str]] = field(default_factory=dict)
     sources: dict[str, TermSource] = field(default_factory=dict)
     _longest: dict[str, int] = field(default_factory=dict)
+    _compounds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Compound key -> its part keys."""
+    _part_of: dict[str, set[str]] = field(default_factory=dict)
+    """Part key -> compound keys holding it."""
 
     def add(self, term: str, code: str, source: TermSource, count: int = 1) -> None:
         """Add ``term`` (a key, see ``term_key``) for ``code``; evidence outranks ICD terms outranks induced ones."""
         words = term.split(" ")
         if not term or len(words) > self.max_words:
             return
+        self._register(term, code, source, count)
+        self._longest[words[0]] = max(self._longest.get(words[0], 0), len(words))
+
+    def _register(self, term: str, code: str, source: TermSource, count: int) -> None:
         self.codes.setdefault(term, Counter())[code] += count
         if term not in self.sources or _RANK[source] < _RANK[self.sources[term]]:
             self.sources[term] = source
-        self._longest[words[0]] = max(self._longest.get(words[0], 0), len(words))
+
+    def add_compound(self, parts: Sequence[str], code: str, count: int = 1) -> None:
+        """Add a discontinuous mention ("hígado ... esteatosis"): part keys that name ``code`` together."""
+        distinct = tuple(sorted({p for p in parts if p}))
+        if len(distinct) < 2 or any(len(p.split(" ")) > self.max_words for p in distinct):
+            return
+        key = COMPOUND_JOIN.join(distinct)
+        self._register(key, code, "compound", count)
+        self._compounds[key] = distinct
+        for part in distinct:
+            self._part_of.setdefault(part, set()).add(key)
+            first = part.split(" ")
+            self._longest[first[0]] = max(self._longest.get(first[0], 0), len(first))
 
     def find(self, tokens: Sequence[KeyToken]) -> list[Hit]:
-        """Every known term in the tokens, nested ones included, in text order."""
+        """Every known term in the tokens, nested ones included, in text order; compounds after them."""
         found: list[tuple[int, int]] = []
+        parts: dict[str, list[tuple[int, int]]] = {}
         for i, token in enumerate(tokens):
             for n in range(1, min(self._longest.get(token.key, 0), len(tokens) - i) + 1):
                 if tokens[i + n - 1].segment != token.segment:
                     break
-                if " ".join(t.key for t in tokens[i : i + n]) in self.codes:
+                key = " ".join(t.key for t in tokens[i : i + n])
+                if key in self.codes:
                     found.append((i, n))
+                if key in self._part_of:
+                    parts.setdefault(key, []).append((i, n))
         hits = []
         for i, n in found:
             nested = any(j <= i and i + n <= j + m and m > n for j, m in found)
             term = " ".join(t.key for t in tokens[i : i + n])
             hits.append(Hit(term, tokens[i].start, tokens[i + n - 1].end, i, n, nested))
+        return hits + self._compound_hits(tokens, parts)
+
+    def _compound_hits(self, tokens: Sequence[KeyToken], parts: dict[str, list[tuple[int, int]]]) -> list[Hit]:
+        """Compounds whose parts all occur within ``compound_window`` words: the tightest such occurrence of each."""
+        hits = []
+        for key in sorted({key for part in parts for key in self._part_of[part]}):
+            wanted = self._compounds[key]
+            if any(p not in parts for p in wanted):
+                continue
+            anchor = min(wanted, key=lambda p: len(parts[p]))
+            best: tuple[int, int] | None = None
+            for i, n in parts[anchor]:
+                chosen = [min(parts[p], key=lambda o: (abs(o[0] - i), o[0])) for p in wanted]
+                lo, hi = min(o[0] for o in chosen), max(o[0] + o[1] for o in chosen)
+                if hi - lo <= self.compound_window and (best is None or hi - lo < best[1] - best[0]):
+                    best = (lo, hi)
+            if best is not None:
+                lo, hi = best
+                hits.append(Hit(key, tokens[lo].start, tokens[hi - 1].end, lo, hi - lo, False, compound=True))
         return hits
 
 
-_RANK: dict[TermSource, int] = {"evidence": 0, "icd": 1, "induced": 2}
+_RANK: dict[TermSource, int] = {"evidence": 0, "compound": 1, "icd": 2, "induced": 3}
 
 
-def evidence_terms(lexicon: SpanLexicon, spans: Iterable[tuple[str, str]]) -> None:
-    """Add ``(span text, code)`` gold evidence pairs to ``lexicon``."""
-    for text, code in spans:
-        lexicon.add(term_key(text), code, "evidence")
+def term_words(term: str) -> list[str]:
+    """Content word keys of a term or compound (no stopwords, no joiner)."""
+    return [w for part in term.split(COMPOUND_JOIN) for w in part.split(" ") if not stopword(w)]
+
+
+def evidence_terms(lexicon: SpanLexicon, mentions: Iterable[tuple[list[str], str]]) -> None:
+    """Add gold evidence mentions (``(span texts, code)``) to ``lexicon``.
+
+    Every span is a term; the spans of a discontinuous mention are also one compound term.
+    """
+    for texts, code in mentions:
+        keys = [term_key(text) for text in texts]
+        for key in keys:
+            lexicon.add(key, code, "evidence")
+        lexicon.add_compound(keys, code)
 
 
 def icd_terms(lexicon: SpanLexicon, index: dict[str, str]) -> None:
@@ -191,6 +253,10 @@ class TermPrecision:
     """Term -> occurrences."""
     annotated: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(term, code) -> occurrences inside an evidence span of the code."""
+    code_charts: Counter[str] = field(default_factory=Counter)
+    """Code -> charts where some term of the code occurs."""
+    code_hits: Counter[str] = field(default_factory=Counter)
+    """Code -> charts where some term of the code occurs and the code is gold."""
     prior: float = 0.3
     weight: float = 1.0
 
@@ -202,6 +268,9 @@ class TermPrecision:
             terms = {hit.term for hit in hits}
             stats.charts.update(terms)
             stats.hits.update((term, code) for term in terms for code in lexicon.codes[term] if code in chart.gold)
+            proposed = {code for term in terms for code in lexicon.codes[term]}
+            stats.code_charts.update(proposed)
+            stats.code_hits.update(proposed & chart.gold)
             for hit in hits:
                 stats.occurrences[hit.term] += 1
                 for code in lexicon.codes[hit.term]:
@@ -212,6 +281,10 @@ class TermPrecision:
 
     def precision(self, term: str, code: str) -> float:
         return (self.hits[(term, code)] + self.weight * self.prior) / (self.charts[term] + self.weight)
+
+    def code_precision(self, code: str) -> float:
+        """Share of charts where any term of ``code`` occurs whose gold holds it (smoothed like ``precision``)."""
+        return (self.code_hits[code] + self.weight * self.prior) / (self.code_charts[code] + self.weight)
 
     def mention_precision(self, term: str, code: str) -> float:
         return (self.annotated[(term, code)] + self.weight * self.prior) / (self.occurrences[term] + self.weight)

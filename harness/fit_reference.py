@@ -52,7 +52,7 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
                  out: Path | None = None, name: str | None = None, settings: dict | None = None) -> tuple[Path, Any]:
     """Fit on the given CodiEsp splits and save the artifact; returns its folder and the fitted ``ReferenceModel``."""
     from extractors.reference_artifact import CODES, artifact_name, resolve, save_artifact
-    from extractors.reference_model import ReferenceModel, ReferenceSettings
+    from extractors.reference_model import VERSION, ReferenceModel, ReferenceSettings
     from harness.config import DatasetConfig
     from harness.sources import dataset_digest, load_charts
 
@@ -72,7 +72,7 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
     fit_s = time.perf_counter() - started
     folder = out or resolve(name or artifact_name(language, codes, splits))
     manifest = {
-        "version": "reference@1",
+        "version": VERSION,
         "language": language,
         "codes": codes,
         "code_system": system,

@@ -9,6 +9,7 @@ import pytest
 
 from extractors.reference import ReferenceExtractor
 from extractors.reference_artifact import ArtifactError, load_artifact
+from extractors.reference_model import VERSION
 from harness.codiesp_codes import valid_codes
 from harness.config import DatasetConfig
 from harness.fit_reference import fit_artifact, main
@@ -42,7 +43,7 @@ def test_fit_command_writes_a_loadable_artifact(data_dir: Path, tmp_path: Path, 
                  "--set", "folds=2"])
     assert code == 0 and capsys.readouterr().out.strip() == str(out)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["version"] == "reference@1" and manifest["language"] == "es" and manifest["code_system"] == "icd10cm"
+    assert manifest["version"] == VERSION and manifest["language"] == "es" and manifest["code_system"] == "icd10cm"
     assert manifest["code_set"]["system"] == "icd10cm" and manifest["code_set"]["year"] == 2026
     assert manifest["training"]["charts"] == 15 and manifest["training"]["splits"] == ["train"]
     assert manifest["settings"]["folds"] == 2 and manifest["timings"]["fit_s"] > 0
@@ -77,7 +78,7 @@ def test_a_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
         extractor.extract([])
 
 
-def test_a_wrong_code_set_year_is_refused(fitted: tuple[Path, object], tmp_path: Path) -> None:
+def test_a_wrong_code_set_year_or_model_version_is_refused(fitted: tuple[Path, object], tmp_path: Path) -> None:
     folder, _ = fitted
     with pytest.raises(ArtifactError, match="code-set year is 2026, expected 2025"):
         _extractor(folder, code_set_year=2025).artifact
@@ -88,6 +89,11 @@ def test_a_wrong_code_set_year_is_refused(fitted: tuple[Path, object], tmp_path:
     (copy / "manifest.json").write_text(json.dumps(manifest))
     (copy / "model.pkl").write_bytes((folder / "model.pkl").read_bytes())
     with pytest.raises(ArtifactError, match="code-set year is 2025, expected 2026"):
+        _extractor(copy).artifact
+    manifest["code_set"]["year"] = 2026
+    manifest["version"] = "reference@1"  # fitted before the features changed: its re-ranker cannot score today's rows
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match=f"model version is 'reference@1', expected '{VERSION}'"):
         _extractor(copy).artifact
 
 
