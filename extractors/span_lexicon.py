@@ -1,10 +1,11 @@
 """A code lexicon matched with accent-, case- and inflection-tolerant keys, nested matches kept.
 
-Terms come from four sources (``TermSource``): the gold evidence spans of training charts, the
+Terms come from four sources (``TermSource``): the gold evidence spans of training charts; the
 pieces of a discontinuous evidence mention together as one compound term (found when all its
-pieces lie within ``compound_window`` words: "hígado ... esteatosis"), ICD-10-CM descriptions and inclusion terms (English; ``extractors.dictionary.load_icd_index``),
-and, for charts coded per document without evidence (CodiEsp English), phrases induced from
-document-level co-occurrence with a code. Each term keeps how often it was annotated with each
+pieces lie within ``compound_window`` words: "hígado ... esteatosis"); ICD-10-CM descriptions
+and inclusion terms (English; ``extractors.dictionary.load_icd_index``); and, for charts coded
+per document without evidence (CodiEsp English), phrases induced from document-level
+co-occurrence with a code. Each term keeps how often it was annotated with each
 code, and ``TermPrecision.measure`` gives every (term, code) pair its precision on labelled
 charts, per chart (what CodiEsp scores) and per mention (whether annotators code this mention).
 
