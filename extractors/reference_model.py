@@ -3,8 +3,9 @@
 Candidates for one chart come from
 
 - the span lexicon (``extractors.span_lexicon``): training evidence spans (the pieces of a
-  discontinuous mention also as one compound term), ICD-10-CM terms (English charts) and, for
-  charts coded without evidence, phrases induced from co-occurrence;
+  discontinuous mention also as one compound term), ICD-10-CM terms (English charts), Spanish
+  ICD-10 titles (``extractors.cie10_titles``, Spanish charts) and, for charts coded without
+  evidence, phrases induced from co-occurrence;
 - span retrieval (``extractors.span_retrieval``): the nearest learned term (evidence span or induced
   phrase) of each chart phrase;
 - the chart classifier (``extractors.chart_classifier``): codes of the chart as a whole.
@@ -28,6 +29,7 @@ sources' own estimates: term precision, similarity times the nearest span's prec
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import Counter
@@ -48,6 +50,7 @@ from extractors.span_lexicon import (
     TermPrecision,
     evidence_terms,
     icd_terms,
+    title_terms,
     induced_terms,
     key_tokens,
 )
@@ -76,6 +79,8 @@ class ReferenceSettings(BaseModel):
     """Most words from a compound's first part to its last."""
     icd_term_languages: list[str] = Field(default_factory=lambda: ["en"])
     """Chart languages whose lexicon also holds ICD-10-CM terms (they are English)."""
+    cie_term_languages: list[str] = Field(default_factory=lambda: ["es"])
+    """Chart languages whose lexicon also holds the Spanish ICD-10 titles (``extractors.cie10_titles``)."""
     code_set_year: int = 2026
     """ICD-10-CM fiscal year of the ICD terms (and the code set the artifact declares)."""
     induce_terms: bool = True
@@ -236,6 +241,8 @@ class ReferenceModel:
         evidence_terms(lexicon, mentions)
         if self.language in s.icd_term_languages and self.system == "icd10cm":
             icd_terms(lexicon, _icd_index(s.code_set_year, s.max_term_words))
+        if self.language in s.cie_term_languages and self.system == "icd10cm":
+            title_terms(lexicon, _cie_titles(s.code_set_year))
         if s.induce_terms and not mentions:
             induced_terms(lexicon, labelled, max_words=s.induce_max_words, min_charts=s.induce_min_charts,
                           min_precision=s.induce_min_precision)
@@ -409,6 +416,13 @@ def _position(tokens: list[KeyToken], start: int) -> int:
 
 def _source_estimate(f: dict[str, float]) -> float:
     return max(f["lex_precision"], f["ret_precision"], f["clf_probability"])
+
+
+@functools.cache
+def _cie_titles(year: int) -> list[tuple[str, str]]:
+    from extractors.cie10_titles import cie10_titles
+
+    return cie10_titles(year)
 
 
 def _icd_index(year: int, max_words: int) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Terms come from four sources (``TermSource``): the gold evidence spans of training charts; the
 pieces of a discontinuous evidence mention together as one compound term (found when all its
-pieces lie within ``compound_window`` words: "hígado ... esteatosis"); ICD-10-CM descriptions
-and inclusion terms (English; ``extractors.dictionary.load_icd_index``); and, for charts coded
+pieces lie within ``compound_window`` words: "hígado ... esteatosis"); code titles: ICD-10-CM
+descriptions and inclusion terms (English; ``extractors.dictionary.load_icd_index``) or the Spanish
+ICD-10 titles (``extractors.cie10_titles``); and, for charts coded
 per document without evidence (CodiEsp English), phrases induced from document-level
 co-occurrence with a code. Each term keeps how often it was annotated with each
 code, and ``TermPrecision.measure`` gives every (term, code) pair its precision on labelled
@@ -214,6 +215,12 @@ def icd_terms(lexicon: SpanLexicon, index: dict[str, str]) -> None:
     """Add an ICD term index (normalised term -> code, ``extractors.dictionary.load_icd_index``)."""
     for term, code in index.items():
         lexicon.add(" ".join(stem(w) for w in term.split(" ")), code, "icd")
+
+
+def title_terms(lexicon: SpanLexicon, titles: Iterable[tuple[str, str]]) -> None:
+    """Add code titles (``(title, code)``, e.g. ``extractors.cie10_titles``) as ICD terms."""
+    for title, code in titles:
+        lexicon.add(term_key(title), code, "icd")
 
 
 def induced_terms(lexicon: SpanLexicon, charts: Sequence[LabelledChart], *, max_words: int,
