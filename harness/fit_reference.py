@@ -13,6 +13,7 @@ artifact folder, settings and timings to an MLflow run. Prints the artifact's fo
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import sys
@@ -79,7 +80,9 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
         "code_set": {
             "system": system,
             "year": fit_settings.code_set_year,
-            "note": "codes as CodiEsp annotates them (CIE-10-ES 2018); ICD-10-CM terms of this year for English charts",
+            "note": "codes as CodiEsp annotates them (CIE-10-ES 2018); ICD-10-CM terms of this year for English "
+                    "charts, Spanish ICD-10 titles mapped onto it for Spanish ones",
+            "packages": {name: importlib.metadata.version(name) for name in ("simple-icd-10-cm", "cie")},
         },
         "training": {
             "dataset": f"codiesp_{language}",

@@ -45,6 +45,7 @@ def test_fit_command_writes_a_loadable_artifact(data_dir: Path, tmp_path: Path, 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["version"] == VERSION and manifest["language"] == "es" and manifest["code_system"] == "icd10cm"
     assert manifest["code_set"]["system"] == "icd10cm" and manifest["code_set"]["year"] == 2026
+    assert manifest["code_set"]["packages"] == {"simple-icd-10-cm": "1.5.0", "cie": "0.208"}
     assert manifest["training"]["charts"] == 15 and manifest["training"]["splits"] == ["train"]
     assert manifest["settings"]["folds"] == 2 and manifest["timings"]["fit_s"] > 0
     artifact = load_artifact(out, code_set_year=2026, language="es", code_system="icd10cm")
