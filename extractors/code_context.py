@@ -43,5 +43,6 @@ class CodeProfiles:
             return 0.0
         segment = tokens[first].segment
         lo, hi = max(0, first - self.window), min(len(tokens), first + words + self.window)
-        window = {t.key for t in tokens[lo:hi] if t.segment == segment}
+        # distinct words in text order: a float sum over a set would vary with the string hash seed
+        window = dict.fromkeys(t.key for t in tokens[lo:hi] if t.segment == segment)
         return sum(profile.get(w, 0.0) for w in window)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,6 +74,20 @@ def test_loaded_pipeline_reproduces_the_fitted_predictions(fitted: tuple[Path, o
             assert (finding.attributes["evidence"] == "none") == (not finding.spans)
     # every prediction is on the valid-code list, so restricting to it (as CodiEsp scoring does) changes nothing
     assert {f.code for f in findings} <= valid_codes("icd10cm", data_dir=str(data_dir))
+
+
+def test_a_refit_is_identical_whatever_the_string_hash_seed(data_dir: Path, tmp_path: Path) -> None:
+    # Same config and seed, same model: no float sum or tie may depend on set order, which the hash seed changes.
+    predictions = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"hash_seed_{hash_seed}"
+        subprocess.run([sys.executable, "-m", "harness.fit_reference", "--language", "es", "--codes", "D",
+                        "--limit", str(SLICE), "--data-dir", str(data_dir), "--out", str(out), "--set", "folds=3"],
+                       env={**os.environ, "PYTHONHASHSEED": hash_seed}, check=True, capture_output=True)
+        model = load_artifact(out, code_set_year=2026, language="es", code_system="icd10cm").model
+        predictions.append([[(c.code, c.score, c.features) for c in model.predict(chart)] for chart in _charts(data_dir, "dev", 20)])
+    assert predictions[0] == predictions[1]
+    assert sum(map(len, predictions[0])) > 0
 
 
 def test_a_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
