@@ -6,9 +6,11 @@ official Spanish edition), names 3- and 4-character codes: "Quiste radicular" (K
 these titles are the only Spanish names available for them.
 
 ICD-10-CM refines the WHO codes further, so a title goes to the ICD-10-CM code with the same
-characters when it exists, descending through "unspecified" children while there are any:
-"Dispareunia" (N94.1) names N94.10 "Unspecified dyspareunia", which is how an annotator codes a
-mention that gives no more detail. A WHO code that ICD-10-CM lacks is left out.
+characters when it exists, then down to its vaguest child while it is not billable: the child whose
+description says "unspecified" most often (on a tie, one ending in 9, else the first). "Dispareunia"
+(N94.1) names N94.10 "Unspecified dyspareunia" and "Neumonía" (J18) J18.9 "Pneumonia, unspecified
+organism", which is how an annotator codes a mention that gives no more detail. A WHO code that
+ICD-10-CM lacks is left out.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ _ARCHIVE = "cie-10.zip"
 _NOTES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 """Cross-references and alternatives in a title ("Amiloidosis de la piel (E85.–)")."""
 _UNSPECIFIED = re.compile(
-    r",?\s+(?:no especificad[oa]s?|sin otra especificaci[oó]n|no clasificad[oa]s? en otra parte)$", re.I)
-"""A qualifier that charts leave out: the title is also a term without it."""
+    r"(?:,\s*(?:\w+\s+)?|\s+)(?:no especificad[oa]s?|sin otra especificaci[oó]n|no clasificad[oa]s? en otra parte)$", re.I)
+"""A qualifier that charts leave out ("Neumonía, organismo no especificado"): the title is also a term without it."""
 
 
 def _rows() -> list[dict[str, str]]:
@@ -51,10 +53,12 @@ def _cm_code(who: str, year: int) -> str | None:
     if code not in table:
         return None
     while not table.is_billable(code):
-        unspecified = [c for c in table.children(code) if "unspecified" in table.description(c).lower()]
-        if not unspecified:
+        children = table.children(code)
+        vagueness = {c: (table.description(c).lower().count("unspecified"), c.endswith("9")) for c in children}
+        vaguest = max(children, key=vagueness.__getitem__, default=None)  # first of equals: the list is in code order
+        if vaguest is None or vagueness[vaguest][0] == 0:
             break
-        code = unspecified[0]
+        code = vaguest
     return code
 
 
@@ -70,4 +74,4 @@ def cie10_titles(year: int) -> list[tuple[str, str]]:
         for form in dict.fromkeys([title, _UNSPECIFIED.sub("", title)]):
             if code and form:
                 titles.append((form, code))
-    return titles
+    return list(dict.fromkeys(titles))

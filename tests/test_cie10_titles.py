@@ -16,16 +16,22 @@ def test_a_who_code_that_icd10cm_shares_keeps_its_code() -> None:
     assert _codes_of(titles, "Hipertelorismo") == {"Q75.2"}
 
 
-def test_a_title_names_the_unspecified_icd10cm_refinement() -> None:
+def test_a_title_names_the_vaguest_icd10cm_refinement() -> None:
+    titles = cie10_titles(2026)
     # WHO N94.1 is subdivided in ICD-10-CM; a bare "dispareunia" is N94.10 "Unspecified dyspareunia".
-    assert _codes_of(cie10_titles(2026), "Dispareunia") == {"N94.10"}
+    assert _codes_of(titles, "Dispareunia") == {"N94.10"}
+    # All of J18's children say "unspecified organism"; J18.9 "Pneumonia, unspecified organism" ends in 9.
+    assert _codes_of(titles, "Neumonía") == {"J18.9"}
+    # Laterality is not guessed: WHO S52.6 goes to the unspecified side (S52.609A), not the first child (right, S52.601A).
+    assert _codes_of(titles, "Fractura de la epífisis inferior del cúbito y del radio") == {"S52.609A"}
 
 
 def test_an_unspecified_qualifier_is_optional_and_blocks_are_not_codes() -> None:
     titles = cie10_titles(2026)
     full = "Tumor maligno del sistema nervioso central, sin otra especificación"
     assert _codes_of(titles, full) == _codes_of(titles, "Tumor maligno del sistema nervioso central") == {"C72.9"}
-    assert not [t for t, code in titles if "-" in code]
+    assert _codes_of(titles, "Neumonía, organismo no especificado") == _codes_of(titles, "Neumonía")
+    assert len(titles) == len(set(titles)) and not [t for t, code in titles if "-" in code]
     assert all(t and "(" not in t for t, _ in titles)
 
 
