@@ -69,9 +69,9 @@ def cie10_titles(year: int) -> list[tuple[str, str]]:
         who = row["code"].strip()
         if "-" in who:  # a chapter or block ("A00-B99"), not a code
             continue
-        title = " ".join(_NOTES.sub(" ", row["description"]).split())
         code = _cm_code(who, year)
-        for form in dict.fromkeys([title, _UNSPECIFIED.sub("", title)]):
-            if code and form:
-                titles.append((form, code))
+        if code is None:
+            continue
+        title = " ".join(_NOTES.sub(" ", row["description"]).split())
+        titles.extend((form, code) for form in (title, _UNSPECIFIED.sub("", title)) if form)
     return list(dict.fromkeys(titles))

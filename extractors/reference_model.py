@@ -50,9 +50,9 @@ from extractors.span_lexicon import (
     TermPrecision,
     evidence_terms,
     icd_terms,
-    title_terms,
     induced_terms,
     key_tokens,
+    title_terms,
 )
 from extractors.span_retrieval import SpanRetriever
 from harness.contracts import Assertion, Chart, CodeSystem
