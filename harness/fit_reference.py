@@ -4,6 +4,7 @@
     python -m harness.fit_reference --language es --codes D --refit-on train,dev  # final artifact (settings chosen on dev)
     python -m harness.fit_reference --language en --codes P --limit 40 --out /tmp/ref-slice
     python -m harness.fit_reference --language es --codes D --set use_reranker=false --name es_D_no_reranker
+    python -m harness.fit_reference --language es --codes P --threads 1   # one of several fits sharing a machine
 
 Reads ``$HARNESS_DATA_DIR/codiesp`` (or ``--data-dir``); writes under
 ``<cache>/reference/<name>`` unless ``--out`` names a folder. ``--tracking-uri`` also logs the
@@ -46,12 +47,22 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                    help="override a fit setting of extractors.reference_model.ReferenceSettings (repeatable)")
     p.add_argument("--tracking-uri", default=None, help="also log the artifact to this MLflow store")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="most OpenMP/BLAS threads of the fit (default: one per core); give each of several fits that "
+                        "share a machine its share. The fitted model is the same whatever N")
     return p
 
 
 def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | None = None, data_dir: str | None = None,
-                 out: Path | None = None, name: str | None = None, settings: dict | None = None) -> tuple[Path, Any]:
-    """Fit on the given CodiEsp splits and save the artifact; returns its folder and the fitted ``ReferenceModel``."""
+                 out: Path | None = None, name: str | None = None, settings: dict | None = None,
+                 threads: int | None = None) -> tuple[Path, Any]:
+    """Fit on the given CodiEsp splits and save the artifact; returns its folder and the fitted ``ReferenceModel``.
+
+    ``threads`` caps the OpenMP and BLAS thread pools during the fit (None: the libraries' default).
+    """
+    import sklearn.ensemble  # noqa: F401  loads scikit-learn's OpenMP runtime, so that the thread limit below reaches it
+    from threadpoolctl import threadpool_limits
+
     from extractors.reference_artifact import CODES, artifact_name, resolve, save_artifact
     from extractors.reference_model import VERSION, ReferenceModel, ReferenceSettings
     from harness.config import DatasetConfig
@@ -69,7 +80,8 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
     load_s = time.perf_counter() - started
     log.info("fitting the reference model on %d %s charts (%s, %s)", len(charts), language, "+".join(splits), system)
     started = time.perf_counter()
-    model = ReferenceModel(fit_settings, language, system).fit(charts)
+    with threadpool_limits(limits=threads):
+        model = ReferenceModel(fit_settings, language, system).fit(charts)
     fit_s = time.perf_counter() - started
     folder = out or resolve(name or artifact_name(language, codes, splits))
     manifest = {
@@ -123,11 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     from harness.sources import DataError
 
     args = parser().parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     splits = [s.strip() for s in args.refit_on.split(",") if s.strip()]
     try:
         folder, _ = fit_artifact(args.language, args.codes, splits, limit=args.limit, data_dir=args.data_dir, out=args.out,
-                              name=args.name, settings=dict(args.settings))
+                              name=args.name, settings=dict(args.settings), threads=args.threads)
     except (DataError, ArtifactError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

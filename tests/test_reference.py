@@ -76,18 +76,25 @@ def test_loaded_pipeline_reproduces_the_fitted_predictions(fitted: tuple[Path, o
     assert {f.code for f in findings} <= valid_codes("icd10cm", data_dir=str(data_dir))
 
 
-def test_a_refit_is_identical_whatever_the_string_hash_seed(data_dir: Path, tmp_path: Path) -> None:
-    # Same config and seed, same model: no float sum or tie may depend on set order, which the hash seed changes.
+def test_a_refit_is_identical_whatever_the_string_hash_seed_or_thread_count(data_dir: Path, tmp_path: Path) -> None:
+    # Same config and seed, same model: no float sum or tie may depend on set order, which the hash seed changes,
+    # nor on how many OpenMP threads the gradient boosting splits its work over.
     predictions = []
-    for hash_seed in ("1", "2"):
+    for hash_seed, threads in (("1", []), ("2", ["--threads", "1"])):
         out = tmp_path / f"hash_seed_{hash_seed}"
         subprocess.run([sys.executable, "-m", "harness.fit_reference", "--language", "es", "--codes", "D",
-                        "--limit", str(SLICE), "--data-dir", str(data_dir), "--out", str(out), "--set", "folds=3"],
+                        "--limit", str(SLICE), "--data-dir", str(data_dir), "--out", str(out), "--set", "folds=3", *threads],
                        env={**os.environ, "PYTHONHASHSEED": hash_seed}, check=True, capture_output=True)
         model = load_artifact(out, code_set_year=2026, language="es", code_system="icd10cm").model
         predictions.append([[(c.code, c.score, c.features) for c in model.predict(chart)] for chart in _charts(data_dir, "dev", 20)])
     assert predictions[0] == predictions[1]
     assert sum(map(len, predictions[0])) > 0
+
+
+def test_a_thread_count_below_one_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--language", "es", "--threads", "0", "--out", str(tmp_path / "never")]) == 2
+    assert "--threads must be at least 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
 
 
 def test_a_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
