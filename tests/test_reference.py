@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from extractors.reference import ReferenceExtractor
-from extractors.reference_artifact import ArtifactError, load_artifact
+from extractors.reference_artifact import ArtifactError, artifact_name, load_artifact
 from extractors.reference_model import VERSION
 from harness.codiesp_codes import valid_codes
 from harness.config import DatasetConfig
@@ -127,6 +127,19 @@ def test_other_training_data_is_refused(fitted: tuple[Path, object], data_dir: P
     extractor = _extractor(folder)
     with pytest.raises(ArtifactError, match="training data digest differs.*fitted on 40 charts of train"):
         extractor.fit(_charts(data_dir, "train", SLICE + 1))
+
+
+def test_a_final_refit_on_train_and_dev_passes_the_pipelines_training_check(data_dir: Path, tmp_path: Path) -> None:
+    # The final artifact is fitted on train+dev, but the pipeline scoring the test split passes it the train split.
+    assert artifact_name("es", "D", ["train", "dev"]) == "codiesp_es_D_train+dev"
+    folder, _ = fit_artifact("es", "D", ["train", "dev"], limit=15, data_dir=str(data_dir), out=tmp_path / "final",
+                             settings={"folds": 2})
+    extractor = _extractor(folder)
+    train, dev = _charts(data_dir, "train", 15), _charts(data_dir, "dev", 15)
+    extractor.fit(train)
+    extractor.fit(train + dev)
+    with pytest.raises(ArtifactError, match="fitted on 30 charts of train\\+dev"):
+        extractor.fit(_charts(data_dir, "train", 16))
 
 
 def test_another_language_code_system_or_an_altered_model_is_refused(fitted: tuple[Path, object], tmp_path: Path) -> None:
