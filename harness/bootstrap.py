@@ -7,6 +7,8 @@ reuse the same indices for both systems.
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 
 
@@ -38,8 +40,23 @@ def percentile_interval(
 
     With ``samples`` of shape ``(B,)`` the bounds are scalars (0-d arrays).
     """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    _check_confidence(confidence)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.percentile(samples, [100.0 * alpha, 100.0 * (1.0 - alpha)], axis=0)
     return low, high
+
+
+def normal_interval(point: np.ndarray, samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """``point`` plus or minus ``z`` bootstrap standard errors (``samples`` along axis 0).
+
+    For a statistic whose resamples are shifted away from the point value, where a percentile
+    interval can miss the point it is meant to bound.
+    """
+    _check_confidence(confidence)
+    half_width = NormalDist().inv_cdf(0.5 + confidence / 2.0) * np.std(samples, axis=0)
+    return point - half_width, point + half_width
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
