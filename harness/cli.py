@@ -20,12 +20,12 @@ def main(cfg: DictConfig) -> float:
     from hydra.types import RunMode
 
     from coders.rule_pack import RulePackError
-    from harness.calibration import CalibrationError
-    from harness.intake import IntakeError
+    from harness.intake.ocr import IntakeError
     from harness.registry import UnknownName
     from harness.run import ConfigError, run_job
     from harness.sources.errors import DataError
-    from harness.sweep_tracking import parent_run_file
+    from harness.tracking.sweep import parent_run_file
+    from harness.trust.calibration import CalibrationError
 
     hydra_cfg = HydraConfig.get()
     parent = None

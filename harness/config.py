@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.contracts import CodeSystem
-from harness.degrade.config import DegradationConfig  # noqa: F401  (re-exported: the degradation group's typed config)
+from harness.intake.degrade.config import DegradationConfig  # noqa: F401  (re-exported: the degradation group's typed config)
 
 Split = Literal["train", "dev", "test"]
 

@@ -42,12 +42,12 @@ class Registry:
 EXTRACTORS = Registry(
     "extractor",
     {
-        "dictionary": "extractors.dictionary:DictionaryExtractor",
-        "reference": "extractors.reference:ReferenceExtractor",
+        "dictionary": "extractors.dictionary.extractor:DictionaryExtractor",
+        "reference": "extractors.reference.extractor:ReferenceExtractor",
         "oracle": "extractors.oracle:OracleExtractor",
-        "transformers": "extractors.transformers_backend:TransformersExtractor",
-        "vllm": "extractors.vllm_backend:VllmExtractor",
-        "openai_server": "extractors.openai_server:OpenAIServerExtractor",
+        "transformers": "extractors.llm.transformers_backend:TransformersExtractor",
+        "vllm": "extractors.llm.vllm_backend:VllmExtractor",
+        "openai_server": "extractors.llm.openai_server:OpenAIServerExtractor",
     },
 )
 """Extractors: each takes its validated config dict and returns an object with ``fit`` and ``extract``."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-from contextlib import nullcontext
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,9 +18,9 @@ from harness.contracts import Chart, ChartResult, CodeAssignment, EditResult
 
 if TYPE_CHECKING:
     from coders.edits import EditConfig
-    from harness.calibration import Calibrator
-    from harness.calibration_split import CalibrationRunConfig
-    from harness.pipeline import PipelineDesign
+    from harness.pipeline.batched import PipelineDesign
+    from harness.trust.calibration import Calibrator
+    from harness.trust.calibration_split import CalibrationRunConfig
 
 log = logging.getLogger("harness")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -88,8 +88,8 @@ def write_artifacts(folder: Path, config: Mapping[str, Any], charts: Sequence[Ch
 
 def chart_edits(config: EditConfig) -> Callable[[Chart, list[CodeAssignment]], list[EditResult]]:
     """The pipeline's edit step: the configured edits on a chart's ICD-10-CM codes, with the demographics its text states."""
+    from coders.demographics import demographics
     from coders.edits import run_edits
-    from harness.demographics import demographics
 
     def edit(chart: Chart, codes: list[CodeAssignment]) -> list[EditResult]:
         found = demographics(chart)
@@ -101,11 +101,11 @@ def chart_edits(config: EditConfig) -> Callable[[Chart, list[CodeAssignment]], l
 
 def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, dataset: DatasetConfig, degradation: str,
                    train_split: str | None, train_charts: Sequence[Chart], seed: int) -> Calibrator:
-    """Load the configured calibrator, or fit one on the calibration split (see ``harness.calibration_split``)."""
-    from harness.calibration_split import fit_or_reuse, holdout, load_checked
-    from harness.extraction_cache import extractor_fingerprint
-    from harness.pipeline import run_pipeline
+    """Load the configured calibrator, or fit one on the calibration split (see ``harness.trust.calibration_split``)."""
+    from harness.pipeline.batched import run_pipeline
+    from harness.pipeline.extraction_cache import extractor_fingerprint
     from harness.sources import load_charts
+    from harness.trust.calibration_split import fit_or_reuse, holdout, load_checked
 
     created_by = {"extractor": f"{design.extractor.name}@{design.extractor.version}", "rules": design.coder_id,
                   "dataset": dataset.name, "degradation": degradation}
@@ -139,21 +139,21 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
     from coders.engine import RuleEngine
     from coders.routing import RoutingConfig, route
     from coders.rule_pack import load_pack
-    from harness.calibration_split import CalibrationRunConfig, calibrating
-    from harness.extraction_cache import ExtractionCache
-    from harness.extraction_metrics import extraction_metrics
-    from harness.intake import IntakeConfig, check_tesseract
-    from harness.metrics import ChartOutcome, evaluate, per_chart_scores
-    from harness.preparation import ChartPreparer
-    from harness.robustness import robustness_metrics
-    from harness.pipeline import PipelineDesign, run_pipeline, stage_totals
+    from harness.intake.ocr import IntakeConfig, check_tesseract
+    from harness.metrics.coding import ChartOutcome, evaluate, per_chart_scores
+    from harness.metrics.extraction import extraction_metrics
+    from harness.metrics.robustness import robustness_metrics
+    from harness.metrics.trust import trust_metrics
+    from harness.pipeline.batched import PipelineDesign, run_pipeline, stage_totals
+    from harness.pipeline.extraction_cache import ExtractionCache
+    from harness.pipeline.preparation import ChartPreparer
     from harness.registry import EXTRACTORS
     from harness.sources import dataset_digest, load_charts
-    from harness.audit import RunMeta
-    from harness.system_metrics import SystemSampler
-    from harness.trust_artifacts import write_trust_artifacts
-    from harness.trust_metrics import trust_metrics
-    from harness.tracking import Tracker, flatten
+    from harness.tracking.mlflow_store import Tracker, flatten
+    from harness.tracking.system_metrics import SystemSampler
+    from harness.trust.artifacts import write_trust_artifacts
+    from harness.trust.audit import RunMeta
+    from harness.trust.calibration_split import CalibrationRunConfig, calibrating
     from reports.run_report import write_run_report
     from reports.summary import render_summary
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.run_store import DEFAULT_URI, RunStoreError  # MLflow itself is imported only when a run is read
+from harness.tracking.run_store import DEFAULT_URI, RunStoreError  # MLflow itself is imported only when a run is read
 from reports.run_data import ReportError
 
 

@@ -1,6 +1,6 @@
 """The comparison report: run b against run a on the same charts, paired chart by chart.
 
-Headline differences (with paired bootstrap intervals where ``harness.paired_stats`` has them),
+Headline differences (with paired bootstrap intervals where ``harness.metrics.paired_stats`` has them),
 the per-chart change in F1 (a histogram and how many charts got better, worse or stayed the same),
 and the codes b gets right more or less often than a, with example charts. The page names codes and
 chart ids only, never chart text.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.run_store import RecordedRun
+from harness.tracking.run_store import RecordedRun
 from reports import cli, labels
 from reports.html import Html, Section, badge, figure, note, page, section, table, tag, tiles
 from reports.labels import HEADLINE
@@ -58,7 +58,7 @@ def _check_same_charts(a: RecordedRun, b: RecordedRun) -> None:
 
 
 def _headline(a: RecordedRun, b: RecordedRun) -> Section:
-    from harness.paired_stats import STATISTICS, paired_bootstrap
+    from harness.metrics.paired_stats import STATISTICS, paired_bootstrap
 
     evaluation = run_config(a.folder).get("evaluation", {})
     confidence = float(evaluation.get("confidence", 0.95))
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     made.add_argument("run_b", help="MLflow run id of the run compared with it (B)")
 
     def build(args: Any) -> Path:
-        from harness.run_store import load_run
+        from harness.tracking.run_store import load_run
 
         a, b = load_run(args.run_a, args.tracking_uri), load_run(args.run_b, args.tracking_uri)
         return write_comparison(a, b, args.out or Path(f"compare-{args.run_a[:8]}-{args.run_b[:8]}.html"))

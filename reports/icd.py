@@ -78,7 +78,7 @@ def chapter_scores(charts: Sequence[ChartCodes], n_resamples: int = 1000, confid
     """
     import numpy as np
 
-    from harness.bootstrap import count_matrix, draw_indices
+    from harness.metrics.bootstrap import count_matrix, draw_indices
 
     chapters = sorted({chapter_of(c) for chart in charts for c in chart.gold | chart.predicted.keys()}, key=_chapter_order)
     if not chapters:

@@ -1,7 +1,7 @@
 """What reports read from a run: its composed config, metrics, and each chart's scored codes.
 
 A job's artifact folder (``harness.run.write_artifacts``) and a run downloaded from MLflow
-(``harness.run_store.load_run``) hold the same files, so both are read as a ``RecordedRun``.
+(``harness.tracking.run_store.load_run``) hold the same files, so both are read as a ``RecordedRun``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.run_store import RecordedRun
+from harness.tracking.run_store import RecordedRun
 
 
 class ReportError(ValueError):
@@ -21,7 +21,7 @@ class ReportError(ValueError):
 
 def read_folder(folder: Path) -> RecordedRun:
     """A job's artifact folder as a ``RecordedRun`` (no MLflow: metrics from ``metrics.json``, params from the config)."""
-    from harness.tracking import flatten
+    from harness.tracking.mlflow_store import flatten
 
     def rows(name: str) -> list[dict[str, Any]]:
         path = folder / name

@@ -28,7 +28,7 @@ from reports.run_data import ChartCodes, chart_codes, identity, read_folder, run
 
 if TYPE_CHECKING:
     from harness.contracts import Chart, Span
-    from harness.run_store import RecordedRun
+    from harness.tracking.run_store import RecordedRun
     from reports.icd import ChapterScore
 
 GALLERY_SIZE = 5
@@ -282,7 +282,7 @@ def _throughput(metrics: Mapping[str, float], config: Mapping[str, Any], confide
 
 
 def _degradation(metrics: Mapping[str, float], config: Mapping[str, Any], confidence: float) -> Section:
-    from harness.tracking import flatten
+    from harness.tracking.mlflow_store import flatten
 
     degradation = dict(config.get("degradation", {}))
     name = str(degradation.pop("name", "unknown"))
@@ -312,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     made.add_argument("run_id", help="MLflow run id of a job (not a sweep's parent)")
 
     def build(args: Any) -> Path:
-        from harness.run_store import load_run
+        from harness.tracking.run_store import load_run
 
         run = load_run(args.run_id, args.tracking_uri)
         out = args.out or Path(f"report-{args.run_id[:8]}.html")

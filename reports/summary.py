@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from harness.metrics import METRIC_NAMES
+from harness.metrics.coding import METRIC_NAMES
 
 EXTRA_NAMES = (
     "micro_f1_recoverable", "ocr_cer", "pages_per_s", "intake_review_rate", "quality_auroc",

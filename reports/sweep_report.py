@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.run_store import RecordedRun
+from harness.tracking.run_store import RecordedRun
 from reports import cli, labels
 from reports.html import Html, Section, esc, figure, note, page, section, table, tag
 from reports.run_data import ReportError, differing_params, param_label, run_config
@@ -123,7 +123,7 @@ def _over(param: str, runs: Sequence[RecordedRun], swept: Sequence[str], shown: 
 
 def log_to_parent(parent_id: str, report: Path, uri: str) -> None:
     """Attach ``report`` to the sweep's parent run as ``sweep_report.html``, whatever its file is called here."""
-    from harness.run_store import client
+    from harness.tracking.run_store import client
 
     with tempfile.TemporaryDirectory() as folder:
         named = Path(folder) / ARTIFACT
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     made.add_argument("parent_run_id", help="MLflow run id of the sweep's parent run")
 
     def build(args: Any) -> Path:
-        from harness.run_store import child_runs, load_run
+        from harness.tracking.run_store import child_runs, load_run
 
         runs = [load_run(run_id, args.tracking_uri) for run_id in child_runs(args.parent_run_id, args.tracking_uri)]
         out = write_sweep_report(runs, args.out or Path(f"sweep-{args.parent_run_id[:8]}.html"))

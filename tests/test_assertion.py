@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from extractors.assertion import AssertionDetector
+from extractors.dictionary.assertion import AssertionDetector
 
 
 def _assert(language: str, text: str, concept: str) -> str:

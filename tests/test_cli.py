@@ -188,10 +188,10 @@ def test_every_config_option_composes() -> None:
     from coders.edits import EditConfig
     from coders.routing import RoutingConfig
     from coders.rule_pack import load_pack
-    from harness.calibration_split import CalibrationRunConfig
     from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, TrackingConfig
-    from harness.intake import IntakeConfig
+    from harness.intake.ocr import IntakeConfig
     from harness.registry import EXTRACTORS
+    from harness.trust.calibration_split import CalibrationRunConfig
 
     conf = PROJECT_ROOT / "conf"
     checks = {
@@ -249,8 +249,8 @@ def test_scanned_charts_with_bad_page_files_are_routed_not_lost(tmp_path: Path) 
     import zlib
 
     from harness.contracts import Chart
-    from harness.degrade.config import RenderConfig
-    from harness.render import render_chart
+    from harness.intake.degrade.config import RenderConfig
+    from harness.intake.render import render_chart
 
     text = "Assessment and plan:\nEssential hypertension, continue lisinopril.\nType 2 diabetes mellitus without complications."
     good = render_chart(Chart(id="good", text=text), tmp_path / "pages", RenderConfig())[0].image_path

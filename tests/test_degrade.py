@@ -15,12 +15,12 @@ from PIL import Image
 from pydantic import ValidationError
 
 from harness.contracts import Chart
-from harness.degrade import DegradationConfig, degrade_chart, kept_ranges
-from harness.degrade.config import AugraphyOp, FaxOp, PageOpsConfig, RenderConfig, ScanOp
-from harness.degrade.page_ops import copy_forward, select_pages
-from harness.degrade.text_noise import add_text_noise
-from harness.page_images import RenderedPage
-from harness.render import geometry, paginate, wrap_chart
+from harness.intake.degrade import DegradationConfig, degrade_chart, kept_ranges
+from harness.intake.degrade.config import AugraphyOp, FaxOp, PageOpsConfig, RenderConfig, ScanOp
+from harness.intake.degrade.page_ops import copy_forward, select_pages
+from harness.intake.degrade.text_noise import add_text_noise
+from harness.intake.page_images import RenderedPage
+from harness.intake.render import geometry, paginate, wrap_chart
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = PROJECT_ROOT / "conf" / "degradation"
@@ -78,7 +78,7 @@ def test_bad_configs_are_rejected(values: dict, message: str) -> None:
 
 
 def test_config_module_stays_light() -> None:
-    code = "import sys, harness.config, harness.degrade; print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL'}))"
+    code = "import sys, harness.config, harness.intake.degrade; print(sorted({m.split('.')[0] for m in sys.modules} & {'numpy', 'PIL'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
     assert out.stdout.strip() == "[]"
 

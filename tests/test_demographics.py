@@ -1,4 +1,4 @@
-"""Age and sex of a chart's patient, from meta or text (harness.demographics)."""
+"""Age and sex of a chart's patient, from meta or text (coders.demographics)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import re
 import pytest
 from pydantic import ValidationError
 
+from coders.demographics import Demographics, demographics
 from harness.config import DatasetConfig
 from harness.contracts import Chart
-from harness.demographics import Demographics, demographics
 from harness.sources import load_charts
 
 

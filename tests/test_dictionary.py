@@ -10,8 +10,8 @@ import pytest
 from pydantic import ValidationError
 
 from coders.codeset import canonical_code
-from extractors.dictionary import DictionaryExtractor, icd_term_variants, load_icd_index
-from extractors.term_matching import TermMatcher, fold, normalize_term, tokenize
+from extractors.dictionary.extractor import DictionaryExtractor, icd_term_variants, load_icd_index
+from extractors.dictionary.term_matching import TermMatcher, fold, normalize_term, tokenize
 from harness.contracts import Chart, GoldCode, Page, Span
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness.download import load_manifest, main, verify
+from harness.sources.download import load_manifest, main, verify
 
 
 def test_manifest_matches_real_codiesp(data_dir: Path) -> None:

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from harness.contracts import CodeAssignment, GoldCode, Span
-from harness.evidence_metrics import evidence_f1_exact, evidence_f1_overlap, evidence_supported_rate
+from harness.metrics.evidence import evidence_f1_exact, evidence_f1_overlap, evidence_supported_rate
 
 
 def gold(code: str, *spans: tuple[int, int]) -> GoldCode:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from harness.contracts import Chart, Extraction, Finding, Span
-from harness.extraction_cache import FILENAME, ExtractionCache, extract_cached, extractor_fingerprint
+from harness.pipeline.extraction_cache import FILENAME, ExtractionCache, extract_cached, extractor_fingerprint
 
 HANG_GUARD_S = 60
 """Only to stop a broken test from hanging forever; nothing asserts on time."""
@@ -134,7 +134,7 @@ def test_key_follows_extractor_config_revision_and_prompt() -> None:
 
 
 def test_fingerprint_of_real_extractors_follows_fit() -> None:
-    from extractors.dictionary import DictionaryExtractor
+    from extractors.dictionary.extractor import DictionaryExtractor
 
     extractor = DictionaryExtractor({})
     before = extractor_fingerprint(extractor)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.contracts import Extraction, Finding
-from harness.extraction_metrics import extraction_metrics
+from harness.metrics.extraction import extraction_metrics
 
 
 def test_rates_by_hand() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.intake import (
+from harness.intake.ocr import (
     PAGE_SEPARATOR,
     IntakeConfig,
     IntakeError,
@@ -22,7 +22,7 @@ from harness.intake import (
     read_chart,
     read_pages,
 )
-from harness.page_images import DegradedChart, RenderedPage
+from harness.intake.page_images import DegradedChart, RenderedPage
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 BODY = [

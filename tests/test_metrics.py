@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from harness.bootstrap import count_matrix, draw_indices, percentile_interval
-from harness.metrics import (
+from harness.metrics.bootstrap import count_matrix, draw_indices, percentile_interval
+from harness.metrics.coding import (
     METRIC_NAMES,
     ChartOutcome,
     average_precision,

@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from extractors.openai_server import OpenAIServerExtractor, _free_port
+from extractors.llm.openai_server import OpenAIServerExtractor, _free_port
 from harness.contracts import Chart
 
 CHARTS = [Chart(id="a", text="Essential hypertension."), Chart(id="b", text="Type 2 diabetes mellitus.")]

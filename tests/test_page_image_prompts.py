@@ -18,15 +18,15 @@ import pytest
 from PIL import Image, ImageDraw
 from pydantic import ValidationError
 
-from extractors.openai_server import OpenAIServerExtractor
-from extractors.prompting import load_template, render_page_messages
-from extractors.transformers_backend import TransformersExtractor
-from extractors.vllm_backend import VllmExtractor
+from extractors.llm.openai_server import OpenAIServerExtractor
+from extractors.llm.prompting import load_template, render_page_messages
+from extractors.llm.transformers_backend import TransformersExtractor
+from extractors.llm.vllm_backend import VllmExtractor
 from harness.config import DatasetConfig
 from harness.contracts import Chart, Page
-from harness.degrade.config import DegradationConfig, RenderConfig
-from harness.intake import IntakeConfig
-from harness.preparation import ChartPreparer
+from harness.intake.degrade.config import DegradationConfig, RenderConfig
+from harness.intake.ocr import IntakeConfig
+from harness.pipeline.preparation import ChartPreparer
 from harness.sources import load_charts
 
 PAGES = ["Chief complaint: cough.", "Assessment: community acquired pneumonia."]

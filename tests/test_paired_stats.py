@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from harness.paired_stats import STATISTICS, align, mcnemar, paired_bootstrap
+from harness.metrics.paired_stats import STATISTICS, align, mcnemar, paired_bootstrap
 
 
 def row(chart_id: str, tp: int = 2, fp: int = 0, fn: int = 0, review: bool = False) -> dict:

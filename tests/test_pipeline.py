@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from coders.engine import RuleEngine
 from coders.routing import RoutingConfig, route
 from harness.contracts import Chart, Extraction, Finding, Span
-from harness.pipeline import PipelineDesign, run_pipeline
+from harness.pipeline.batched import PipelineDesign, run_pipeline
 
 TEXT = "Assessment: essential hypertension, on lisinopril."
 
@@ -88,8 +88,8 @@ def test_audit_trail_and_stage_times() -> None:
 
 
 def test_intake_failure_and_intake_reasons_route_to_review() -> None:
-    from harness.preparation import Prepared
-    from harness.robustness import ChartIntake
+    from harness.metrics.robustness import ChartIntake
+    from harness.pipeline.preparation import Prepared
 
     def prepare(chart: Chart) -> Prepared:
         if chart.id == "broken":

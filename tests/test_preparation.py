@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from harness.config import DatasetConfig
-from harness.degrade.config import DegradationConfig, PageOpsConfig, RenderConfig
-from harness.intake import IntakeConfig
-from harness.preparation import ChartPreparer, page_body
-from harness.robustness import recoverable_gold
+from harness.intake.degrade.config import DegradationConfig, PageOpsConfig, RenderConfig
+from harness.intake.ocr import IntakeConfig
+from harness.metrics.robustness import recoverable_gold
+from harness.pipeline.preparation import ChartPreparer, page_body
 from harness.sources import load_charts
 
 
@@ -67,8 +67,8 @@ def test_evidence_found_in_ocr_text_maps_back_to_the_source(sample) -> None:
     """Run the pipeline on rendered pages: every code's evidence must quote the source chart at its offsets."""
     from coders.engine import RuleEngine
     from coders.routing import RoutingConfig, route
-    from extractors.dictionary import DictionaryExtractor
-    from harness.pipeline import PipelineDesign, run_pipeline
+    from extractors.dictionary.extractor import DictionaryExtractor
+    from harness.pipeline.batched import PipelineDesign, run_pipeline
 
     extractor = DictionaryExtractor({"name": "dictionary"})
     extractor.fit(load_charts(DatasetConfig(name="sample", split="train")))

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from extractors.reference import ReferenceExtractor
-from extractors.reference_artifact import ArtifactError, artifact_name, load_artifact
-from extractors.reference_model import VERSION
-from harness.codiesp_codes import valid_codes
+from extractors.reference.artifact import ArtifactError, artifact_name, load_artifact
+from extractors.reference.extractor import ReferenceExtractor
+from extractors.reference.fit import fit_artifact, main
+from extractors.reference.model import VERSION
 from harness.config import DatasetConfig
-from harness.fit_reference import fit_artifact, main
 from harness.sources import load_charts
+from harness.sources.codiesp_codes import valid_codes
 
 SLICE = 40
 """Training charts of the slice the tests fit on."""
@@ -82,7 +82,7 @@ def test_a_refit_is_identical_whatever_the_string_hash_seed_or_thread_count(data
     predictions = []
     for hash_seed, threads in (("1", []), ("2", ["--threads", "1"])):
         out = tmp_path / f"hash_seed_{hash_seed}"
-        subprocess.run([sys.executable, "-m", "harness.fit_reference", "--language", "es", "--codes", "D",
+        subprocess.run([sys.executable, "-m", "extractors.reference.fit", "--language", "es", "--codes", "D",
                         "--limit", str(SLICE), "--data-dir", str(data_dir), "--out", str(out), "--set", "folds=3", *threads],
                        env={**os.environ, "PYTHONHASHSEED": hash_seed}, check=True, capture_output=True)
         model = load_artifact(out, code_set_year=2026, language="es", code_system="icd10cm").model
@@ -99,7 +99,7 @@ def test_a_thread_count_below_one_is_refused(tmp_path: Path, capsys: pytest.Capt
 
 def test_a_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
     extractor = _extractor(tmp_path / "nowhere")  # configs validate without artifacts (sweeps are checked up front)
-    with pytest.raises(ArtifactError, match="no reference artifact at .*fit_reference"):
+    with pytest.raises(ArtifactError, match="no reference artifact at .*extractors.reference.fit"):
         extractor.extract([])
 
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from harness.contracts import Chart, Page
-from harness.degrade.config import RenderConfig
-from harness.render import font_for, geometry, layout_chart, render_chart, wrap_chart
+from harness.intake.degrade.config import RenderConfig
+from harness.intake.render import font_for, geometry, layout_chart, render_chart, wrap_chart
 
 CONFIG = RenderConfig()
 

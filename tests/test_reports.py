@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import PROJECT_ROOT, require
 from test_cli import harness, runs, store
 
@@ -102,7 +101,7 @@ def test_metric_labels_format_each_unit() -> None:
 
 
 def test_swept_params_are_the_differing_ones_with_group_choices_collapsed(tmp_path: Path) -> None:
-    from harness.run_store import RecordedRun
+    from harness.tracking.run_store import RecordedRun
     from reports.run_data import differing_params
 
     def run(**params: str) -> RecordedRun:
@@ -168,7 +167,7 @@ def test_run_report_cli_rebuilds_from_mlflow(jobs: Path, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_comparison_of_identical_configs_changes_nothing(jobs: Path, tmp_path: Path) -> None:
-    from harness.run_store import load_run
+    from harness.tracking.run_store import load_run
     from reports.compare_report import write_comparison
 
     _, (a, b, _) = runs(jobs)
@@ -182,7 +181,7 @@ def test_comparison_of_identical_configs_changes_nothing(jobs: Path, tmp_path: P
 
 @pytest.mark.slow
 def test_comparison_refuses_different_chart_sets(jobs: Path, tmp_path: Path) -> None:
-    from harness.run_store import load_run
+    from harness.tracking.run_store import load_run
     from reports.compare_report import write_comparison
 
     _, (a, _, c) = runs(jobs)
@@ -194,7 +193,7 @@ def test_comparison_refuses_different_chart_sets(jobs: Path, tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_sweep_report_has_a_row_per_child_and_plots_over_the_swept_param(tmp_path: Path) -> None:
-    from harness.run_store import child_runs, client, load_run
+    from harness.tracking.run_store import child_runs, client, load_run
     from reports.sweep_report import main, write_sweep_report
 
     harness(tmp_path, "-m", "degradation=clean,ocr_noise", "dataset.limit=10", "summary=false",

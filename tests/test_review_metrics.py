@@ -7,14 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from harness.metrics import ChartOutcome
-from harness.review_metrics import (
+from harness.metrics.coding import ChartOutcome
+from harness.metrics.review import (
+    aurc,
     auto_precision,
     automation_rate,
     automation_rate_at_p95,
     automation_rate_at_p99,
     automation_rate_at_precision,
-    aurc,
     code_outcomes,
     review_rate,
     risk_coverage_curve,

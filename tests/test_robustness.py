@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness.contracts import Chart, GoldCode, Span
-from harness.metrics import ChartOutcome
-from harness.robustness import ChartIntake, recoverable_gold, robustness_metrics
+from harness.metrics.coding import ChartOutcome
+from harness.metrics.robustness import ChartIntake, recoverable_gold, robustness_metrics
 
 TEXT = "page one: hypertension.\fpage two: asthma and diabetes."
 

@@ -9,11 +9,11 @@ from typing import Any, get_args
 
 import pytest
 
+from coders.cli import main
 from coders.codeset import code_set
 from coders.engine import _APPLY, RuleEngine
 from coders.rule_pack import PACKS_DIR, Rule, RulePack, RulePackError, bundled_packs, load_pack
 from harness.contracts import Chart, Extraction, Finding, Span
-from harness.rules import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = (
@@ -145,7 +145,7 @@ def test_cli_validate_good_pack_and_list(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness.rules", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "coders.cli", *args], cwd=ROOT, capture_output=True, text=True)
 
 
 def test_cli_runs_as_a_module() -> None:

@@ -1,4 +1,4 @@
-"""Reading runs back from MLflow: a sweep of two real jobs on the bundled sample, read through harness.run_store."""
+"""Reading runs back from MLflow: a sweep of two real jobs on the bundled sample, read through harness.tracking.run_store."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-
-from harness.run_store import RunStoreError, child_runs, load_run
 from test_cli import harness, runs, store
+
+from harness.tracking.run_store import RunStoreError, child_runs, load_run
 
 
 @pytest.fixture(scope="module")

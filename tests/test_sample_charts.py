@@ -1,4 +1,4 @@
-"""The bundled sample (datasets/sample) and its generator, harness.sample_charts."""
+"""The bundled sample (datasets/sample) and its generator, harness.sources.sample.generator."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from coders.codeset import code_set
-from harness import sample_charts
 from harness.contracts import Chart
+from harness.sources.sample import generator
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "datasets" / "sample"
 CHARTS_FILE = SAMPLE_DIR / "charts.jsonl"
@@ -30,7 +30,7 @@ def charts(lines: list[str]) -> list[Chart]:
 def test_regenerating_with_the_recorded_seed_reproduces_the_committed_files(charts: list[Chart], tmp_path: Path) -> None:
     seed = charts[0].meta["seed"]
     assert {c.meta["seed"] for c in charts} == {seed}
-    sample_charts.main(["--seed", str(seed), "--n", str(len(charts)), "--out", str(tmp_path)])
+    generator.main(["--seed", str(seed), "--n", str(len(charts)), "--out", str(tmp_path)])
     assert (tmp_path / "charts.jsonl").read_bytes() == CHARTS_FILE.read_bytes()
     assert (tmp_path / "README.md").read_bytes() == (SAMPLE_DIR / "README.md").read_bytes()
 
@@ -46,7 +46,7 @@ def test_every_line_is_exactly_a_chart_dump(lines: list[str], charts: list[Chart
 def test_counts_and_splits(charts: list[Chart]) -> None:
     assert len(charts) >= 100
     sizes = {split: sum(c.meta["split"] == split for c in charts) for split in ("train", "dev", "test")}
-    assert sizes == sample_charts.split_sizes(len(charts))
+    assert sizes == generator.split_sizes(len(charts))
     if len(charts) == 200:
         assert sizes == {"train": 120, "dev": 40, "test": 40}
 
@@ -54,8 +54,8 @@ def test_counts_and_splits(charts: list[Chart]) -> None:
 def test_meta_records_the_generator_and_demographics(charts: list[Chart]) -> None:
     for chart in charts:
         meta = chart.meta
-        assert meta["generator"] == "harness.sample_charts"
-        assert meta["generator_version"] == sample_charts.GENERATOR_VERSION
+        assert meta["generator"] == "harness.sources.sample.generator"
+        assert meta["generator_version"] == generator.GENERATOR_VERSION
         assert isinstance(meta["age"], int) and 18 <= meta["age"] <= 100
         assert meta["sex"] in ("F", "M")
         assert meta["encounter"] in ("office", "telehealth", "urgent_care", "emergency")
@@ -64,7 +64,7 @@ def test_meta_records_the_generator_and_demographics(charts: list[Chart]) -> Non
 def test_pages_are_exact_slices_of_the_text(charts: list[Chart]) -> None:
     for chart in charts:
         assert 2 <= len(chart.pages) <= 4
-        assert chart.text == sample_charts.PAGE_BREAK.join(p.text or "" for p in chart.pages)
+        assert chart.text == generator.PAGE_BREAK.join(p.text or "" for p in chart.pages)
         for index, page in enumerate(chart.pages):
             assert page.index == index
             assert page.text is not None and chart.text[page.offset : page.offset + len(page.text)] == page.text
@@ -131,16 +131,16 @@ def test_copied_forward_sections_repeat_gold_evidence(charts: list[Chart]) -> No
 
 
 def test_generation_depends_on_the_seed_only() -> None:
-    first = [c.model_dump(mode="json") for c in sample_charts.generate_charts(seed=7, n=5)]
-    again = [c.model_dump(mode="json") for c in sample_charts.generate_charts(seed=7, n=5)]
-    other = [c.model_dump(mode="json") for c in sample_charts.generate_charts(seed=8, n=5)]
+    first = [c.model_dump(mode="json") for c in generator.generate_charts(seed=7, n=5)]
+    again = [c.model_dump(mode="json") for c in generator.generate_charts(seed=7, n=5)]
+    other = [c.model_dump(mode="json") for c in generator.generate_charts(seed=8, n=5)]
     assert first == again
     assert first != other
     assert [c["meta"]["seed"] for c in first] == [7] * 5
 
 
 def test_a_code_that_is_not_billable_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    category = sample_charts.Condition("t2dm_category", "E11", "chronic", ("diabetes, type 2",))
-    monkeypatch.setattr(sample_charts, "_INVENTORY", (*sample_charts._INVENTORY, category))
+    category = generator.Condition("t2dm_category", "E11", "chronic", ("diabetes, type 2",))
+    monkeypatch.setattr(generator, "_INVENTORY", (*generator._INVENTORY, category))
     with pytest.raises(ValueError, match="E11 is not a billable"):
-        sample_charts.generate_charts(seed=1, n=1)
+        generator.generate_charts(seed=1, n=1)

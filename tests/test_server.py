@@ -12,9 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from harness.server import free_port
 from test_cli import harness, runs, store
+
+from harness.tracking.server import free_port
 
 
 def _children_of(pid: int) -> list[int]:
@@ -34,7 +34,7 @@ def test_server_serves_a_recorded_run_and_stops_with_its_workers(tmp_path: Path)
     harness(tmp_path, "dataset.limit=5", store(tmp_path))
     _, (run,) = runs(tmp_path)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "harness.server", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+    server = subprocess.Popen([sys.executable, "-m", "harness.tracking.server", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                               env=os.environ.copy())
     try:
@@ -59,6 +59,6 @@ def test_server_serves_a_recorded_run_and_stops_with_its_workers(tmp_path: Path)
 
 
 def test_server_refuses_a_missing_store(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "harness.server", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"],
+    out = subprocess.run([sys.executable, "-m", "harness.tracking.server", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "no MLflow store at" in out.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from extractors.span_lexicon import SpanLexicon, evidence_terms, key_tokens
+from extractors.reference.span_lexicon import SpanLexicon, evidence_terms, key_tokens
 
 TEXT = "Hígado aumentado de tamaño. En la ecografía se aprecian signos de esteatosis difusa."
 

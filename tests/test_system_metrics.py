@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from harness import system_metrics
-from harness.system_metrics import SystemSampler
+from harness.tracking import system_metrics
+from harness.tracking.system_metrics import SystemSampler
 
 
 def test_samples_cpu_and_memory_in_numbered_steps() -> None:

@@ -1,0 +1,57 @@
+"""Rule-pack CLI: check packs without running anything else.
+
+    python -m coders.cli validate <pack name or path> [...]   # OK + summary, or the errors; exit 0/1
+    python -m coders.cli list                                 # the bundled packs
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from coders.rule_pack import RulePack, RulePackError, bundled_packs, load_pack
+
+
+def _summary(pack: RulePack) -> str:
+    rules = ", ".join(f"{r.id} ({r.type})" for r in pack.rules)
+    return f"{pack.pack_version}: {pack.code_set.system} {pack.code_set.year}, {len(pack.rules)} rules: {rules}"
+
+
+def _validate(packs: list[str]) -> int:
+    failed = 0
+    for name in packs:
+        try:
+            pack = load_pack(name)
+        except RulePackError as exc:
+            print(f"FAILED {exc}", file=sys.stderr)
+            failed += 1
+        else:
+            print(f"OK {_summary(pack)}")
+    return 1 if failed else 0
+
+
+def _list() -> int:
+    for name in bundled_packs():
+        try:
+            pack = load_pack(name)
+        except RulePackError as exc:
+            print(f"{name}: INVALID ({len(exc.problems)} problems; run: python -m coders.cli validate {name})")
+        else:
+            print(f"{name}: version {pack.version}, {pack.code_set.system} {pack.code_set.year}, {len(pack.rules)} rules")
+            print(f"    {pack.description}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m coders.cli", description="Validate and list rule packs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="validate packs by bundled name or path")
+    validate.add_argument("packs", nargs="+", metavar="pack", help="bundled pack name (icd10cm_2026_v2) or path to a YAML file")
+    commands.add_parser("list", help="list the bundled packs")
+    args = parser.parse_args(argv)
+    return _validate(args.packs) if args.command == "validate" else _list()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Multi-label linear classifiers over the whole chart: one logistic regression per frequent code.
+
+Some codes are coded from the chart as a whole rather than from one phrase (a syndrome spread
+over several findings, a translation that rephrases the evidence). Word uni- and bigrams of
+stemmed tokens (``extractors.reference.span_lexicon.key_tokens``), TF-IDF weighted, feed one-vs-rest
+logistic regressions for every code with at least ``min_charts`` training charts.
+
+The same TF-IDF vectors give a nearest-charts vote: how much of the chart's most similar training
+charts hold each code (case series and reports on one condition share codes).
+
+A code's evidence is the sentence its model scores highest (coefficients times the sentence's
+TF-IDF), or none when no sentence scores above zero.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from extractors.reference.span_lexicon import key_tokens, sentences
+
+
+def chart_words(text: str) -> list[str]:
+    """The classifier's tokens: stemmed words (a module-level function, so fitted vectorizers pickle)."""
+    return [t.key for t in key_tokens(text)]
+
+
+def _identity(words: list[str]) -> list[str]:
+    return words
+
+
+class ChartClassifier:
+    """One-vs-rest logistic regression on TF-IDF of the chart text."""
+
+    def __init__(self, min_charts: int = 3, c: float = 10.0, seed: int = 0, neighbours: int = 10):
+        self.min_charts = min_charts
+        self.neighbours = neighbours
+        self.c = c
+        self.seed = seed
+        self.codes: list[str] = []
+        self._column: dict[str, int] = {}
+
+    def fit(self, texts: Sequence[str], gold: Sequence[frozenset[str]]) -> ChartClassifier:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        counts = Counter(code for codes in gold for code in codes)
+        self.codes = sorted(code for code, n in counts.items() if n >= self.min_charts)
+        self._column = {code: j for j, code in enumerate(self.codes)}
+        self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=2, ngram_range=(1, 1))
+        x = self._vectorizer.fit_transform([self._ngrams(chart_words(t)) for t in texts])
+        self._charts = x.T.tocsr()
+        self._gold = [sorted(codes) for codes in gold]
+        if not self.codes:
+            return self
+        y = np.array([[code in codes for code in self.codes] for codes in gold], dtype=np.int8)
+        # Fitted per code, kept as one weight matrix: scoring is then one product, not a loop over estimators.
+        weights, bias = [], []
+        for j in range(len(self.codes)):
+            model = LogisticRegression(C=self.c, solver="liblinear", class_weight="balanced", random_state=self.seed)
+            model.fit(x, y[:, j])
+            weights.append(model.coef_.ravel())
+            bias.append(float(model.intercept_[0]))
+        self._weights = np.array(weights, dtype=np.float64).T
+        self._bias = np.array(bias)
+        return self
+
+    @staticmethod
+    def _ngrams(words: list[str]) -> list[str]:
+        return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+    def _features(self, texts: Sequence[str]) -> Any:
+        return self._vectorizer.transform([self._ngrams(chart_words(t)) for t in texts])
+
+    def predict(self, text: str) -> dict[str, float]:
+        """Probability of every modelled code for one chart."""
+        if not self.codes:
+            return {}
+        z = np.asarray(self._features([text]) @ self._weights).ravel() + self._bias
+        return dict(zip(self.codes, (1.0 / (1.0 + np.exp(-z))).tolist()))
+
+    def neighbour_votes(self, text: str) -> dict[str, float]:
+        """Similarity-weighted share of the ``neighbours`` most similar training charts that hold each code."""
+        sims = (self._features([text]) @ self._charts).toarray().ravel()
+        nearest = np.argsort(-sims, kind="stable")[: self.neighbours]
+        total = float(sims[nearest].sum())
+        votes: dict[str, float] = {}
+        if total <= 0:
+            return votes
+        for i in nearest:
+            for code in self._gold[i]:
+                votes[code] = votes.get(code, 0.0) + float(sims[i]) / total
+        return votes
+
+    def evidence(self, text: str, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """``(start, end)`` of the sentence that supports each code most; codes no sentence supports are left out."""
+        columns = [(code, self._column[code]) for code in codes if code in self._column]
+        parts = sentences(text)
+        if not columns or not parts:
+            return {}
+        scores = np.asarray(self._features([text[s:e] for s, e in parts]) @ self._weights[:, [j for _, j in columns]])
+        found = {}
+        for k, (code, _) in enumerate(columns):
+            best = int(np.argmax(scores[:, k]))
+            if scores[best, k] > 0:
+                found[code] = parts[best]
+        return found

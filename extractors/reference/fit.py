@@ -1,0 +1,156 @@
+"""Fit the reference model on CodiEsp and save it as a versioned artifact.
+
+    python -m extractors.reference.fit --language es --codes D                       # train -> codiesp_es_D_train
+    python -m extractors.reference.fit --language es --codes D --refit-on train,dev  # final artifact (settings chosen on dev)
+    python -m extractors.reference.fit --language en --codes P --limit 40 --out /tmp/ref-slice
+    python -m extractors.reference.fit --language es --codes D --set use_reranker=false --name es_D_no_reranker
+    python -m extractors.reference.fit --language es --codes P --threads 1   # one of several fits sharing a machine
+
+Reads ``$HARNESS_DATA_DIR/codiesp`` (or ``--data-dir``); writes under
+``<cache>/reference/<name>`` unless ``--out`` names a folder. ``--tracking-uri`` also logs the
+artifact folder, settings and timings to an MLflow run. Prints the artifact's folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("extractors.reference.fit")
+
+
+def _setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"--set takes key=value, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m extractors.reference.fit", description=__doc__.split("\n\n")[0])
+    p.add_argument("--language", choices=["es", "en"], required=True, help="chart language (CodiEsp text_files or text_files_en)")
+    p.add_argument("--codes", choices=["D", "P"], default="D", help="CodiEsp sub-track: D diagnoses, P procedures")
+    p.add_argument("--refit-on", default="train", help="comma-separated splits to fit on (default: train)")
+    p.add_argument("--limit", type=int, default=None, help="fit on the first N charts of each split (a slice, for tests)")
+    p.add_argument("--data-dir", default=None, help="folder holding codiesp/ (default: $HARNESS_DATA_DIR)")
+    p.add_argument("--out", type=Path, default=None, help="artifact folder (default: <cache>/reference/<name>)")
+    p.add_argument("--name", default=None, help="artifact name under the cache (default: codiesp_<language>_<codes>_<splits>)")
+    p.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                   help="override a fit setting of extractors.reference.model.ReferenceSettings (repeatable)")
+    p.add_argument("--tracking-uri", default=None, help="also log the artifact to this MLflow store")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="most OpenMP/BLAS threads of the fit (default: one per core); give each of several fits that "
+                        "share a machine its share. The fitted model is the same whatever N")
+    return p
+
+
+def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | None = None, data_dir: str | None = None,
+                 out: Path | None = None, name: str | None = None, settings: dict | None = None,
+                 threads: int | None = None) -> tuple[Path, Any]:
+    """Fit on the given CodiEsp splits and save the artifact; returns its folder and the fitted ``ReferenceModel``.
+
+    ``threads`` caps the OpenMP and BLAS thread pools during the fit (None: the libraries' default).
+    """
+    import sklearn.ensemble  # noqa: F401  loads scikit-learn's OpenMP runtime, so that the thread limit below reaches it
+    from threadpoolctl import threadpool_limits
+
+    from extractors.reference.artifact import CODES, artifact_name, resolve, save_artifact
+    from extractors.reference.model import VERSION, ReferenceModel, ReferenceSettings
+    from harness.config import DatasetConfig
+    from harness.sources import dataset_digest, load_charts
+
+    fit_settings = ReferenceSettings.model_validate(settings or {})
+    system = CODES[codes]
+    started = time.perf_counter()
+    by_split = {}
+    for split in splits:
+        config = DatasetConfig(name=f"codiesp_{language}", split=split, limit=limit, data_dir=data_dir,
+                               code_systems=[system], unknown_gold_codes="keep", code_set_year=fit_settings.code_set_year)
+        by_split[split] = load_charts(config)
+    charts = [c for split in splits for c in by_split[split]]
+    load_s = time.perf_counter() - started
+    log.info("fitting the reference model on %d %s charts (%s, %s)", len(charts), language, "+".join(splits), system)
+    started = time.perf_counter()
+    with threadpool_limits(limits=threads):
+        model = ReferenceModel(fit_settings, language, system).fit(charts)
+    fit_s = time.perf_counter() - started
+    folder = out or resolve(name or artifact_name(language, codes, splits))
+    manifest = {
+        "version": VERSION,
+        "language": language,
+        "codes": codes,
+        "code_system": system,
+        "code_set": {
+            "system": system,
+            "year": fit_settings.code_set_year,
+            "note": "codes as CodiEsp annotates them (CIE-10-ES 2018); ICD-10-CM terms of this year for English "
+                    "charts, Spanish ICD-10 titles mapped onto it for Spanish ones",
+            "packages": {name: importlib.metadata.version(name) for name in ("simple-icd-10-cm", "cie")},
+        },
+        "training": {
+            "dataset": f"codiesp_{language}",
+            "splits": splits,
+            "limit": limit,
+            "charts": len(charts),
+            "data_digest": dataset_digest(charts),
+            "split_digests": {split: dataset_digest(by_split[split]) for split in splits},
+        },
+        "settings": fit_settings.model_dump(mode="json"),
+        "timings": {"load_s": round(load_s, 2), "fit_s": round(fit_s, 2),
+                    **{k: round(v, 2) for k, v in model.timings.items()}},
+    }
+    save_artifact(folder, model, manifest)
+    log.info("saved %s (fit %.0f s)", folder, fit_s)
+    return folder, model
+
+
+def log_to_mlflow(folder: Path, tracking_uri: str) -> str:
+    """One MLflow run holding the artifact folder, its settings as params and its timings as metrics."""
+    from harness.config import TrackingConfig
+    from harness.tracking.mlflow_store import Tracker, flatten
+
+    manifest = json.loads((folder / "manifest.json").read_text())
+    tracker = Tracker(TrackingConfig(uri=tracking_uri))
+    run_id = tracker.start_run(f"fit-reference-{folder.name}", tags={
+        "harness.kind": "fit_reference", "reference.data_digest": manifest["training"]["data_digest"],
+        "reference.model_sha256": manifest["model_sha256"]})
+    tracker.log(run_id, params=flatten({"settings": manifest["settings"], "training": manifest["training"]}),
+                metrics=manifest["timings"])
+    tracker.log_artifacts(run_id, folder)
+    tracker.finish(run_id)
+    return run_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    from extractors.reference.artifact import ArtifactError
+    from harness.sources import DataError
+
+    args = parser().parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        print(f"error: --threads must be at least 1, got {args.threads}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    splits = [s.strip() for s in args.refit_on.split(",") if s.strip()]
+    try:
+        folder, _ = fit_artifact(args.language, args.codes, splits, limit=args.limit, data_dir=args.data_dir, out=args.out,
+                              name=args.name, settings=dict(args.settings), threads=args.threads)
+    except (DataError, ArtifactError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.tracking_uri:
+        log.info("logged to MLflow run %s", log_to_mlflow(folder, args.tracking_uri))
+    print(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,431 @@
+"""The learned reference coder: candidate codes from three sources, scored by a cross-fitted re-ranker.
+
+Candidates for one chart come from
+
+- the span lexicon (``extractors.reference.span_lexicon``): training evidence spans (the pieces of a
+  discontinuous mention also as one compound term), ICD-10-CM terms (English charts), Spanish
+  ICD-10 titles (``extractors.reference.cie10_titles``, Spanish charts) and, for charts coded without
+  evidence, phrases induced from co-occurrence;
+- span retrieval (``extractors.reference.span_retrieval``): the nearest learned term (evidence span or induced
+  phrase) of each chart phrase;
+- the chart classifier (``extractors.reference.chart_classifier``): codes of the chart as a whole.
+
+Each (chart, code) candidate becomes a row of ``FEATURES``: how reliable its best term is (per
+chart and per mention) and how reliable any term of the code is, whether its mentions sit inside
+a longer term of another code, how well the words around its mentions fit the code's training
+evidence (``extractors.reference.code_context``), retrieval similarity, classifier probability and
+nearest-charts vote, the code's prior, its rivals of the same category, where it is first
+mentioned and the assertion of its best mention.
+
+The re-ranker, the average of ``reranker_members`` histogram gradient-boosting classifiers, each
+with isotonic calibration, learns P(code is gold | features). Its training rows are out of fold: the training charts are split into
+``folds`` parts, and each part's features come from sources fitted on the other parts, so the
+re-ranker sees features as they look on unseen charts. The sources are then refitted on all
+training charts for prediction.
+
+Without the re-ranker (``use_reranker: false``, for ablations) a candidate scores the best of its
+sources' own estimates: term precision, similarity times the nearest span's precision, probability.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from extractors.dictionary.assertion import AssertionDetector
+from extractors.reference.chart_classifier import ChartClassifier
+from extractors.reference.code_context import CodeProfiles
+from extractors.reference.span_lexicon import (
+    KeyToken,
+    LabelledChart,
+    SpanLexicon,
+    TermPrecision,
+    evidence_terms,
+    icd_terms,
+    induced_terms,
+    key_tokens,
+    title_terms,
+)
+from extractors.reference.span_retrieval import SpanRetriever
+from harness.contracts import Assertion, Chart, CodeSystem
+
+VERSION = "reference@2"
+"""Version of the model's features and sources; an artifact of another version cannot be scored and is refused."""
+
+
+class ReferenceSettings(BaseModel):
+    """What ``extractors.reference.fit`` fits; recorded in the artifact's manifest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folds: int = Field(default=5, ge=2)
+    """Cross-fitting folds: the re-ranker's training features are out of fold."""
+    seed: int = 0
+    """Seed of the fold split and of every learned part."""
+    max_term_words: int = Field(default=10, ge=1)
+    """Longest lexicon term, in words."""
+    use_compounds: bool = True
+    """Learn discontinuous evidence mentions ("hígado ... esteatosis") as compound terms."""
+    compound_window: int = Field(default=25, ge=1)
+    """Most words from a compound's first part to its last."""
+    icd_term_languages: list[str] = Field(default_factory=lambda: ["en"])
+    """Chart languages whose lexicon also holds ICD-10-CM terms (they are English)."""
+    cie_term_languages: list[str] = Field(default_factory=lambda: ["es"])
+    """Chart languages whose lexicon also holds the Spanish ICD-10 titles (``extractors.reference.cie10_titles``)."""
+    code_set_year: int = 2026
+    """ICD-10-CM fiscal year of the ICD terms (and the code set the artifact declares)."""
+    induce_terms: bool = True
+    """Induce phrases from document-level co-occurrence when the training charts carry no evidence spans."""
+    induce_max_words: int = Field(default=3, ge=1)
+    """Longest induced phrase, in words."""
+    induce_min_charts: int = Field(default=3, ge=1)
+    """Fewest training charts holding both an induced phrase and its code."""
+    induce_min_precision: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Least share of an induced phrase's charts that hold its code."""
+    term_prior: float = Field(default=0.3, ge=0.0, le=1.0)
+    """Prior document-level precision of a term (smooths terms seen in few charts)."""
+    term_prior_weight: float = Field(default=1.0, gt=0.0)
+    """Pseudo-charts of the prior in a term's smoothed precision."""
+    use_retrieval: bool = True
+    """Propose the codes of the nearest training span of each chart phrase."""
+    retrieval_max_words: int = Field(default=6, ge=1)
+    """Longest chart phrase sent to retrieval, in words."""
+    retrieval_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Least cosine similarity for a neighbour to propose its codes."""
+    use_classifier: bool = True
+    """Score codes from the whole chart with one-vs-rest logistic regression."""
+    classifier_min_charts: int = Field(default=3, ge=1)
+    """Codes with fewer training charts get no classifier."""
+    classifier_c: float = Field(default=10.0, gt=0.0)
+    """Inverse regularisation strength of each logistic regression."""
+    classifier_min_probability: float = Field(default=0.2, ge=0.0, le=1.0)
+    """A code the classifier alone proposes needs at least this probability to become a candidate."""
+    use_reranker: bool = True
+    """Score candidates with the learned re-ranker (else: the best source estimate)."""
+    reranker_iterations: int = Field(default=200, ge=1)
+    """Boosting iterations of the re-ranker."""
+    reranker_learning_rate: float = Field(default=0.1, gt=0.0)
+    """Learning rate of the re-ranker."""
+    reranker_leaves: int = Field(default=31, ge=2)
+    """Most leaves per tree of the re-ranker."""
+    reranker_members: int = Field(default=5, ge=1)
+    """Re-rankers averaged (seeds ``seed`` onwards): averaging evens out the trees' random feature choices."""
+    reranker_max_features: float = Field(default=0.7, gt=0.0, le=1.0)
+    """Share of the features each tree split may choose from (1.0: all of them)."""
+    assertion_scope: int = Field(default=8, ge=0)
+    """Most words between an assertion cue and the mention it modifies (``extractors.dictionary.assertion``)."""
+    min_confidence: float = Field(default=0.02, ge=0.0, le=1.0)
+    """Candidates scored below this are not reported (the rule pack sets the operating threshold)."""
+
+
+_ASSERTIONS: tuple[Assertion, ...] = ("negated", "possible", "historical", "family")
+FEATURES: tuple[str, ...] = (
+    "lex_mentions", "lex_precision", "lex_mention_precision", "lex_share", "lex_term_charts", "lex_annotations",
+    "lex_words", "lex_nested", "lex_conflict", "lex_free_mentions", "lex_code_precision",
+    "lex_evidence", "lex_icd", "lex_induced", "lex_compound", "lex_context", "lex_context_margin",
+    "ret_similarity", "ret_precision", "ret_mentions", "ret_context",
+    "clf_probability", "clf_modelled", "neighbour_vote",
+    "prior_rate", "code_length", "first_position", "chart_words",
+    "sibling_candidates", "sibling_rank", "chart_candidates",
+    *(f"assertion_{a}" for a in _ASSERTIONS),
+)
+"""Re-ranker features of one (chart, code) candidate, in column order."""
+
+
+@dataclass
+class Sources:
+    """The candidate sources, fitted on one set of charts."""
+
+    lexicon: SpanLexicon
+    precision: TermPrecision
+    retriever: SpanRetriever | None
+    classifier: ChartClassifier | None
+    profiles: CodeProfiles
+    code_charts: Counter[str]
+    n_charts: int
+
+
+@dataclass
+class Candidate:
+    """A code proposed for a chart: its features, the mentions behind it and their assertion."""
+
+    code: str
+    features: dict[str, float] = field(default_factory=dict)
+    mentions: list[tuple[int, int]] = field(default_factory=list)
+    """Evidence offsets, best first; empty for a code with no supporting text."""
+    evidence_kind: str = "none"
+    """``mention`` (lexicon or retrieval hit), ``sentence`` (classifier's strongest sentence) or ``none``."""
+    assertion: Assertion = "present"
+    score: float = 0.0
+
+
+def gold_codes(chart: Chart, system: CodeSystem) -> frozenset[str]:
+    return frozenset(g.code for g in chart.gold if g.system == system)
+
+
+def evidence_mentions(chart: Chart, system: CodeSystem, join_parts: bool = True) -> list[tuple[list[str], str]]:
+    """``(span texts, code)`` of each gold evidence mention; the parts of a discontinuous mention together."""
+    found = []
+    for g in chart.gold:
+        if g.system != system:
+            continue
+        texts = [span.text or chart.text[span.start : span.end] for span in g.evidence]
+        joined = g.discontinuous if join_parts else []
+        pieces = {k for parts in joined for k in parts}
+        found.extend(([texts[k] for k in parts], g.code) for parts in joined)
+        found.extend(([text], g.code) for k, text in enumerate(texts) if k not in pieces)
+    return found
+
+
+def _evidence(chart: Chart, system: CodeSystem) -> dict[str, list[tuple[int, int]]]:
+    return {g.code: [(s.start, s.end) for s in g.evidence] for g in chart.gold if g.system == system and g.evidence}
+
+
+class ReferenceModel:
+    """Fit on labelled charts of one language and code system; score candidate codes of any chart."""
+
+    def __init__(self, settings: ReferenceSettings, language: str, system: CodeSystem):
+        self.settings = settings
+        self.language = language
+        self.system = system
+        self.sources: Sources | None = None
+        self.reranker: Any = None
+        self.timings: dict[str, float] = {}
+        self._detector: AssertionDetector | None = None
+
+    # ------------------------------------------------------------------------------ fitting
+
+    def fit(self, charts: Sequence[Chart]) -> ReferenceModel:
+        """Cross-fit the re-ranker's training rows, fit it, then refit the sources on every chart."""
+        from sklearn.model_selection import KFold
+
+        s = self.settings
+        tokens = {c.id: key_tokens(c.text) for c in charts}
+        rows: list[list[float]] = []
+        labels: list[int] = []
+        started = time.perf_counter()
+        if s.use_reranker:
+            folds = KFold(n_splits=min(s.folds, len(charts)), shuffle=True, random_state=s.seed)
+            for fit_idx, held_idx in folds.split(np.arange(len(charts))):
+                sources = self._fit_sources([charts[i] for i in fit_idx], tokens)
+                for i in held_idx:
+                    gold = gold_codes(charts[i], self.system)
+                    for cand in self._candidates(charts[i], tokens[charts[i].id], sources):
+                        rows.append([cand.features[f] for f in FEATURES])
+                        labels.append(int(cand.code in gold))
+        self.timings["cross_fit_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self.sources = self._fit_sources(charts, tokens)
+        self.timings["sources_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        if s.use_reranker:
+            self.reranker = self._fit_reranker(np.array(rows), np.array(labels))
+        self.timings["reranker_s"] = time.perf_counter() - started
+        self.timings["reranker_rows"] = float(len(rows))
+        return self
+
+    def _fit_sources(self, charts: Sequence[Chart], tokens: dict[str, list[KeyToken]]) -> Sources:
+        s = self.settings
+        labelled = [LabelledChart(tokens[c.id], gold_codes(c, self.system), _evidence(c, self.system)) for c in charts]
+        lexicon = SpanLexicon(max_words=s.max_term_words, compound_window=s.compound_window)
+        mentions = [m for c in charts for m in evidence_mentions(c, self.system, s.use_compounds)]
+        evidence_terms(lexicon, mentions)
+        if self.language in s.icd_term_languages and self.system == "icd10cm":
+            icd_terms(lexicon, _icd_index(s.code_set_year, s.max_term_words))
+        if self.language in s.cie_term_languages and self.system == "icd10cm":
+            title_terms(lexicon, _cie_titles(s.code_set_year))
+        if s.induce_terms and not mentions:
+            induced_terms(lexicon, labelled, max_words=s.induce_max_words, min_charts=s.induce_min_charts,
+                          min_precision=s.induce_min_precision)
+        precision = TermPrecision.measure(lexicon, labelled, s.term_prior, s.term_prior_weight)
+        retriever = None
+        if s.use_retrieval:
+            # Terms learned from these charts (evidence spans, else induced phrases); ICD terms are too many to search.
+            learned = [term for term, source in lexicon.sources.items() if source in ("evidence", "induced")]
+            retriever = SpanRetriever(s.retrieval_max_words, s.retrieval_min_similarity).fit(learned)
+        classifier = None
+        if s.use_classifier:
+            classifier = ChartClassifier(s.classifier_min_charts, s.classifier_c, s.seed).fit(
+                [c.text for c in charts], [chart.gold for chart in labelled])
+        code_charts = Counter(code for chart in labelled for code in chart.gold)
+        return Sources(lexicon, precision, retriever, classifier, CodeProfiles(lexicon), code_charts, len(charts))
+
+    def _fit_reranker(self, x: np.ndarray, y: np.ndarray) -> Any:
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+
+        s = self.settings
+        if len(set(y.tolist())) < 2:
+            raise ValueError(f"the re-ranker needs positive and negative candidates; got {len(y)} rows of one class")
+        members = [
+            (f"member{k}", CalibratedClassifierCV(HistGradientBoostingClassifier(
+                max_iter=s.reranker_iterations, learning_rate=s.reranker_learning_rate, max_leaf_nodes=s.reranker_leaves,
+                min_samples_leaf=20, l2_regularization=1.0, max_features=s.reranker_max_features, random_state=s.seed + k),
+                method="isotonic", cv=3))
+            for k in range(s.reranker_members)
+        ]
+        return VotingClassifier(members, voting="soft").fit(x, y)
+
+    # ------------------------------------------------------------------------------ scoring
+
+    def predict(self, chart: Chart) -> list[Candidate]:
+        """Candidates scored at least ``min_confidence``, most probable first (ties by code)."""
+        if self.sources is None:
+            raise RuntimeError("the reference model is not fitted")
+        candidates = self._candidates(chart, key_tokens(chart.text), self.sources)
+        if not candidates:
+            return []
+        if self.reranker is not None:
+            x = np.array([[c.features[f] for f in FEATURES] for c in candidates])
+            scores = self.reranker.predict_proba(x)[:, 1]
+        else:
+            scores = [_source_estimate(c.features) for c in candidates]
+        for cand, score in zip(candidates, scores):
+            cand.score = round(float(score), 6)  # rounded so that a reloaded model ranks identically
+        kept = [c for c in candidates if c.score >= self.settings.min_confidence]
+        self._attach_sentences(chart, [c for c in kept if not c.mentions])
+        return sorted(kept, key=lambda c: (-c.score, c.code))
+
+    def _candidates(self, chart: Chart, tokens: list[KeyToken], sources: Sources) -> list[Candidate]:
+        """Every code some source proposes for the chart, with all of ``FEATURES`` set, sorted by code."""
+        cands: dict[str, Candidate] = {}
+        best = self._lexicon_candidates(tokens, sources, cands)
+        if sources.retriever is not None:
+            self._retrieval_candidates(tokens, sources, cands, best)
+        probabilities, votes = {}, {}
+        if sources.classifier is not None:
+            probabilities = sources.classifier.predict(chart.text)
+            votes = sources.classifier.neighbour_votes(chart.text)
+        for code, p in probabilities.items():
+            if p >= self.settings.classifier_min_probability:
+                cands.setdefault(code, Candidate(code))
+        for code, cand in cands.items():  # the best lexicon mention first: it carries the assertion
+            cand.mentions.sort(key=lambda m: (m != best[code], m) if code in best else (False, m))
+        assertions = self._assertions(chart.text, [c.mentions[0] for c in cands.values() if c.mentions])
+        # codes of one category compete (C34.90 or C34.91): how many rivals, and where this one stands among them
+        categories: dict[str, list[tuple[float, str]]] = {}
+        for code, cand in cands.items():
+            estimate = max(cand.features.get("lex_precision", 0.0), cand.features.get("ret_precision", 0.0),
+                           probabilities.get(code, 0.0))
+            categories.setdefault(code[:3], []).append((-estimate, code))
+        sibling_rank = {code: rank for group in categories.values() for rank, (_, code) in enumerate(sorted(group))}
+        for code, cand in cands.items():
+            f = cand.features
+            f["clf_probability"] = probabilities.get(code, 0.0)
+            f["clf_modelled"] = float(code in probabilities)
+            f["neighbour_vote"] = votes.get(code, 0.0)
+            f["prior_rate"] = sources.code_charts[code] / max(sources.n_charts, 1)
+            f["code_length"] = float(len(code))
+            f["chart_words"] = math.log1p(len(tokens))
+            f["sibling_candidates"] = float(len(categories[code[:3]]) - 1)
+            f["sibling_rank"] = float(sibling_rank[code])
+            f["chart_candidates"] = math.log1p(len(cands))
+            first = min((start for start, _ in cand.mentions), default=None)
+            f["first_position"] = _position(tokens, first) / max(len(tokens), 1) if first is not None else 1.0
+            cand.assertion = assertions[cand.mentions[0]] if cand.mentions else "present"
+            cand.evidence_kind = "mention" if cand.mentions else "none"
+            for a in _ASSERTIONS:
+                f[f"assertion_{a}"] = float(cand.assertion == a)
+            for name in FEATURES:
+                f.setdefault(name, 0.0)
+        return sorted(cands.values(), key=lambda c: c.code)
+
+    @staticmethod
+    def _lexicon_candidates(tokens: list[KeyToken], sources: Sources, cands: dict[str, Candidate]) -> dict[str, tuple[int, int]]:
+        """Add the codes of every lexicon hit; returns each code's best mention (highest term precision)."""
+        best: dict[str, tuple[float, tuple[int, int]]] = {}
+        hits = sources.lexicon.find(tokens)
+        for hit in hits:
+            codes = sources.lexicon.codes[hit.term]
+            # codes of the longer terms this mention sits inside: a code none of them carries loses the mention to them
+            outer = [sources.lexicon.codes[h.term] for h in hits if not h.compound
+                     and h.first <= hit.first and hit.first + hit.words <= h.first + h.words and h.words > hit.words] if hit.nested else []
+            total = sum(codes.values())
+            # the codes of one term compete for the mention: how much better its context fits this code than the rest
+            context = {code: sources.profiles.score(code, tokens, hit.first, hit.words) for code in codes}
+            for code, count in codes.items():
+                cand = cands.setdefault(code, Candidate(code))
+                f = cand.features
+                precision = sources.precision.precision(hit.term, code)
+                f["lex_mentions"] = f.get("lex_mentions", 0.0) + 1.0
+                conflict = any(code not in o for o in outer)
+                f["lex_free_mentions"] = f.get("lex_free_mentions", 0.0) + float(not conflict)
+                f["lex_compound"] = max(f.get("lex_compound", 0.0), float(hit.compound))
+                rivals = max((v for c, v in context.items() if c != code), default=0.0)
+                f["lex_context"] = max(f.get("lex_context", 0.0), context[code])
+                f["lex_context_margin"] = max(f.get("lex_context_margin", -1.0), context[code] - rivals)
+                cand.mentions.append((hit.start, hit.end))
+                if precision > best.get(code, (-1.0,))[0]:
+                    best[code] = (precision, (hit.start, hit.end))
+                    source = sources.lexicon.sources[hit.term]
+                    f.update(lex_precision=precision, lex_share=count / total,
+                             lex_mention_precision=sources.precision.mention_precision(hit.term, code),
+                             lex_term_charts=sources.precision.log_charts(hit.term), lex_annotations=math.log1p(count),
+                             lex_words=float(hit.words), lex_nested=float(hit.nested), lex_conflict=float(conflict),
+                             lex_code_precision=sources.precision.code_precision(code),
+                             lex_evidence=float(source == "evidence"), lex_icd=float(source == "icd"),
+                             lex_induced=float(source == "induced"))
+        return {code: span for code, (_, span) in best.items()}
+
+    @staticmethod
+    def _retrieval_candidates(tokens: list[KeyToken], sources: Sources, cands: dict[str, Candidate],
+                              lexicon_best: dict[str, tuple[int, int]]) -> None:
+        """Add the codes of each phrase's nearest learned term; their phrases are evidence only where the lexicon found none."""
+        for near in sources.retriever.neighbours(tokens):
+            for code in sources.lexicon.codes[near.span]:
+                cand = cands.setdefault(code, Candidate(code))
+                f = cand.features
+                estimate = near.similarity * sources.precision.precision(near.span, code)
+                f["ret_mentions"] = f.get("ret_mentions", 0.0) + 1.0
+                f["ret_context"] = max(f.get("ret_context", 0.0), sources.profiles.score(code, tokens, near.first, near.words))
+                if estimate > f.get("ret_precision", -1.0):
+                    f.update(ret_similarity=near.similarity, ret_precision=estimate)
+                if code not in lexicon_best:
+                    cand.mentions.append((near.start, near.end))
+
+    def _assertions(self, text: str, spans: list[tuple[int, int]]) -> dict[tuple[int, int], Assertion]:
+        if self._detector is None:
+            self._detector = AssertionDetector(self.language, max_scope=self.settings.assertion_scope)
+        return dict(zip(spans, self._detector.assertions(text, spans)))
+
+    def _attach_sentences(self, chart: Chart, cands: list[Candidate]) -> None:
+        """Codes without a mention get the classifier's strongest sentence as evidence, where one supports them."""
+        classifier = self.sources.classifier
+        found = classifier.evidence(chart.text, [c.code for c in cands]) if classifier is not None and cands else {}
+        for cand in cands:
+            if cand.code in found:
+                cand.mentions = [found[cand.code]]
+                cand.evidence_kind = "sentence"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_detector": None}  # compiled cue patterns are rebuilt on load
+
+
+def _position(tokens: list[KeyToken], start: int) -> int:
+    return next((i for i, t in enumerate(tokens) if t.start >= start), len(tokens))
+
+
+def _source_estimate(f: dict[str, float]) -> float:
+    return max(f["lex_precision"], f["ret_precision"], f["clf_probability"])
+
+
+@functools.cache
+def _cie_titles(year: int) -> list[tuple[str, str]]:
+    from extractors.reference.cie10_titles import cie10_titles
+
+    return cie10_titles(year)
+
+
+def _icd_index(year: int, max_words: int) -> dict[str, str]:
+    from extractors.dictionary.extractor import load_icd_index
+    from harness.config import cache_root
+
+    return load_icd_index(year, max_words, 2, str(cache_root()))

@@ -1,0 +1,200 @@
+"""The batched pipeline: extract -> code -> calibrate -> edit -> route, one ``ChartResult`` per input chart.
+
+No chart is ever dropped: an empty chart, a failed extraction or a rule-engine
+failure becomes a result routed to review with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from extractors.base import Extractor
+from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, EditResult, Extraction, digest
+from harness.metrics.robustness import ChartIntake
+from harness.pipeline.extraction_cache import ExtractionCache, extract_cached, extractor_fingerprint
+from harness.pipeline.preparation import Prepared
+
+
+@dataclass(frozen=True)
+class PipelineDesign:
+    """The swappable parts of one pipeline design."""
+
+    extractor: Extractor
+    code: Callable[[Chart, Extraction], list[CodeAssignment]]
+    """The rule engine's ``code`` method."""
+    coder_id: str
+    """``<pack name>@<version>`` of the rule pack."""
+    route: Callable[[Extraction, list[CodeAssignment], list[EditResult]], tuple[str, list[str]]]
+    """The routing policy, configured."""
+    router_id: str
+    calibrate: Callable[[list[CodeAssignment]], list[CodeAssignment]] | None = None
+    """Maps code confidences to calibrated ones (keeping the raw value); None leaves them as coded."""
+    calibrator_id: str = ""
+    edit: Callable[[Chart, list[CodeAssignment]], list[EditResult]] | None = None
+    """Validation edits on a chart's codes (``coders.edits``); None runs none."""
+    prepare: Callable[[Chart], Prepared] | None = None
+    """Degradation and intake (a ``harness.pipeline.preparation.ChartPreparer``); None reads charts as they are."""
+    cache: ExtractionCache | None = None
+    """Extraction cache keyed by the extractor's fingerprint and the chart as the extractor reads it."""
+
+
+@dataclass
+class PipelineRun:
+    """Results in input order, the intake facts per chart, and the wall-clock seconds of the whole run."""
+
+    results: list[ChartResult]
+    intake: list[ChartIntake]
+    wall_s: float
+    cache_hits: int = 0
+    """Charts whose extraction came from the cache (no extractor call)."""
+    extractions: list[Extraction] = field(default_factory=list)
+    """Every extraction made or reused, in processing order (charts with no readable text have none)."""
+
+
+def _extract_batch(extractor: Extractor, batch: Sequence[Chart]) -> list[Extraction]:
+    try:
+        extractions = extractor.extract(batch)
+    except Exception as error:  # one broken batch must not end the run: its charts go to review
+        return [Extraction(chart_id=c.id, extractor=extractor.name, error=f"{type(error).__name__}: {error}") for c in batch]
+    if [e.chart_id for e in extractions] != [c.id for c in batch]:
+        raise RuntimeError(f"extractor {extractor.name!r} returned results that do not match its input charts one to one")
+    return extractions
+
+
+def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract_s: float, facts: ChartIntake) -> ChartResult:
+    started = time.perf_counter()
+    try:
+        codes = design.code(chart, extraction)
+        coding_error = None
+    except Exception as error:  # a rule-engine failure on one chart routes that chart, not the run
+        codes, coding_error = [], f"coding_failed: {type(error).__name__}"
+    if design.calibrate is not None and codes:
+        codes = design.calibrate(codes)
+    coded = time.perf_counter()
+    edits, edit_error = [], None
+    if design.edit is not None:
+        try:
+            edits = design.edit(chart, codes)
+        except Exception as error:  # e.g. implausible demographics: the chart needs a human, the run goes on
+            edit_error = f"edits_failed: {type(error).__name__}: {error}"
+    edited = time.perf_counter()
+    route, reasons = design.route(extraction, codes, edits)
+    if coding_error or edit_error:
+        route, reasons = "review", [*filter(None, [coding_error, edit_error]), *reasons]
+    if facts.reasons:  # intake already found the chart unfit: the codes are a draft for the reviewer
+        route, reasons = "review", [*facts.reasons, *reasons]
+    routed = time.perf_counter()
+    fired = sorted({rule for code in codes for rule in code.rule_trace})
+    return ChartResult(
+        chart_id=chart.id,
+        codes=codes,
+        route=route,
+        reasons=reasons,
+        edits=edits,
+        intake_quality=facts.quality,
+        stage_seconds={"extract": extract_s, "code": coded - started, **({"edit": edited - coded} if design.edit else {}),
+                       "route": routed - edited},
+        audit=[
+            AuditEvent(
+                stage="extract",
+                actor=extraction.extractor,
+                actor_version=design.extractor.version,
+                input_hash=chart.content_hash()[:16],
+                output_hash=digest(extraction),
+                detail={"findings": len(extraction.findings), "failed": extraction.error is not None},
+            ),
+            AuditEvent(
+                stage="code",
+                actor="rules",
+                actor_version=design.coder_id + (f" + {design.calibrator_id}" if design.calibrator_id else ""),
+                input_hash=digest(extraction),
+                output_hash=digest([c.model_dump(mode="json") for c in codes]),
+                detail={"codes": len(codes), "rules_fired": fired, "calibrated": design.calibrate is not None},
+            ),
+            *([AuditEvent(stage="edit", actor="edits", detail={"failed": sorted({e.edit for e in edits if not e.passed}),
+                                                               "ran": len(edits), "error": edit_error is not None})]
+              if design.edit else []),
+            AuditEvent(stage="route", actor="routing", actor_version=design.router_id, detail={"route": route, "reasons": reasons}),
+        ],
+    )
+
+
+def _empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
+    return ChartResult(
+        chart_id=chart.id,
+        route="review",
+        reasons=[*facts.reasons, "empty_chart"],
+        intake_quality=facts.quality,
+        audit=[AuditEvent(stage="intake", actor="pipeline", input_hash=chart.content_hash()[:16], detail={"empty": True})],
+    )
+
+
+def _prepared(design: PipelineDesign, chart: Chart) -> Prepared:
+    if design.prepare is None:
+        return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
+    try:
+        return design.prepare(chart)
+    except Exception as error:  # a chart that cannot be degraded or read goes to review, the run goes on
+        blank = chart.model_copy(update={"text": "", "pages": [], "gold": []})
+        return Prepared(blank, ChartIntake(kept_ranges=(), reasons=(f"intake_failed: {type(error).__name__}: {error}",)), 0.0, 0.0)
+
+
+def _evidence_to_source(result: ChartResult, source: Chart, offsets: list[int]) -> None:
+    """Point evidence found in intake text back at the source chart's characters."""
+    last = len(offsets) - 1
+    for code in result.codes:
+        for span in code.evidence:
+            start, end = offsets[min(span.start, last)], offsets[min(span.end, last)]
+            span.start, span.end, span.text, span.page = start, end, source.text[start:end], source.page_of(start)
+
+
+def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: int = 32, progress: bool = True) -> PipelineRun:
+    """Run every chart through the design: one result per chart, in input order."""
+    from tqdm import tqdm
+
+    results: dict[str, ChartResult] = {}
+    intake: dict[str, ChartIntake] = {}
+    source_by_id = {chart.id: chart for chart in charts}
+    fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""  # after fit: covers what was learned
+    hits, made = 0, []
+    started = time.perf_counter()
+    with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
+        for i in range(0, len(charts), batch_size):
+            readable, prepared = [], {}
+            for chart in charts[i : i + batch_size]:
+                prepared[chart.id] = p = _prepared(design, chart)
+                intake[chart.id] = p.facts
+                if p.chart.text.strip():
+                    readable.append(p.chart)
+                else:
+                    results[chart.id] = _empty_chart(chart, p.facts)
+                    results[chart.id].stage_seconds.update(p.stage_seconds)
+            batch_started = time.perf_counter()
+            if design.cache is None:
+                extractions = _extract_batch(design.extractor, readable) if readable else []
+            else:
+                extractions, batch_hits = extract_cached(design.cache, fingerprint, readable, lambda b: _extract_batch(design.extractor, b))
+                hits += batch_hits
+            made.extend(extractions)
+            per_chart = (time.perf_counter() - batch_started) / max(len(readable), 1)
+            for chart, extraction in zip(readable, extractions):
+                p = prepared[chart.id]
+                result = _coded(design, chart, extraction, per_chart, p.facts)
+                result.stage_seconds.update(p.stage_seconds)
+                if p.source_offsets is not None:
+                    _evidence_to_source(result, source_by_id[chart.id], p.source_offsets)
+                results[chart.id] = result
+            bar.update(min(batch_size, len(charts) - i))
+    wall = time.perf_counter() - started
+    return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall, hits, made)
+
+
+def stage_totals(results: Sequence[ChartResult]) -> dict[str, float]:
+    """Total seconds per stage over all charts."""
+    totals: dict[str, float] = {}
+    for result in results:
+        for stage, seconds in result.stage_seconds.items():
+            totals[stage] = totals.get(stage, 0.0) + seconds
+    return totals

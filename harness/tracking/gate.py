@@ -1,0 +1,387 @@
+"""CI regression gate: compare a candidate job run with a baseline run over the same charts.
+
+    python -m harness.tracking.gate --candidate <run_id> --baseline <run_id|champion> [--tracking-uri URI]
+                           [--config default|path.yaml] [--out summary.md]
+    python -m harness.tracking.gate promote <run_id> [--tracking-uri URI]
+
+Differences are candidate - baseline, paired by chart_id, with percentile intervals from a paired
+bootstrap over charts (harness.metrics.paired_stats); thresholds come from conf/gate/<name>.yaml.
+
+Checks (each gives pass, regression or inconclusive):
+  micro_f1          regression when the whole interval lies below -max_micro_f1_drop;
+                    pass when its lower bound is >= -max_micro_f1_drop; otherwise inconclusive.
+  review_rate       regression when the whole interval lies above +max_review_rate_rise;
+                    pass when its upper bound is <= +max_review_rate_rise; otherwise inconclusive.
+  exact_match       exact McNemar test: regression when more charts lost exact match than gained
+                    (b > c) and p < mcnemar_alpha; otherwise pass.
+  schema_valid_rate regression when the candidate's rate is below min_schema_valid_rate
+                    (skipped when the candidate does not record it).
+  charts_per_s      regression when the candidate's throughput is below
+                    baseline * (1 - max_throughput_drop); inconclusive when either run lacks it
+                    or fewer than min_charts charts are paired (their timing is noise).
+  paired charts     inconclusive when fewer than min_charts charts are paired.
+Verdict: regression if any check is a regression; else inconclusive if any check is inconclusive;
+else pass.
+
+Runs that cannot be compared are refused: an unknown run id, an unreachable store, a run without
+per-chart results, different dataset or dataset.split tags, different chart sets (chart ids or
+dataset.digest), no champion for the candidate's dataset/split.
+
+The Markdown summary is printed (and written to --out), logged to the candidate run as artifact
+gate_summary.md, and the candidate is tagged gate.verdict=<verdict> and gate.baseline=<run_id>.
+`promote` tags a run champion=true and removes that tag from every other run of its experiment
+with the same dataset and dataset.split; `--baseline champion` resolves to that run.
+
+Exit codes:
+  0  pass
+  1  regression
+  2  inconclusive, or a usage or data error (runs refused; the message on stderr names both runs)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.tracking.run_store import DEFAULT_URI, RecordedRun, RunStoreError, client, load_run
+
+PASS, REGRESSION, INCONCLUSIVE, SKIPPED = "pass", "regression", "inconclusive", "skipped"
+EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 2}
+USAGE_ERROR = 2
+"""Exit status when the runs cannot be compared (same as inconclusive: CI must not go green)."""
+CHAMPION = "champion"
+SUMMARY_ARTIFACT = "gate_summary.md"
+
+
+class GateError(RuntimeError):
+    """The runs cannot be gated: the message says why."""
+
+
+class GateConfig(BaseModel):
+    """Thresholds and bootstrap settings of the gate (``conf/gate/<name>.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_micro_f1_drop: float = Field(default=0.01, ge=0, le=1)
+    """Largest micro-F1 drop tolerated; the interval's lower bound must stay at or above its negative."""
+    max_review_rate_rise: float = Field(default=0.02, ge=0, le=1)
+    """Largest review-rate rise tolerated; the interval's upper bound must stay at or below it."""
+    min_schema_valid_rate: float = Field(default=0.95, ge=0, le=1)
+    """Lowest share of schema-valid extractions; checked only when the candidate records schema_valid_rate."""
+    max_throughput_drop: float = Field(default=0.5, ge=0, le=1)
+    """Largest relative drop of charts_per_s (run metrics, no per-chart test): CI machines are noisy."""
+    min_charts: int = Field(default=30, ge=1)
+    """Fewest paired charts for a conclusive verdict."""
+    n_resamples: int = Field(default=2000, ge=100)
+    """Paired bootstrap resamples of charts."""
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    """Coverage of the intervals of the differences."""
+    seed: int = 0
+    """Seed of the bootstrap: the same runs give the same verdict."""
+    mcnemar_alpha: float = Field(default=0.05, gt=0, lt=1)
+    """A loss of exact matches is significant when McNemar's p-value is below this."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the gate's table."""
+
+    metric: str
+    result: str
+    threshold: str
+    baseline: str = "-"
+    candidate: str = "-"
+    difference: str = "-"
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """Everything the gate decided, and the Markdown that explains it."""
+
+    verdict: str
+    checks: list[Check]
+    candidate: RecordedRun
+    baseline: RecordedRun
+    mcnemar_b: int
+    mcnemar_c: int
+    mcnemar_p: float
+    n_charts: int
+    config: GateConfig
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.verdict]
+
+    def markdown(self) -> str:
+        c, b, cfg = self.candidate, self.baseline, self.config
+        lines = [
+            f"## Regression gate: {self.verdict.upper()}",
+            "",
+            f"- candidate: `{c.run_id}` ({c.name}, rules {c.tags.get('rules.pack', '?')})",
+            f"- baseline: `{b.run_id}` ({b.name}, rules {b.tags.get('rules.pack', '?')}"
+            f"{', champion' if b.tags.get(CHAMPION) == 'true' else ''})",
+            f"- dataset: {c.tags.get('dataset')}/{c.tags.get('dataset.split')} (digest {c.tags.get('dataset.digest')}), "
+            f"{self.n_charts} paired charts",
+            f"- paired bootstrap: {cfg.n_resamples} resamples of charts, {cfg.confidence:.0%} intervals, seed {cfg.seed}",
+            "",
+            f"| metric | baseline | candidate | difference [{cfg.confidence:.0%} interval] | threshold | result |",
+            "|---|---:|---:|---|---|---|",
+            *(f"| {k.metric} | {k.baseline} | {k.candidate} | {k.difference} | {k.threshold} | {k.result} |"
+              for k in self.checks),
+            "",
+            f"McNemar on exact match: b = {self.mcnemar_b} charts lost (baseline right, candidate wrong), "
+            f"c = {self.mcnemar_c} gained (candidate right, baseline wrong), exact two-sided p = {self.mcnemar_p:.4g}.",
+        ]
+        failing = [f"{k.metric} ({k.result})" for k in self.checks if k.result in (REGRESSION, INCONCLUSIVE)]
+        if failing:
+            lines += ["", f"Not a pass because of: {', '.join(failing)}."]
+        return "\n".join(lines) + "\n"
+
+
+def load_config(name_or_path: str) -> GateConfig:
+    """A gate config by option name (``conf/gate/<name>.yaml``) or YAML path."""
+    import yaml
+
+    from harness.config import config_option
+
+    try:
+        if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+            values = yaml.safe_load(Path(name_or_path).read_text(encoding="utf-8"))
+        else:
+            values = config_option("gate", name_or_path)
+        return GateConfig.model_validate(values or {})
+    except (OSError, yaml.YAMLError) as error:
+        raise GateError(f"gate config {name_or_path}: {error}") from None
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise GateError(f"gate config {name_or_path}: {problems}") from None
+
+
+def _interval_result(low: float, high: float, floor: float) -> str:
+    """Decision for a difference that must stay at or above ``floor``."""
+    if high < floor:
+        return REGRESSION
+    return PASS if low >= floor else INCONCLUSIVE
+
+
+def _difference(low: float, high: float, point: float) -> str:
+    return f"{point:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
+def check_comparable(candidate: RecordedRun, baseline: RecordedRun) -> None:
+    """Raise ``GateError`` unless both runs scored the same charts of the same dataset split."""
+    from harness.metrics.paired_stats import align
+
+    if candidate.run_id == baseline.run_id:
+        raise GateError("candidate and baseline are the same run")
+    for tag in ("dataset", "dataset.split"):
+        if not candidate.tags.get(tag) or candidate.tags.get(tag) != baseline.tags.get(tag):
+            raise GateError(f"different datasets: {tag} is {candidate.tags.get(tag)!r} in the candidate "
+                            f"and {baseline.tags.get(tag)!r} in the baseline")
+    try:
+        align(candidate.per_chart, baseline.per_chart)
+    except ValueError as error:
+        raise GateError(f"different chart sets: {error}") from None
+    digests = candidate.tags.get("dataset.digest"), baseline.tags.get("dataset.digest")
+    if not digests[0] or digests[0] != digests[1]:
+        raise GateError(f"different chart sets: dataset.digest {digests[0]} (candidate) vs {digests[1]} (baseline): "
+                        "same chart ids but different chart contents or gold codes")
+
+
+def _schema_check(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) -> Check:
+    """A threshold on the candidate alone; runs whose extractor has no schema (dictionary) skip it."""
+    rate, base_rate = candidate.metrics.get("schema_valid_rate"), baseline.metrics.get("schema_valid_rate")
+    threshold = f">= {config.min_schema_valid_rate:g}"
+    if rate is None:
+        return Check("schema_valid_rate", SKIPPED, threshold)
+    return Check("schema_valid_rate", PASS if rate >= config.min_schema_valid_rate else REGRESSION, threshold,
+                 "-" if base_rate is None else f"{base_rate:.4f}", f"{rate:.4f}")
+
+
+def _throughput_check(candidate: RecordedRun, baseline: RecordedRun, n_charts: int, config: GateConfig) -> Check:
+    """Relative drop of the runs' charts_per_s: one number per run, so a threshold and no test.
+
+    The wall time of a handful of charts is mostly noise (and start-up), so below min_charts it decides nothing.
+    """
+    speed, base_speed = candidate.metrics.get("charts_per_s"), baseline.metrics.get("charts_per_s")
+    threshold = f"drop <= {config.max_throughput_drop:.0%}"
+    if speed is None or not base_speed:
+        return Check("charts_per_s", INCONCLUSIVE, threshold)
+    if n_charts < config.min_charts:
+        result = INCONCLUSIVE
+    else:
+        result = PASS if speed >= base_speed * (1 - config.max_throughput_drop) else REGRESSION
+    return Check("charts_per_s", result, threshold, f"{base_speed:.1f}", f"{speed:.1f}", f"{speed / base_speed - 1:+.1%}")
+
+
+def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) -> GateReport:
+    """Run every check on two comparable runs (see the module docstring for the rules)."""
+    from harness.metrics.paired_stats import align, mcnemar, paired_bootstrap
+
+    check_comparable(candidate, baseline)
+    pair = dict(candidate_rows=candidate.per_chart, baseline_rows=baseline.per_chart, n_resamples=config.n_resamples,
+                confidence=config.confidence, seed=config.seed)
+    f1 = paired_bootstrap(statistic="micro_f1", **pair)
+    review = paired_bootstrap(statistic="review_rate", **pair)
+    exact = paired_bootstrap(statistic="exact_match", **pair)
+    cand_rows, base_rows = align(candidate.per_chart, baseline.per_chart)
+    test = mcnemar([r["exact_match"] for r in cand_rows], [r["exact_match"] for r in base_rows])
+
+    checks = [
+        Check("micro_f1", _interval_result(f1.low, f1.high, -config.max_micro_f1_drop), f"drop <= {config.max_micro_f1_drop:g}",
+              f"{f1.baseline:.4f}", f"{f1.candidate:.4f}", _difference(f1.low, f1.high, f1.difference)),
+        Check("review_rate", _interval_result(-review.high, -review.low, -config.max_review_rate_rise),
+              f"rise <= {config.max_review_rate_rise:g}", f"{review.baseline:.4f}", f"{review.candidate:.4f}",
+              _difference(review.low, review.high, review.difference)),
+        Check("exact_match", REGRESSION if test.b > test.c and test.p_value < config.mcnemar_alpha else PASS,
+              f"no significant loss (McNemar, alpha {config.mcnemar_alpha:g})", f"{exact.baseline:.4f}", f"{exact.candidate:.4f}",
+              _difference(exact.low, exact.high, exact.difference)),
+    ]
+    checks += [_schema_check(candidate, baseline, config), _throughput_check(candidate, baseline, f1.n_charts, config),
+               Check("paired charts", PASS if f1.n_charts >= config.min_charts else INCONCLUSIVE, f">= {config.min_charts}",
+                     str(f1.n_charts), str(f1.n_charts))]
+    results = {k.result for k in checks}
+    verdict = REGRESSION if REGRESSION in results else INCONCLUSIVE if INCONCLUSIVE in results else PASS
+    return GateReport(verdict=verdict, checks=checks, candidate=candidate, baseline=baseline, mcnemar_b=test.b,
+                      mcnemar_c=test.c, mcnemar_p=test.p_value, n_charts=f1.n_charts, config=config)
+
+
+def _champions(uri: str, experiment_id: str, dataset: str, split: str) -> list[str]:
+    """Ids of the runs tagged champion for ``dataset``/``split`` in the experiment."""
+    found = client(uri).search_runs([experiment_id], filter_string=f"tags.{CHAMPION} = 'true' and tags.dataset = '{dataset}' "
+                                    f"and tags.`dataset.split` = '{split}'")
+    return [run.info.run_id for run in found]
+
+
+def resolve_champion(candidate: RecordedRun, uri: str) -> str:
+    """The champion run for the candidate's dataset/split, in the candidate's experiment."""
+    dataset, split = candidate.tags.get("dataset"), candidate.tags.get("dataset.split")
+    experiment_id = client(uri).get_run(candidate.run_id).info.experiment_id
+    found = _champions(uri, experiment_id, dataset, split)
+    if not found:
+        raise GateError(f"no champion run for {dataset}/{split}: promote one first (python -m harness.tracking.gate promote <run_id>)")
+    if len(found) > 1:
+        raise GateError(f"several champion runs for {dataset}/{split} ({', '.join(found)}): promote one again")
+    return found[0]
+
+
+def record(report: GateReport, uri: str) -> None:
+    """Log the summary to the candidate run and tag it with the verdict and the baseline."""
+    from harness.config import TrackingConfig
+    from harness.tracking.mlflow_store import Tracker
+
+    tracker = Tracker(TrackingConfig(uri=uri))
+    tracker.log(report.candidate.run_id, tags={"gate.verdict": report.verdict, "gate.baseline": report.baseline.run_id})
+    with tempfile.TemporaryDirectory() as folder:  # log_artifacts logs a folder: give it just the summary
+        (Path(folder) / SUMMARY_ARTIFACT).write_text(report.markdown(), encoding="utf-8")
+        tracker.log_artifacts(report.candidate.run_id, Path(folder))
+
+
+def run_gate(candidate_id: str, baseline_id: str, uri: str = DEFAULT_URI, config: GateConfig | None = None) -> GateReport:
+    """Load both runs (``baseline_id`` may be ``champion``), decide and record the result on the candidate.
+
+    The downloaded artifacts are deleted on return; the report keeps the runs' rows, tags and metrics.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        candidate = load_run(candidate_id, uri, into=_subfolder(folder, "candidate"))
+        if baseline_id == CHAMPION:
+            baseline_id = resolve_champion(candidate, uri)
+        baseline = load_run(baseline_id, uri, into=_subfolder(folder, "baseline"))
+        report = decide(candidate, baseline, config or GateConfig())
+        record(report, uri)
+    return report
+
+
+def promote(run_id: str, uri: str = DEFAULT_URI) -> list[str]:
+    """Tag ``run_id`` champion for its dataset/split; returns the runs that lost the tag."""
+    from harness.config import TrackingConfig
+    from harness.tracking.mlflow_store import Tracker
+
+    with tempfile.TemporaryDirectory() as folder:
+        run = load_run(run_id, uri, into=_subfolder(folder, "run"))  # only a job with per-chart results can be a baseline
+    dataset, split = run.tags.get("dataset"), run.tags.get("dataset.split")
+    if not dataset or not split:
+        raise GateError(f"run {run_id!r} has no dataset/dataset.split tags: not a harness job run")
+    mlflow = client(uri)
+    previous = _champions(uri, mlflow.get_run(run_id).info.experiment_id, dataset, split)
+    Tracker(TrackingConfig(uri=uri)).log(run_id, tags={CHAMPION: "true"})
+    demoted = [other for other in previous if other != run_id]
+    for other in demoted:
+        mlflow.delete_tag(other, CHAMPION)
+    return demoted
+
+
+def _subfolder(root: str, name: str) -> Path:
+    path = Path(root) / name
+    path.mkdir()
+    return path
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    """Failures that mean "cannot gate" (exit 2). Evaluated only when an exception reaches the ``except``
+    clause, and arguments are parsed outside it, so ``--help`` never imports mlflow."""
+    from mlflow.exceptions import MlflowException
+
+    return GateError, RunStoreError, MlflowException, OSError
+
+
+def _gate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness.tracking.gate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--candidate", required=True, metavar="RUN_ID", help="the run under test")
+    parser.add_argument("--baseline", required=True, metavar="RUN_ID|champion", help="the run to compare with, or champion")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
+    parser.add_argument("--config", default="default",
+                        help="gate config: a name under conf/gate/ or a YAML path (default: default)")
+    parser.add_argument("--out", type=Path, metavar="PATH", help="also write the Markdown summary here")
+    return parser
+
+
+def _promote_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness.tracking.gate promote",
+                                     description="Make a run the champion baseline for its dataset/split.")
+    parser.add_argument("run_id", help="the run to promote")
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
+    return parser
+
+
+def _gate(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    try:
+        report = run_gate(args.candidate, args.baseline, args.tracking_uri, config)
+    except _known_errors() as error:
+        raise GateError(f"cannot gate candidate {args.candidate!r} against baseline {args.baseline!r}: {error}") from None
+    summary = report.markdown()
+    print(summary)
+    if args.out:
+        args.out.write_text(summary, encoding="utf-8")
+    return report.exit_code
+
+
+def _promote(args: argparse.Namespace) -> int:
+    demoted = promote(args.run_id, args.tracking_uri)
+    print(f"champion: {args.run_id}" + (f" (replaces {', '.join(demoted)})" if demoted else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (see the module docstring)."""
+    argv = sys.argv[1:] if argv is None else argv
+    promoting = argv[:1] == ["promote"]
+    args = _promote_parser().parse_args(argv[1:]) if promoting else _gate_parser().parse_args(argv)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # keep CI logs to the summary
+    try:
+        return _promote(args) if promoting else _gate(args)
+    except _known_errors() as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""MLflow tracking: one run per job, children grouped under a sweep's parent run.
+
+SQLite is the default store. SQLite allows one writer at a time and MLflow creates
+its schema on first use, so every write to a SQLite store holds an exclusive file
+lock beside the database: parallel jobs wait for each other instead of failing
+with "database is locked" (or racing on the schema) and losing a run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.config import TrackingConfig
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from harness.tracking.system_metrics import Sample
+
+_MAX_PARAM_LENGTH = 6000
+_BATCH = 100  # MLflow accepts at most 100 params per log_batch call
+
+
+def resolve_uri(uri: str) -> str:
+    """Absolute form of a SQLite URI (relative paths are taken from the current directory)."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return prefix + str(Path(uri[len(prefix) :]).resolve())
+    return uri
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+
+
+class Tracker:
+    """Writes runs to one MLflow store; safe to use from several processes at once."""
+
+    def __init__(self, config: TrackingConfig):
+        self.config = config
+        self.uri = resolve_uri(config.uri)
+        db = _sqlite_path(self.uri)
+        self._lock_path = db.with_name(db.name + ".lock") if db else None
+        if db:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        self._client: MlflowClient | None = None
+
+    @contextmanager
+    def _locked(self) -> Iterator[MlflowClient]:
+        if self._lock_path is None:
+            yield self._get_client()
+            return
+        with open(self._lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield self._get_client()
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _get_client(self) -> MlflowClient:
+        if self._client is None:
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
+
+    def _artifact_location(self) -> str | None:
+        if self.config.artifact_root:
+            return self.config.artifact_root
+        db = _sqlite_path(self.uri)
+        return (db.parent / "mlartifacts").resolve().as_uri() if db else None
+
+    def experiment_id(self) -> str:
+        with self._locked() as client:
+            experiment = client.get_experiment_by_name(self.config.experiment)
+            if experiment is not None:
+                return experiment.experiment_id
+            return client.create_experiment(self.config.experiment, artifact_location=self._artifact_location())
+
+    def start_run(self, run_name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
+        experiment_id = self.experiment_id()
+        all_tags = dict(tags)
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        with self._locked() as client:
+            return client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id
+
+    def log(
+        self,
+        run_id: str,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        history: Sequence[Sample] = (),
+    ) -> None:
+        """Params, final metrics and tags; ``history`` adds step-wise readings (system metrics)."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        param_items = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in sorted((params or {}).items())]
+        metric_items = [Metric(k, float(v), now, 0) for k, v in sorted((metrics or {}).items())]
+        metric_items += [Metric(s.name, s.value, s.timestamp_ms, s.step) for s in history]
+        tag_items = [RunTag(k, str(v)) for k, v in sorted((tags or {}).items())]
+        with self._locked() as client:
+            for i in range(0, len(param_items), _BATCH):
+                client.log_batch(run_id, params=param_items[i : i + _BATCH])
+            for i in range(0, len(metric_items), _BATCH * 10):
+                client.log_batch(run_id, metrics=metric_items[i : i + _BATCH * 10])
+            for i in range(0, len(tag_items), _BATCH):
+                client.log_batch(run_id, tags=tag_items[i : i + _BATCH])
+
+    def log_artifacts(self, run_id: str, folder: Path) -> None:
+        # Artifacts go to files, not the database: no lock needed.
+        self._get_client().log_artifacts(run_id, str(folder))
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        with self._locked() as client:
+            client.set_terminated(run_id, status)
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat

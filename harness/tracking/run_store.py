@@ -1,0 +1,103 @@
+"""Reading recorded runs back from MLflow: what reports, comparisons and the gate start from.
+
+``load_run(run_id, uri)`` downloads a job's artifacts (``metrics.json``, ``per_chart_scores.jsonl``,
+``predictions.jsonl``, curves, ...) and returns them with the run's tags and params. A run id that
+does not exist, a store that cannot be reached, or a run without per-chart results raises
+``RunStoreError`` with a message that names the run and what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.tracking.mlflow_store import resolve_uri
+
+DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+"""The tracking store a job writes to by default (``conf/tracking/mlflow.yaml``)."""
+
+
+class RunStoreError(RuntimeError):
+    """A run or store that cannot be read, or a run that lacks what the caller needs."""
+
+
+@dataclass
+class RecordedRun:
+    """One job's run as recorded: identity, tags, params, metrics and its artifact folder."""
+
+    run_id: str
+    name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+    folder: Path
+    """Local copy of the run's artifacts."""
+    per_chart: list[dict[str, Any]] = field(default_factory=list)
+    """``per_chart_scores.jsonl`` rows: chart_id, tp, fp, fn, exact_match, routed_to_review, latency_s, ..."""
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    """``predictions.jsonl`` rows: chart_id, route, reasons, codes (with evidence), gold."""
+
+    def artifact(self, name: str) -> Path:
+        return self.folder / name
+
+    def curve(self, name: str) -> list[dict[str, Any]]:
+        """Rows of ``<name>.json`` (``reliability``, ``risk_coverage``); empty when the run has none."""
+        path = self.folder / f"{name}.json"
+        return json.loads(path.read_text()) if path.is_file() else []
+
+
+def client(uri: str = DEFAULT_URI):
+    """An MLflow client on ``uri`` (a relative SQLite path is taken from the current directory)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in CI logs
+    from mlflow.tracking import MlflowClient
+
+    resolved = resolve_uri(uri)
+    if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).is_file():
+        raise RunStoreError(f"no MLflow store at {uri} (run a job first, or pass --tracking-uri)")
+    return MlflowClient(tracking_uri=resolved)
+
+
+def load_run(run_id: str, uri: str = DEFAULT_URI, into: Path | None = None) -> RecordedRun:
+    """Download run ``run_id`` from the store at ``uri`` (artifacts into ``into``, else a fresh temp folder
+    that the caller owns and may delete)."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow = client(uri)
+    try:
+        run = mlflow.get_run(run_id)
+    except Exception as error:  # noqa: BLE001 - MlflowException or a store error: both mean "cannot read it"
+        raise RunStoreError(f"run {run_id!r} not found in {uri}: {str(error).splitlines()[0]}") from None
+    folder = into or Path(tempfile.mkdtemp(prefix=f"harness-run-{run_id[:8]}-"))
+    try:
+        local = Path(mlflow.download_artifacts(run_id, "", str(folder)))
+    except (MlflowException, OSError) as error:
+        raise RunStoreError(f"run {run_id!r}: artifacts cannot be read: {error}") from None
+    recorded = RecordedRun(run_id=run_id, name=run.info.run_name or run_id, tags=dict(run.data.tags),
+                           params=dict(run.data.params), metrics=dict(run.data.metrics), folder=local)
+    scores = local / "per_chart_scores.jsonl"
+    if not scores.is_file():
+        raise RunStoreError(f"run {run_id!r} ({recorded.name}) has no per_chart_scores.jsonl: "
+                            "it is not a harness job run (a sweep parent?) or its artifacts were deleted")
+    recorded.per_chart = [json.loads(line) for line in scores.read_text().splitlines() if line.strip()]
+    predictions = local / "predictions.jsonl"
+    if predictions.is_file():
+        recorded.predictions = [json.loads(line) for line in predictions.read_text().splitlines() if line.strip()]
+    return recorded
+
+
+def child_runs(parent_id: str, uri: str = DEFAULT_URI) -> list[str]:
+    """Ids of the job runs under a sweep's parent run, oldest first."""
+    mlflow = client(uri)
+    try:
+        parent = mlflow.get_run(parent_id)
+    except Exception as error:  # noqa: BLE001 - MlflowException or a store error: both mean "cannot read it"
+        raise RunStoreError(f"run {parent_id!r} not found in {uri}: {error}") from None
+    found = mlflow.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
+                               order_by=["attributes.start_time ASC"])
+    if not found:
+        raise RunStoreError(f"run {parent_id!r} has no child runs: pass a sweep's parent run")
+    return [run.info.run_id for run in found]
