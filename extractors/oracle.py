@@ -28,12 +28,19 @@ class OracleConfig(BaseModel):
 class OracleExtractor:
     name = "oracle"
     version = "1"
+    calibrated = False
+    model_id: str | None = None
+    model_revision: str | None = None
+    prompt_version: str | None = None
 
     def __init__(self, config: dict):
         self.config = OracleConfig.model_validate(config)
 
     def fit(self, train_charts: Sequence[Chart]) -> None:
         """Nothing to learn."""
+
+    def close(self) -> None:
+        """Nothing runs beside this process."""
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         return [

@@ -22,18 +22,17 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
 from extractors.llm.prompting import image_data_url
-from extractors.llm.transformers_backend import TransformersConfig, TransformersExtractor, _Request, log
-from harness.tracking.server import free_port as _free_port
-from harness.tracking.server import stop_process_group
+from harness.processes import free_port, stop_process_group
 
 
-class OpenAIServerConfig(TransformersConfig):
+class OpenAIServerConfig(ChatModelConfig):
     """Endpoint and request settings on top of the shared prompt and decoding settings."""
 
     reads_page_images: ClassVar[bool] = True
 
-    name: Literal["openai_server"] = "openai_server"  # type: ignore[assignment]
+    name: Literal["openai_server"] = "openai_server"
     """Registry name."""
     url: str | None = None
     """Base URL of a running server (``http://host:port/v1``); None starts a local vLLM server."""
@@ -55,10 +54,13 @@ class OpenAIServerConfig(TransformersConfig):
     """Extra arguments for the local vLLM server."""
 
 
-class OpenAIServerExtractor(TransformersExtractor):
+class OpenAIServerExtractor(ChatModelExtractor):
     name = "openai_server"
     version = "1"
     config_model = OpenAIServerConfig
+    config: OpenAIServerConfig
+    _server: subprocess.Popen | None = None
+    """The local vLLM server this extractor started, if any."""
 
     @property
     def model_revision(self) -> str | None:
@@ -82,37 +84,42 @@ class OpenAIServerExtractor(TransformersExtractor):
         cfg = self.config
         path = model_path(cfg.model)
         self._revision = model_revision(path)
-        port = _free_port()
+        port = free_port()
         command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(path), "--host", "127.0.0.1",
                    "--port", str(port), "--served-model-name", str(self.model_id), "--seed", str(cfg.seed),
                    "--structured-outputs-config", json.dumps({"backend": "xgrammar", "disable_any_whitespace": True}),
                    *cfg.server_args]
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
         server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        atexit.register(stop_process_group, server)
+        atexit.register(stop_process_group, server)  # also when the job dies before close()
+        self._server = server
         health = f"http://127.0.0.1:{port}/health"
         deadline = time.monotonic() + cfg.startup_timeout_s
         while time.monotonic() < deadline:
             if server.poll() is not None:
-                raise RuntimeError(f"local vLLM server exited with status {server.returncode}: {server.stderr.read().decode()[-500:]}")
+                stderr = server.stderr.read().decode()[-500:]
+                raise RuntimeError(f"local vLLM server exited with status {server.returncode}: {stderr}")
             try:
                 with urllib.request.urlopen(health, timeout=2) as answer:
                     if answer.status == 200:
-                        log.info("openai_server: local vLLM server ready on 127.0.0.1:%d", port)
+                        self.log.info("openai_server: local vLLM server ready on 127.0.0.1:%d", port)
                         return f"http://127.0.0.1:{port}/v1"
             except OSError:
                 time.sleep(1.0)
         stop_process_group(server)
         raise TimeoutError(f"local vLLM server not healthy after {cfg.startup_timeout_s:g} s")
 
+    def _unload(self) -> None:
+        """Stop the local server this extractor started (a remote endpoint is left alone)."""
+        server, self._server = self._server, None
+        if server is not None:
+            stop_process_group(server)
+
     def _image_part(self, image) -> dict[str, Any]:
         """Servers take images as ``image_url`` parts; a data URL keeps the page off the network."""
         return {"type": "image_url", "image_url": {"url": image_data_url(image)}}
 
-    def _tokenize(self, request: _Request) -> None:
-        """The server applies the chat template and reports token counts."""
-
-    def _complete(self, request: _Request) -> None:
+    def _complete(self, request: ChatRequest) -> None:
         import openai
 
         cfg = self.config
@@ -145,7 +152,7 @@ class OpenAIServerExtractor(TransformersExtractor):
             request.latency_s = time.perf_counter() - started
             return
 
-    def _run(self, requests: list[_Request]) -> None:
-        pending = [r for r in requests if r.error is None]
+    def _generate(self, batch: list[ChatRequest]) -> None:
+        """Every prompt as its own request, ``max_concurrency`` in flight; a failed request sets its ``error``."""
         with ThreadPoolExecutor(max_workers=self.config.max_concurrency, thread_name_prefix="openai") as pool:
-            list(pool.map(self._complete, pending))
+            list(pool.map(self._complete, batch))

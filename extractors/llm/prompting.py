@@ -101,7 +101,8 @@ def findings_schema(max_findings: int = 24, max_text_chars: int = 120, max_evide
                         "text": {"type": "string", "minLength": 1, "maxLength": max_text_chars},
                         "kind": {"type": "string", "enum": KINDS},
                         "assertion": {"type": "string", "enum": ASSERTIONS},
-                        "code": {"type": "string", "pattern": ICD10CM_PATTERN},  # bounded by the pattern (xgrammar ignores maxLength beside a pattern)
+                        # bounded by the pattern (xgrammar ignores maxLength beside a pattern)
+                        "code": {"type": "string", "pattern": ICD10CM_PATTERN},
                         "evidence": {"type": "string", "maxLength": max_evidence_chars},
                     },
                     "required": ["text", "kind", "assertion", "code", "evidence"],
@@ -127,7 +128,8 @@ def render_messages(template: PromptTemplate, chart_text: str, part: int = 1, pa
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def render_page_messages(template: PromptTemplate, image_parts: list[dict[str, Any]], part: int = 1, parts: int = 1) -> list[dict[str, Any]]:
+def render_page_messages(template: PromptTemplate, image_parts: list[dict[str, Any]], part: int = 1,
+                         parts: int = 1) -> list[dict[str, Any]]:
     """Chat messages for a group of page images: system as for text, then the images and the user text."""
     system = template.system.replace("{schema}", schema_json(template))
     user = template.user.replace("{part}", str(part)).replace("{parts}", str(parts))

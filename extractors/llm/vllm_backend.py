@@ -1,4 +1,4 @@
-"""The ``vllm`` extractor: the same prompt, schema, parsing and evidence alignment as ``transformers``,
+"""The ``vllm`` extractor: the shared prompt, schema, parsing and evidence alignment (``extractors.llm.chat_model``),
 served by vLLM's offline engine with the findings schema enforced by structured decoding.
 
 ``LLM.chat`` gets every prompt of a batch of charts at once (vLLM schedules them itself);
@@ -16,15 +16,15 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from extractors.llm.transformers_backend import TransformersConfig, TransformersExtractor, _Request, log
+from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
 
 
-class VllmConfig(TransformersConfig):
+class VllmConfig(ChatModelConfig):
     """vLLM offline-engine settings on top of the shared prompt and decoding settings."""
 
     reads_page_images: ClassVar[bool] = True
 
-    name: Literal["vllm"] = "vllm"  # type: ignore[assignment]
+    name: Literal["vllm"] = "vllm"
     """Registry name."""
     tensor_parallel_size: int = Field(default=1, ge=1)
     """GPUs a model is sharded over (``LLM(tensor_parallel_size=...)``)."""
@@ -42,10 +42,11 @@ class VllmConfig(TransformersConfig):
     """Most images (etc.) per prompt for a VLM, e.g. ``{image: 4}`` (``LLM(limit_mm_per_prompt=...)``); None for text models."""
 
 
-class VllmExtractor(TransformersExtractor):
+class VllmExtractor(ChatModelExtractor):
     name = "vllm"
     version = "1"
     config_model = VllmConfig
+    config: VllmConfig
 
     def load(self) -> None:
         """Start the engine once (prepares the model folder if needed); called by the first ``extract``."""
@@ -73,22 +74,21 @@ class VllmExtractor(TransformersExtractor):
             structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
         )
         self._revision = model_revision(path)
-        log.info("vllm: %s (%s) started", self.model_id, self._revision)
+        self.log.info("vllm: %s (%s) started", self.model_id, self._revision)
+
+    def _unload(self) -> None:
+        """Stop the engine's worker processes now (``LLMEngine.engine_core`` is vLLM's client of its engine core)."""
+        self._model.llm_engine.engine_core.shutdown()
 
     def _image_part(self, image) -> dict[str, Any]:
         """The offline engine takes PIL images directly."""
         return {"type": "image_pil", "image_pil": image}
 
-    def _tokenize(self, request: _Request) -> None:
-        """vLLM applies the chat template itself and reports the prompt's token count."""
-
-    def _run(self, requests: list[_Request]) -> None:
+    def _generate(self, batch: list[ChatRequest]) -> None:
+        """One ``LLM.chat`` call over every prompt: the engine schedules them itself."""
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
-        pending = [r for r in requests if r.error is None]
-        if not pending:
-            return
         params = SamplingParams(
             max_tokens=self.config.max_new_tokens,
             temperature=self.config.temperature,
@@ -96,17 +96,12 @@ class VllmExtractor(TransformersExtractor):
             structured_outputs=StructuredOutputsParams(json=self.schema),
         )
         started = time.perf_counter()
-        try:
-            outputs = self._model.chat([r.messages for r in pending], params, use_tqdm=False)
-        except Exception as error:  # noqa: BLE001 - the charts go to review with the reason
-            for request in pending:
-                request.error = f"generation failed: {type(error).__name__}: {error}"
-            return
+        outputs = self._model.chat([r.messages for r in batch], params, use_tqdm=False)
         elapsed = time.perf_counter() - started
-        for request, output in zip(pending, outputs, strict=True):
+        for request, output in zip(batch, outputs, strict=True):
             completion = output.outputs[0]
             request.raw = completion.text
             request.input_tokens = len(output.prompt_token_ids or [])
             request.output_tokens = len(completion.token_ids)
             request.truncated = completion.finish_reason == "length"
-            request.latency_s = elapsed / len(pending)  # one engine call, shared: latencies sum to wall time
+            request.latency_s = elapsed / len(batch)  # one engine call, shared: latencies sum to wall time

