@@ -6,8 +6,8 @@ on the high-risk list (auditors' favourites: sepsis, acute respiratory failure, 
 failed validation edits; no codes at all. Intake problems (unreadable or missing pages) are added by
 the pipeline from intake's own reasons.
 
-Reasons are short machine-readable strings (``kind: detail``) that metrics count and
-reports group; they never contain chart text. An empty chart is routed by the
+Reasons are ``ReviewReason`` values (a kind and a detail, written ``kind: detail``) that metrics
+count and reports group by kind; they never contain chart text. An empty chart is routed by the
 caller before extraction, so it is not handled here.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.contracts import CodeAssignment, EditResult, Extraction, Route
+from harness.contracts import CodeAssignment, EditResult, Extraction, ReviewReason, Route
 
 _ERROR_CHARS = 120
 """An extraction error can quote model output (and so chart text): keep only its head."""
@@ -46,24 +46,24 @@ class RoutingConfig(BaseModel):
 
 
 def route(extraction: Extraction, codes: list[CodeAssignment], config: RoutingConfig,
-          edits: list[EditResult] = ()) -> tuple[Route, list[str]]:
+          edits: list[EditResult] = ()) -> tuple[Route, list[ReviewReason]]:
     """``("auto", [])``, or ``("review", reasons)`` in the order the checks run."""
-    reasons = []
+    reasons: list[ReviewReason] = []
     if extraction.error:
-        reasons.append(f"extraction_failed: {_one_line(extraction.error)}")
+        reasons.append(ReviewReason("extraction_failed", _one_line(extraction.error)))
     for code in codes:
         needed = config.threshold(code.code)
         if code.confidence < needed:
-            reasons.append(f"low_confidence: {code.code} {code.confidence:.2f} < {needed:g}")
+            reasons.append(ReviewReason("low_confidence", f"{code.code} {code.confidence:.2f} < {needed:g}"))
     risky = [c.code for c in codes if any(c.code.startswith(p) for p in config.high_risk_codes)]
     if risky:
-        reasons.append(f"high_risk: {' '.join(risky)}")
+        reasons.append(ReviewReason("high_risk", " ".join(risky)))
     for edit in edits:
         if not edit.passed and edit.edit in config.review_on_edits:
-            reasons.append(f"edit_failed: {edit.edit} {' '.join(edit.codes)}".rstrip())
+            reasons.append(ReviewReason("edit_failed", " ".join([edit.edit, *edit.codes])))
     # after a failed extraction "no codes" is a consequence, not a second finding
     if config.review_when_no_codes and not codes and not extraction.error:
-        reasons.append("no_codes")
+        reasons.append(ReviewReason("no_codes"))
     return ("review" if reasons else "auto"), reasons
 
 

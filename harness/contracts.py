@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic_core import CoreSchema, core_schema
 
 CodeSystem = Literal["icd10cm", "icd10pcs"]
+DEFAULT_CODE_SET_YEAR = 2026
+"""The ICD-10-CM year used wherever none is configured (the April 2026 tabular that simple-icd-10-cm ships)."""
 Assertion = Literal["present", "negated", "possible", "historical", "family"]
 Route = Literal["auto", "review"]
 
@@ -99,7 +102,8 @@ class Chart(_Contract):
             self.pages = [Page(index=0, offset=0, text=self.text)]
         for page in self.pages:
             if page.text is not None and self.text[page.offset : page.offset + len(page.text)] != page.text:
-                raise ValueError(f"chart {self.id!r}: page {page.index} text does not match the chart text at offset {page.offset}")
+                raise ValueError(f"chart {self.id!r}: page {page.index} text does not match the chart text at offset "
+                                 f"{page.offset}")
         return self
 
     def page_of(self, offset: int) -> int:
@@ -200,13 +204,57 @@ class AuditEvent(_Contract):
     """Small, text-free facts about the step (counts, rule ids, reasons)."""
 
 
+ReasonKind = Literal[
+    "extraction_failed", "low_confidence", "high_risk", "edit_failed", "no_codes",  # coders.routing
+    "coding_failed", "edits_failed", "empty_chart", "intake_failed",  # harness.pipeline
+    "no_page_images", "ocr_unavailable", "unreadable_page", "missing_pages", "page_gap", "low_intake_quality",  # intake
+]
+REASON_KINDS: frozenset[str] = frozenset(get_args(ReasonKind))
+
+
+class ReviewReason(str):
+    """Why a chart goes to review: a ``kind`` and a ``detail`` (``low_confidence`` / ``J96.01 0.85 < 0.9``).
+
+    Read ``.kind`` and ``.detail``, never split the text. The value is also its own wire form, the string
+    ``"<kind>: <detail>"`` (``"<kind>"`` without detail), so JSON artifacts and audit hashes are those of the plain
+    strings, and a pydantic field typed ``ReviewReason`` accepts that string (parsed once, unknown kinds refused).
+    """
+
+    kind: ReasonKind
+    detail: str
+
+    def __new__(cls, kind: ReasonKind, detail: str = "") -> ReviewReason:
+        if kind not in REASON_KINDS:
+            raise ValueError(f"unknown review reason kind {kind!r}; known: {', '.join(sorted(REASON_KINDS))}")
+        reason = super().__new__(cls, f"{kind}: {detail}" if detail else kind)
+        reason.kind, reason.detail = kind, detail
+        return reason
+
+    def __getnewargs__(self) -> tuple[str, str]:  # copy and pickle rebuild it from its parts, not from the text
+        return self.kind, self.detail
+
+    @classmethod
+    def parse(cls, text: str) -> ReviewReason:
+        """The reason written as ``text`` (its wire form)."""
+        if isinstance(text, ReviewReason):
+            return text
+        kind, _, detail = text.partition(": ")
+        return cls(kind, detail)  # type: ignore[arg-type]  # checked in __new__
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls.parse, core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str, return_schema=core_schema.str_schema()))
+
+
 class ChartResult(_Contract):
     """The pipeline's outcome for one chart: coded, or routed to review with reasons."""
 
     chart_id: str
     codes: list[CodeAssignment] = Field(default_factory=list)
     route: Route = "auto"
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[ReviewReason] = Field(default_factory=list)
     """Why the chart went to review (empty when routed ``auto``)."""
     edits: list[EditResult] = Field(default_factory=list)
     intake_quality: float | None = None

@@ -5,7 +5,7 @@ the per-chart change in F1 (a histogram and how many charts got better, worse or
 and the codes b gets right more or less often than a, with example charts. The page names codes and
 chart ids only, never chart text.
 
-    python -m reports.compare_report <run_a> <run_b> [--tracking-uri URI] [--out FILE]
+    harness report compare <run_a> <run_b> [--tracking-uri URI] [--out FILE]
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.contracts import DEFAULT_CODE_SET_YEAR
+from harness.metrics.registry import headline
 from harness.tracking.run_store import RecordedRun
 from reports import cli, labels
 from reports.html import Html, Section, badge, figure, note, page, section, table, tag, tiles
-from reports.labels import HEADLINE
 from reports.run_data import ReportError, chart_codes, differing_params, param_label, run_config
 
 TOP_CODES = 10
@@ -63,7 +64,7 @@ def _headline(a: RecordedRun, b: RecordedRun) -> Section:
     evaluation = run_config(a.folder).get("evaluation", {})
     confidence = float(evaluation.get("confidence", 0.95))
     rows = []
-    for name in HEADLINE:
+    for name in headline():
         if name not in a.metrics or name not in b.metrics:
             continue
         paired, verdict = "", ""
@@ -108,7 +109,7 @@ def _codes(a: RecordedRun, b: RecordedRun) -> Section:
     from reports.code_errors import code_changes
     from reports.icd import describe
 
-    year = int(run_config(a.folder).get("dataset", {}).get("code_set_year", 2026))
+    year = int(run_config(a.folder).get("dataset", {}).get("code_set_year", DEFAULT_CODE_SET_YEAR))
     changes = code_changes(chart_codes(a), chart_codes(b))
 
     def listing(found: Sequence[Any], examples: str) -> Html:
@@ -127,7 +128,7 @@ def _codes(a: RecordedRun, b: RecordedRun) -> Section:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    made = cli.parser("python -m reports.compare_report", "Compare two recorded job runs over the same charts.")
+    made = cli.parser("harness report compare", "Compare two recorded job runs over the same charts.")
     made.add_argument("run_a", help="MLflow run id of the reference run (A)")
     made.add_argument("run_b", help="MLflow run id of the run compared with it (B)")
 

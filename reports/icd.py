@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from harness.contracts import DEFAULT_CODE_SET_YEAR
 from reports.run_data import ChartCodes
 
 OTHER = "other"
@@ -39,7 +40,7 @@ def chapter_title(chapter: str) -> str:
     return f"{described.group(2)} {described.group(1)}" if described else icd.get_description(chapter)
 
 
-def describe(code: str, year: int = 2026) -> str:
+def describe(code: str, year: int = DEFAULT_CODE_SET_YEAR) -> str:
     """The tabular description of an ICD-10-CM code; empty when the code is not in that year's code set."""
     from coders.codeset import UnknownCodeSet, code_set
 

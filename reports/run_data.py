@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.contracts import ReviewReason
+from harness.errors import HarnessError
 from harness.tracking.run_store import RecordedRun
 
 
-class ReportError(ValueError):
+class ReportError(HarnessError, ValueError):
     """Runs that a report cannot be built from (two runs over different charts, a folder without results)."""
 
 
@@ -54,7 +56,7 @@ class ChartCodes:
     predicted: Mapping[str, Mapping[str, Any]]
     """Code -> its prediction row entry (``confidence``, ``evidence`` spans); a repeated code keeps its highest confidence."""
     route: str
-    reasons: tuple[str, ...]
+    reasons: tuple[ReviewReason, ...]
 
     @property
     def correct(self) -> frozenset[str]:
@@ -80,7 +82,7 @@ def chart_codes(run: RecordedRun) -> list[ChartCodes]:
             if code.get("system", "icd10cm") in systems and (kept is None or code["confidence"] > kept["confidence"]):
                 predicted[code["code"]] = code
         charts.append(ChartCodes(chart_id=row["chart_id"], gold=frozenset(row["gold"]), predicted=predicted,
-                                 route=row["route"], reasons=tuple(row["reasons"])))
+                                 route=row["route"], reasons=tuple(map(ReviewReason.parse, row["reasons"]))))
     return charts
 
 

@@ -7,7 +7,7 @@ input degradation and OCR; every recorded metric. Each opens with one line on ho
 Patient text appears only in the error gallery, and only when the charts are given and ``redact``
 is off; otherwise evidence is shown as character offsets.
 
-    python -m reports.run_report <run_id> [--tracking-uri URI] [--out FILE]
+    harness report run <run_id> [--tracking-uri URI] [--out FILE]
 
 rebuilds the page of a recorded run from MLflow (without the charts, so without text).
 """
@@ -21,13 +21,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.contracts import DEFAULT_CODE_SET_YEAR
+from harness.metrics.registry import headline, names
 from reports import cli
 from reports.html import Html, Section, badge, cards, esc, facts, figure, join, metric_table, note, page, section, table, tag
-from reports.labels import HEADLINE, format_value
+from reports.labels import format_value
 from reports.run_data import ChartCodes, chart_codes, identity, read_folder, run_config
 
 if TYPE_CHECKING:
-    from harness.contracts import Chart, Span
+    from harness.contracts import Chart, ReasonKind, ReviewReason, Span
     from harness.tracking.run_store import RecordedRun
     from reports.icd import ChapterScore
 
@@ -37,24 +39,24 @@ FEW_CODES = 10
 CONTEXT_CHARS = 200
 """Characters of chart text shown on each side of an evidence span."""
 
-REVIEW_REASONS = {
+REVIEW_REASONS: dict[ReasonKind, str] = {
     "low_confidence": "a code below its confidence threshold",
     "high_risk": "a high-risk code (audit target), always reviewed",
     "edit_failed": "failed a validation edit",
     "no_codes": "no code found",
+    "empty_chart": "the chart has no text",
     "extraction_failed": "the extractor failed",
     "coding_failed": "the rule engine failed",
     "edits_failed": "the validation edits could not run",
     "unreadable_page": "a page could not be read",
-    "unreadable_image": "a page image could not be opened",
+    "no_page_images": "no page image arrived",
     "missing_pages": "pages are missing",
     "page_gap": "a gap in the page numbers",
     "low_intake_quality": "poor scan quality",
-    "ocr_failed": "OCR failed",
     "ocr_unavailable": "OCR was not available",
     "intake_failed": "intake failed",
 }
-"""Plain words for the routing reasons (``kind: detail``) of ``coders.routing`` and intake."""
+"""Plain words for each ``ReviewReason`` kind (``harness.contracts.ReasonKind``)."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -75,7 +77,7 @@ def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str
     config = run_config(run.folder)
     metrics = run.metrics
     confidence = float(config.get("evaluation", {}).get("confidence", 0.95))
-    coded, year = chart_codes(run), int(config.get("dataset", {}).get("code_set_year", 2026))
+    coded, year = chart_codes(run), int(config.get("dataset", {}).get("code_set_year", DEFAULT_CODE_SET_YEAR))
     sections = [
         _headline(metrics, confidence),
         _review(run, config, coded, confidence),
@@ -97,11 +99,10 @@ def _headline(metrics: Mapping[str, float], confidence: float) -> Section:
         f"each figure is measured on this run's charts; the range under it is the {confidence:.0%} bootstrap interval, where "
         "the figure would likely land on another set of similar charts. When two runs' ranges overlap a lot, neither is clearly "
         "better.",
-        cards(metrics, ("micro_f1", "micro_precision", "micro_recall", "review_rate", "automation_rate")),
-        metric_table(metrics, HEADLINE, confidence),
+        cards(metrics, names(card=True)),
+        metric_table(metrics, headline(), confidence),
         tag("h3", "Evidence and claims"),
-        metric_table(metrics, ("evidence_f1_overlap", "evidence_f1_exact", "evidence_supported_rate", "edit_failure_rate",
-                               "billing_valid_rate", "schema_valid_rate"), confidence),
+        metric_table(metrics, names("evidence", "edits", "billing", "extraction"), confidence),
     )
 
 
@@ -113,7 +114,7 @@ def _review(run: RecordedRun, config: Mapping[str, Any], coded: Sequence[ChartCo
     shown = (figure(plots.risk_coverage(curve, threshold),
                     "Each step is a confidence threshold: codes at or above it are accepted without a coder.")
              if curve else note("No codes were assigned, so there is no curve."))
-    reasons = Counter(kind for chart in coded for kind in {reason.split(":", 1)[0] for reason in chart.reasons})
+    reasons = Counter(kind for chart in coded for kind in {reason.kind for reason in chart.reasons})
     reason_rows = [(tag("code", kind), REVIEW_REASONS.get(kind, ""), count, f"{count / len(coded):.0%}")
                    for kind, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))]
     return section(
@@ -121,8 +122,7 @@ def _review(run: RecordedRun, config: Mapping[str, Any], coded: Sequence[ChartCo
         "moving right, more codes pass without a coder and precision falls. The dashed line is 95% precision; the dot is how far "
         "automation could go while staying above it; the diamond is where this run's routing threshold sits.",
         shown,
-        metric_table(run.metrics, ("review_rate", "automation_rate", "auto_precision", "automation_rate_at_p95",
-                                   "automation_rate_at_p99", "aurc"), confidence),
+        metric_table(run.metrics, names("review"), confidence),
         tag("h3", "Why charts went to review"),
         table(["reason", "meaning", "charts", "share of charts"], reason_rows, numeric=(2, 3)) if reason_rows
         else note("No chart was sent to review."),
@@ -139,7 +139,7 @@ def _reliability(run: RecordedRun, metrics: Mapping[str, float], confidence: flo
         "Reliability of confidence scores",
         "on the dashed diagonal, codes given 90% confidence are right 90% of the time. Bars below it mean the system is "
         "overconfident there, above it underconfident. Bands with few codes (small n) say little.",
-        shown, metric_table(metrics, ("ece", "ece_raw"), confidence))
+        shown, metric_table(metrics, names("calibration"), confidence))
 
 
 def _chapters(coded: Sequence[ChartCodes], config: Mapping[str, Any], confidence: float) -> Section:
@@ -248,9 +248,8 @@ def _evidence(spans: Sequence[Span], source: Chart | None, cited: bool) -> Html:
     return join([excerpt, tag("div", "also at " + ", ".join(f"chars {s.start}–{s.end}" for s in spans[1:]), class_="metric-id")])
 
 
-def _reason(reason: str, text_free: bool) -> str:
-    kind = reason.split(":", 1)[0]
-    return reason if not text_free or kind in TEXT_FREE_REASONS else kind
+def _reason(reason: ReviewReason, text_free: bool) -> str:
+    return reason if not text_free or reason.kind in TEXT_FREE_REASONS else reason.kind
 
 
 def _throughput(metrics: Mapping[str, float], config: Mapping[str, Any], confidence: float) -> Section:
@@ -267,15 +266,13 @@ def _throughput(metrics: Mapping[str, float], config: Mapping[str, Any], confide
         body.append(note(f"{int(hits)} of {int(metrics.get('n_charts', 0))} extractions were reused from the cache, so "
                          "extraction time and throughput are understated: rerun with extraction_cache=false to time the "
                          "extractor."))
-    body.append(metric_table(metrics, ("charts_per_s", "chart_latency_p50_s", "chart_latency_p95_s", "pages_per_s",
-                                       "input_tokens_per_s", "output_tokens_per_s", "wall_s", "n_charts"), confidence))
+    body.append(metric_table(metrics, names("throughput"), confidence))
     if stages:
         body.append(figure(plots.bars("Time per stage (all charts)", [n[6:-2] for n in stages], [metrics[n] for n in stages],
                                       xlabel="seconds", share=False,
                                       notes=[f"{format_value(n, metrics[n])} ({metrics[n] / total:.0%})" for n in stages]),
                            "Where the pipeline spent its time, summed over charts."))
-    body.append(metric_table(metrics, ("gpu_count", "gpu_memory_peak_mb", "gpu_utilization_mean_pct", "system_memory_peak_mb"),
-                             confidence))
+    body.append(metric_table(metrics, names("system"), confidence))
     return section("Throughput and cost",
                    "how fast charts went through, where the time went, and what 1,000 charts cost on this machine "
                    "(machine price per hour times time per chart).", *body)
@@ -289,12 +286,11 @@ def _degradation(metrics: Mapping[str, float], config: Mapping[str, Any], confid
     settings = {key: str(value) for key, value in flatten(degradation).items()}
     body: list[object] = [facts({"Degradation": tag("code", name), **settings})]
     if "pages_per_s" in metrics:
-        ocr = ("ocr_cer", "pages_per_s", "intake_review_rate", "quality_auroc", "stage_intake_s")
-        body += [tag("h3", "Reading the pages (OCR)"), metric_table(metrics, ocr, confidence)]
+        body += [tag("h3", "Reading the pages (OCR)"), metric_table(metrics, names("intake"), confidence)]
     else:
         body.append(note("The charts were read as text: no pages were rendered or OCR'd."))
     if name != "clean":
-        cost = ("micro_f1", "micro_f1_recoverable", "n_gold_codes", "n_gold_codes_recoverable")
+        cost = [name for kept in names("recoverable") for name in (kept.removesuffix("_recoverable"), kept)]  # all, then kept
         body += [tag("h3", "What the damage cost"), metric_table(metrics, cost, confidence)]
     return section("Input quality and degradation",
                    "what was done to the charts before coding (clean text, faxed or scanned pages, OCR noise, missing pages) and "
@@ -308,7 +304,7 @@ def _all_metrics(metrics: Mapping[str, float], confidence: float) -> Section:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    made = cli.parser("python -m reports.run_report", "Rebuild the HTML report of a recorded job run from MLflow.")
+    made = cli.parser("harness report run", "Rebuild the HTML report of a recorded job run from MLflow.")
     made.add_argument("run_id", help="MLflow run id of a job (not a sweep's parent)")
 
     def build(args: Any) -> Path:

@@ -5,7 +5,7 @@ then every headline metric plotted over every swept parameter: F1 and review rat
 level, per rule pack, per extractor. The swept params are found, not configured: they are the
 params whose values differ between the runs.
 
-    python -m reports.sweep_report <parent_run_id> [--tracking-uri URI] [--out FILE]
+    harness report sweep <parent_run_id> [--tracking-uri URI] [--out FILE]
 
 builds the page from MLflow and logs it to the sweep's parent run as ``sweep_report.html``.
 """
@@ -19,13 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.metrics.registry import names
 from harness.tracking.run_store import RecordedRun
 from reports import cli, labels
 from reports.html import Html, Section, esc, figure, note, page, section, table, tag
 from reports.run_data import ReportError, differing_params, param_label, run_config
-
-SWEEP_METRICS = ("micro_f1", "micro_precision", "micro_recall", "review_rate", "automation_rate_at_p95", "charts_per_s")
-"""What a sweep is usually run to trade off: accuracy, the share sent to coders, automation, speed."""
 
 ARTIFACT = "sweep_report.html"
 
@@ -35,7 +33,7 @@ def write_sweep_report(runs: list[RecordedRun], out: Path) -> Path:
     if not runs:
         raise ReportError("a sweep report needs at least one run")
     swept = differing_params(runs)
-    shown = [m for m in SWEEP_METRICS if any(m in run.metrics for run in runs)]
+    shown = [m for m in names(sweep=True) if any(m in run.metrics for run in runs)]  # accuracy, review, automation, speed
     sections = [_runs_table(runs, swept, shown), *(_over(param, runs, swept, shown) for param in swept)]
     dataset = run_config(runs[0].folder).get("dataset", {})
     identity = {
@@ -132,7 +130,7 @@ def log_to_parent(parent_id: str, report: Path, uri: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    made = cli.parser("python -m reports.sweep_report",
+    made = cli.parser("harness report sweep",
                       "Compare the job runs of a sweep; the page is also logged to the parent run.")
     made.add_argument("parent_run_id", help="MLflow run id of the sweep's parent run")
 

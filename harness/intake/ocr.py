@@ -25,6 +25,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.contracts import ReviewReason
+from harness.errors import HarnessError
 from harness.intake.page_images import DegradedChart
 
 PAGE_SEPARATOR = "\f"
@@ -42,7 +44,7 @@ _STANDALONE = frozenset("-–—/&+=:*#•·%()")
 _PDF_MAGIC = b"%PDF"
 
 
-class IntakeError(RuntimeError):
+class IntakeError(HarnessError, RuntimeError):
     """Intake cannot run at all (tesseract missing, broken or lacking the language)."""
 
 
@@ -114,7 +116,7 @@ class IntakeResult:
     """One reading per delivered page, in delivered order."""
     quality: float
     """Chart quality in [0, 1]: page qualities summed over the larger of pages received and pages expected."""
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[ReviewReason] = field(default_factory=list)
     """Why the chart must be reviewed; empty when intake found nothing wrong."""
     seconds: float = 0.0
     """Wall-clock seconds intake spent on the chart."""
@@ -172,7 +174,7 @@ def read_chart(degraded: DegradedChart, config: IntakeConfig) -> IntakeResult:
     """OCR a chart's page images and decide whether its intake is good enough to code without review."""
     started = time.perf_counter()
     if not degraded.pages:
-        return IntakeResult(text="", page_offsets=[], readings=[], quality=0.0, reasons=["no_page_images"])
+        return IntakeResult(text="", page_offsets=[], readings=[], quality=0.0, reasons=[ReviewReason("no_page_images")])
     paths = [page.image_path for page in degraded.pages]
     try:
         _tesseract_ready(config.tesseract_cmd, config.language)
@@ -182,7 +184,7 @@ def read_chart(degraded: DegradedChart, config: IntakeConfig) -> IntakeResult:
             PageReading(index=i, text="", mean_confidence=None, word_count=0, quality=0.0, problems=[f"ocr_failed: {p}: {error}"])
             for i, p in enumerate(paths)
         ]
-        reasons = [f"ocr_unavailable: {error}"]
+        reasons = [ReviewReason("ocr_unavailable", str(error))]
     else:
         readings = read_pages(paths, config)
         reasons = []
@@ -201,10 +203,10 @@ def read_chart(degraded: DegradedChart, config: IntakeConfig) -> IntakeResult:
     )
 
 
-def _judge_chart(readings: list[PageReading], config: IntakeConfig) -> tuple[float, list[str]]:
+def _judge_chart(readings: list[PageReading], config: IntakeConfig) -> tuple[float, list[ReviewReason]]:
     """Chart quality and review reasons from the page readings and their "Page i of n" labels."""
     reasons = [
-        f"unreadable_page: {r.index} ({'; '.join(r.problems) or f'quality {r.quality:.2f}'})"
+        ReviewReason("unreadable_page", f"{r.index} ({'; '.join(r.problems) or f'quality {r.quality:.2f}'})")
         for r in readings
         if r.quality < config.min_page_quality
     ]
@@ -214,14 +216,14 @@ def _judge_chart(readings: list[PageReading], config: IntakeConfig) -> tuple[flo
     absent = sorted(set(range(1, expected + 1)) - {i for i, _ in labels})
     if received < expected:
         detail = f" (no page {', '.join(map(str, absent))})" if absent else ""
-        reasons.append(f"missing_pages: expected {expected}, got {received}{detail}")
+        reasons.append(ReviewReason("missing_pages", f"expected {expected}, got {received}{detail}"))
     elif absent:
         # Enough pages arrived but some labels are absent: duplicates or pages from elsewhere took their place.
-        reasons.append(f"page_gap: {', '.join(map(str, absent))}")
+        reasons.append(ReviewReason("page_gap", ", ".join(map(str, absent))))
     # Missing pages count as quality 0: a chart with half its pages is not a good intake.
     quality = sum(r.quality for r in readings) / max(received, expected, 1)
     if quality < config.min_chart_quality:
-        reasons.append(f"low_intake_quality: {quality:.2f}")
+        reasons.append(ReviewReason("low_intake_quality", f"{quality:.2f}"))
     return quality, reasons
 
 

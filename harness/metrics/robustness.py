@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from harness.contracts import Chart
+from harness.contracts import Chart, ReviewReason
 from harness.metrics.coding import ChartOutcome, evaluate
 
 
@@ -29,7 +29,7 @@ class ChartIntake:
     intake_s: float = 0.0
     quality: float | None = None
     """Chart-level intake quality in [0, 1]; None for text-only pipelines."""
-    reasons: tuple[str, ...] = field(default_factory=tuple)
+    reasons: tuple[ReviewReason, ...] = field(default_factory=tuple)
     """Intake's review reasons (empty when intake found nothing wrong)."""
 
 
@@ -56,9 +56,8 @@ def robustness_metrics(
     seed: int,
 ) -> dict[str, float]:
     """``micro_f1_recoverable`` (with interval), ``ocr_cer``, ``pages_per_s``, ``intake_review_rate``, ``quality_auroc``."""
-    recoverable = [
-        replace(outcome, gold=recoverable_gold(chart, facts.kept_ranges)) for chart, outcome, facts in zip(charts, outcomes, intake)
-    ]
+    recoverable = [replace(outcome, gold=recoverable_gold(chart, facts.kept_ranges))
+                   for chart, outcome, facts in zip(charts, outcomes, intake, strict=True)]
     wall = sum(o.latency_s for o in outcomes) or 1.0
     scored = evaluate(recoverable, wall, n_resamples=n_resamples, confidence=confidence, seed=seed)
     metrics = {f"micro_f1_recoverable{suffix}": scored[f"micro_f1{suffix}"] for suffix in ("", "_ci_low", "_ci_high")}
@@ -69,7 +68,7 @@ def robustness_metrics(
     pages, seconds = sum(f.pages_read for f in intake), sum(f.intake_s for f in intake)
     if pages and seconds > 0:
         metrics["pages_per_s"] = pages / seconds
-    with_quality = [(f.quality, o) for f, o in zip(intake, outcomes) if f.quality is not None]
+    with_quality = [(f.quality, o) for f, o in zip(intake, outcomes, strict=True) if f.quality is not None]
     wrong = [{code for code, _ in o.ranked} != o.gold for _, o in with_quality]  # a chart with any coding error
     if with_quality and 0 < sum(wrong) < len(wrong):  # AUROC needs both kinds of chart
         from sklearn.metrics import roc_auc_score

@@ -32,7 +32,8 @@ def _outcomes(charts: Sequence[Chart], results: Sequence[ChartResult], systems: 
     ]
 
 
-def trust_metrics(charts: Sequence[Chart], results: Sequence[ChartResult], systems: Sequence[str]) -> tuple[dict[str, float], dict[str, Any]]:
+def trust_metrics(charts: Sequence[Chart], results: Sequence[ChartResult],
+                  systems: Sequence[str]) -> tuple[dict[str, float], dict[str, Any]]:
     """``(metrics, curves)``: the metrics above, and the reliability bins and risk-coverage sweep for reports."""
     from coders.edits import edit_failure_breakdown
     from harness.metrics.evidence import evidence_f1_exact, evidence_f1_overlap, evidence_supported_rate

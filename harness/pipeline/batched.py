@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from extractors.base import Extractor
-from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, EditResult, Extraction, digest
+from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, EditResult, Extraction, ReviewReason, digest
 from harness.metrics.robustness import ChartIntake
 from harness.pipeline.extraction_cache import ExtractionCache, extract_cached, extractor_fingerprint
 from harness.pipeline.preparation import Prepared
@@ -26,7 +26,7 @@ class PipelineDesign:
     """The rule engine's ``code`` method."""
     coder_id: str
     """``<pack name>@<version>`` of the rule pack."""
-    route: Callable[[Extraction, list[CodeAssignment], list[EditResult]], tuple[str, list[str]]]
+    route: Callable[[Extraction, list[CodeAssignment], list[EditResult]], tuple[str, list[ReviewReason]]]
     """The routing policy, configured."""
     router_id: str
     calibrate: Callable[[list[CodeAssignment]], list[CodeAssignment]] | None = None
@@ -69,7 +69,7 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
         codes = design.code(chart, extraction)
         coding_error = None
     except Exception as error:  # a rule-engine failure on one chart routes that chart, not the run
-        codes, coding_error = [], f"coding_failed: {type(error).__name__}"
+        codes, coding_error = [], ReviewReason("coding_failed", type(error).__name__)
     if design.calibrate is not None and codes:
         codes = design.calibrate(codes)
     coded = time.perf_counter()
@@ -78,7 +78,7 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
         try:
             edits = design.edit(chart, codes)
         except Exception as error:  # e.g. implausible demographics: the chart needs a human, the run goes on
-            edit_error = f"edits_failed: {type(error).__name__}: {error}"
+            edit_error = ReviewReason("edits_failed", f"{type(error).__name__}: {error}")
     edited = time.perf_counter()
     route, reasons = design.route(extraction, codes, edits)
     if coding_error or edit_error:
@@ -116,7 +116,8 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
             *([AuditEvent(stage="edit", actor="edits", detail={"failed": sorted({e.edit for e in edits if not e.passed}),
                                                                "ran": len(edits), "error": edit_error is not None})]
               if design.edit else []),
-            AuditEvent(stage="route", actor="routing", actor_version=design.router_id, detail={"route": route, "reasons": reasons}),
+            AuditEvent(stage="route", actor="routing", actor_version=design.router_id,
+                       detail={"route": route, "reasons": reasons}),
         ],
     )
 
@@ -125,7 +126,7 @@ def _empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
     return ChartResult(
         chart_id=chart.id,
         route="review",
-        reasons=[*facts.reasons, "empty_chart"],
+        reasons=[*facts.reasons, ReviewReason("empty_chart")],
         intake_quality=facts.quality,
         audit=[AuditEvent(stage="intake", actor="pipeline", input_hash=chart.content_hash()[:16], detail={"empty": True})],
     )
@@ -138,7 +139,8 @@ def _prepared(design: PipelineDesign, chart: Chart) -> Prepared:
         return design.prepare(chart)
     except Exception as error:  # a chart that cannot be degraded or read goes to review, the run goes on
         blank = chart.model_copy(update={"text": "", "pages": [], "gold": []})
-        return Prepared(blank, ChartIntake(kept_ranges=(), reasons=(f"intake_failed: {type(error).__name__}: {error}",)), 0.0, 0.0)
+        failed = ReviewReason("intake_failed", f"{type(error).__name__}: {error}")
+        return Prepared(blank, ChartIntake(kept_ranges=(), reasons=(failed,)), 0.0, 0.0)
 
 
 def _evidence_to_source(result: ChartResult, source: Chart, offsets: list[int]) -> None:
@@ -157,7 +159,8 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
     results: dict[str, ChartResult] = {}
     intake: dict[str, ChartIntake] = {}
     source_by_id = {chart.id: chart for chart in charts}
-    fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""  # after fit: covers what was learned
+    # after fit: the fingerprint covers what was learned
+    fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""
     hits, made = 0, []
     started = time.perf_counter()
     with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
@@ -175,11 +178,12 @@ def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: in
             if design.cache is None:
                 extractions = _extract_batch(design.extractor, readable) if readable else []
             else:
-                extractions, batch_hits = extract_cached(design.cache, fingerprint, readable, lambda b: _extract_batch(design.extractor, b))
+                extractions, batch_hits = extract_cached(design.cache, fingerprint, readable,
+                                                         lambda b: _extract_batch(design.extractor, b))
                 hits += batch_hits
             made.extend(extractions)
             per_chart = (time.perf_counter() - batch_started) / max(len(readable), 1)
-            for chart, extraction in zip(readable, extractions):
+            for chart, extraction in zip(readable, extractions, strict=True):
                 p = prepared[chart.id]
                 result = _coded(design, chart, extraction, per_chart, p.facts)
                 result.stage_seconds.update(p.stage_seconds)

@@ -1,25 +1,24 @@
 """CI regression gate: compare a candidate job run with a baseline run over the same charts.
 
-    python -m harness.tracking.gate --candidate <run_id> --baseline <run_id|champion> [--tracking-uri URI]
+    harness gate --candidate <run_id> --baseline <run_id|champion> [--tracking-uri URI]
                            [--config default|path.yaml] [--out summary.md]
-    python -m harness.tracking.gate promote <run_id> [--tracking-uri URI]
+    harness gate promote <run_id> [--tracking-uri URI]
 
 Differences are candidate - baseline, paired by chart_id, with percentile intervals from a paired
 bootstrap over charts (harness.metrics.paired_stats); thresholds come from conf/gate/<name>.yaml.
 
-Checks (each gives pass, regression or inconclusive):
-  micro_f1          regression when the whole interval lies below -max_micro_f1_drop;
-                    pass when its lower bound is >= -max_micro_f1_drop; otherwise inconclusive.
-  review_rate       regression when the whole interval lies above +max_review_rate_rise;
-                    pass when its upper bound is <= +max_review_rate_rise; otherwise inconclusive.
-  exact_match       exact McNemar test: regression when more charts lost exact match than gained
-                    (b > c) and p < mcnemar_alpha; otherwise pass.
-  schema_valid_rate regression when the candidate's rate is below min_schema_valid_rate
-                    (skipped when the candidate does not record it).
-  charts_per_s      regression when the candidate's throughput is below
-                    baseline * (1 - max_throughput_drop); inconclusive when either run lacks it
-                    or fewer than min_charts charts are paired (their timing is noise).
-  paired charts     inconclusive when fewer than min_charts charts are paired.
+Checks: one per metric that harness.metrics.registry gives a gate rule (listed at the end), by the rule's
+test with the threshold in the config field it names; "worse" is the metric's registered direction.
+Each gives pass, regression or inconclusive:
+  paired   regression when the whole interval of the change lies beyond the tolerance on the worse side;
+           pass when none of it does; otherwise inconclusive.
+  mcnemar  exact McNemar test on the per-chart flags: regression when more charts got worse than better
+           (b > c) and p < the alpha; otherwise pass.
+  floor    regression when the candidate's value is on the worse side of the limit (skipped when the
+           candidate does not record it).
+  ratio    regression when the candidate is worse than the baseline by more than the relative tolerance;
+           inconclusive when either run lacks it or fewer than min_charts charts are paired (timing noise).
+  paired charts: inconclusive when fewer than min_charts charts are paired.
 Verdict: regression if any check is a regression; else inconclusive if any check is inconclusive;
 else pass.
 
@@ -46,10 +45,16 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.errors import HarnessError
+from harness.metrics.registry import Metric, gated
 from harness.tracking.run_store import DEFAULT_URI, RecordedRun, RunStoreError, client, load_run
+
+if TYPE_CHECKING:
+    from harness.metrics.paired_stats import McNemar, PairedDifference
 
 PASS, REGRESSION, INCONCLUSIVE, SKIPPED = "pass", "regression", "inconclusive", "skipped"
 EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 2}
@@ -59,7 +64,7 @@ CHAMPION = "champion"
 SUMMARY_ARTIFACT = "gate_summary.md"
 
 
-class GateError(RuntimeError):
+class GateError(HarnessError, RuntimeError):
     """The runs cannot be gated: the message says why."""
 
 
@@ -108,9 +113,8 @@ class GateReport:
     checks: list[Check]
     candidate: RecordedRun
     baseline: RecordedRun
-    mcnemar_b: int
-    mcnemar_c: int
-    mcnemar_p: float
+    mcnemar: dict[str, McNemar]
+    """McNemar test of each metric gated by one."""
     n_charts: int
     config: GateConfig
 
@@ -134,9 +138,9 @@ class GateReport:
             "|---|---:|---:|---|---|---|",
             *(f"| {k.metric} | {k.baseline} | {k.candidate} | {k.difference} | {k.threshold} | {k.result} |"
               for k in self.checks),
-            "",
-            f"McNemar on exact match: b = {self.mcnemar_b} charts lost (baseline right, candidate wrong), "
-            f"c = {self.mcnemar_c} gained (candidate right, baseline wrong), exact two-sided p = {self.mcnemar_p:.4g}.",
+            *(f"\nMcNemar on {name}: b = {test.b} charts lost (baseline right, candidate wrong), c = {test.c} gained "
+              f"(candidate right, baseline wrong), exact two-sided p = {test.p_value:.4g}." for name, test in
+              self.mcnemar.items()),
         ]
         failing = [f"{k.metric} ({k.result})" for k in self.checks if k.result in (REGRESSION, INCONCLUSIVE)]
         if failing:
@@ -194,30 +198,39 @@ def check_comparable(candidate: RecordedRun, baseline: RecordedRun) -> None:
                         "same chart ids but different chart contents or gold codes")
 
 
-def _schema_check(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) -> Check:
-    """A threshold on the candidate alone; runs whose extractor has no schema (dictionary) skip it."""
-    rate, base_rate = candidate.metrics.get("schema_valid_rate"), baseline.metrics.get("schema_valid_rate")
-    threshold = f">= {config.min_schema_valid_rate:g}"
-    if rate is None:
-        return Check("schema_valid_rate", SKIPPED, threshold)
-    return Check("schema_valid_rate", PASS if rate >= config.min_schema_valid_rate else REGRESSION, threshold,
-                 "-" if base_rate is None else f"{base_rate:.4f}", f"{rate:.4f}")
+def _paired_check(metric: Metric, limit: float, diff: PairedDifference, test: McNemar | None) -> Check:
+    """``paired``: the interval of the change against a tolerance on the worse side; ``mcnemar``: a significant
+    excess of charts that got worse (the flag lost where it is good, gained where it is bad)."""
+    up, shown = metric.higher_is_better, (f"{diff.baseline:.4f}", f"{diff.candidate:.4f}",
+                                          _difference(diff.low, diff.high, diff.difference))
+    if test is not None:
+        worse, better = (test.b, test.c) if up else (test.c, test.b)
+        return Check(metric.name, REGRESSION if worse > better and test.p_value < limit else PASS,
+                     f"no significant loss (McNemar, alpha {limit:g})", *shown)
+    better_low, better_high = (diff.low, diff.high) if up else (-diff.high, -diff.low)  # the change for the better
+    return Check(metric.name, _interval_result(better_low, better_high, -limit), f"{'drop' if up else 'rise'} <= {limit:g}",
+                 *shown)
 
 
-def _throughput_check(candidate: RecordedRun, baseline: RecordedRun, n_charts: int, config: GateConfig) -> Check:
-    """Relative drop of the runs' charts_per_s: one number per run, so a threshold and no test.
-
-    The wall time of a handful of charts is mostly noise (and start-up), so below min_charts it decides nothing.
-    """
-    speed, base_speed = candidate.metrics.get("charts_per_s"), baseline.metrics.get("charts_per_s")
-    threshold = f"drop <= {config.max_throughput_drop:.0%}"
-    if speed is None or not base_speed:
-        return Check("charts_per_s", INCONCLUSIVE, threshold)
-    if n_charts < config.min_charts:
-        result = INCONCLUSIVE
-    else:
-        result = PASS if speed >= base_speed * (1 - config.max_throughput_drop) else REGRESSION
-    return Check("charts_per_s", result, threshold, f"{base_speed:.1f}", f"{speed:.1f}", f"{speed / base_speed - 1:+.1%}")
+def _run_check(metric: Metric, limit: float, candidate: RecordedRun, baseline: RecordedRun, n_charts: int,
+               config: GateConfig) -> Check:
+    """On the runs' metrics, no per-chart test. ``floor``: a limit on the candidate alone (a ceiling where lower is better);
+    a run that does not record the metric skips it (the dictionary extractor has no schema). ``ratio``: the relative change
+    (charts_per_s); the wall time of a handful of charts is mostly noise and start-up, so below min_charts it decides nothing."""
+    up, name = metric.higher_is_better, metric.name
+    value, base_value = candidate.metrics.get(name), baseline.metrics.get(name)
+    if metric.gate.test == "floor":
+        threshold = f"{'>=' if up else '<='} {limit:g}"
+        if value is None:
+            return Check(name, SKIPPED, threshold)
+        return Check(name, PASS if (value >= limit if up else value <= limit) else REGRESSION, threshold,
+                     "-" if base_value is None else f"{base_value:.4f}", f"{value:.4f}")
+    threshold = f"{'drop' if up else 'rise'} <= {limit:.0%}"
+    if value is None or not base_value:
+        return Check(name, INCONCLUSIVE, threshold)
+    kept = value >= base_value * (1 - limit) if up else value <= base_value * (1 + limit)
+    result = INCONCLUSIVE if n_charts < config.min_charts else PASS if kept else REGRESSION
+    return Check(name, result, threshold, f"{base_value:.1f}", f"{value:.1f}", f"{value / base_value - 1:+.1%}")
 
 
 def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) -> GateReport:
@@ -225,31 +238,23 @@ def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) ->
     from harness.metrics.paired_stats import align, mcnemar, paired_bootstrap
 
     check_comparable(candidate, baseline)
-    pair = dict(candidate_rows=candidate.per_chart, baseline_rows=baseline.per_chart, n_resamples=config.n_resamples,
-                confidence=config.confidence, seed=config.seed)
-    f1 = paired_bootstrap(statistic="micro_f1", **pair)
-    review = paired_bootstrap(statistic="review_rate", **pair)
-    exact = paired_bootstrap(statistic="exact_match", **pair)
     cand_rows, base_rows = align(candidate.per_chart, baseline.per_chart)
-    test = mcnemar([r["exact_match"] for r in cand_rows], [r["exact_match"] for r in base_rows])
-
-    checks = [
-        Check("micro_f1", _interval_result(f1.low, f1.high, -config.max_micro_f1_drop), f"drop <= {config.max_micro_f1_drop:g}",
-              f"{f1.baseline:.4f}", f"{f1.candidate:.4f}", _difference(f1.low, f1.high, f1.difference)),
-        Check("review_rate", _interval_result(-review.high, -review.low, -config.max_review_rate_rise),
-              f"rise <= {config.max_review_rate_rise:g}", f"{review.baseline:.4f}", f"{review.candidate:.4f}",
-              _difference(review.low, review.high, review.difference)),
-        Check("exact_match", REGRESSION if test.b > test.c and test.p_value < config.mcnemar_alpha else PASS,
-              f"no significant loss (McNemar, alpha {config.mcnemar_alpha:g})", f"{exact.baseline:.4f}", f"{exact.candidate:.4f}",
-              _difference(exact.low, exact.high, exact.difference)),
-    ]
-    checks += [_schema_check(candidate, baseline, config), _throughput_check(candidate, baseline, f1.n_charts, config),
-               Check("paired charts", PASS if f1.n_charts >= config.min_charts else INCONCLUSIVE, f">= {config.min_charts}",
-                     str(f1.n_charts), str(f1.n_charts))]
+    n_charts, checks, tests = len(cand_rows), [], {}
+    for metric in gated():
+        limit, name = getattr(config, metric.gate.setting), metric.name
+        if metric.gate.test not in ("paired", "mcnemar"):
+            checks.append(_run_check(metric, limit, candidate, baseline, n_charts, config))
+            continue
+        diff = paired_bootstrap(candidate.per_chart, baseline.per_chart, name, config.n_resamples, config.confidence, config.seed)
+        if metric.gate.test == "mcnemar":
+            tests[name] = mcnemar([r[name] for r in cand_rows], [r[name] for r in base_rows])
+        checks.append(_paired_check(metric, limit, diff, tests.get(name)))
+    checks.append(Check("paired charts", PASS if n_charts >= config.min_charts else INCONCLUSIVE, f">= {config.min_charts}",
+                        str(n_charts), str(n_charts)))
     results = {k.result for k in checks}
     verdict = REGRESSION if REGRESSION in results else INCONCLUSIVE if INCONCLUSIVE in results else PASS
-    return GateReport(verdict=verdict, checks=checks, candidate=candidate, baseline=baseline, mcnemar_b=test.b,
-                      mcnemar_c=test.c, mcnemar_p=test.p_value, n_charts=f1.n_charts, config=config)
+    return GateReport(verdict=verdict, checks=checks, candidate=candidate, baseline=baseline, mcnemar=tests, n_charts=n_charts,
+                      config=config)
 
 
 def _champions(uri: str, experiment_id: str, dataset: str, split: str) -> list[str]:
@@ -265,7 +270,7 @@ def resolve_champion(candidate: RecordedRun, uri: str) -> str:
     experiment_id = client(uri).get_run(candidate.run_id).info.experiment_id
     found = _champions(uri, experiment_id, dataset, split)
     if not found:
-        raise GateError(f"no champion run for {dataset}/{split}: promote one first (python -m harness.tracking.gate promote <run_id>)")
+        raise GateError(f"no champion run for {dataset}/{split}: promote one first (harness gate promote <run_id>)")
     if len(found) > 1:
         raise GateError(f"several champion runs for {dataset}/{split} ({', '.join(found)}): promote one again")
     return found[0]
@@ -332,7 +337,10 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 
 def _gate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness.tracking.gate", description=__doc__,
+    gated_metrics = "\n".join(f"  {m.name:<18} {m.gate.test}, threshold {m.gate.setting}, "
+                              f"{'higher' if m.higher_is_better else 'lower'} is better" for m in gated())
+    parser = argparse.ArgumentParser(prog="harness gate", description=__doc__,
+                                     epilog=f"gated metrics (harness.metrics.registry):\n{gated_metrics}",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidate", required=True, metavar="RUN_ID", help="the run under test")
     parser.add_argument("--baseline", required=True, metavar="RUN_ID|champion", help="the run to compare with, or champion")
@@ -344,7 +352,7 @@ def _gate_parser() -> argparse.ArgumentParser:
 
 
 def _promote_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness.tracking.gate promote",
+    parser = argparse.ArgumentParser(prog="harness gate promote",
                                      description="Make a run the champion baseline for its dataset/split.")
     parser.add_argument("run_id", help="the run to promote")
     parser.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")

@@ -1,0 +1,222 @@
+"""Every metric a run can record, registered once: its plain label, unit, direction, interval and group.
+
+The computing modules (``harness.metrics.*``, the system sampler, the pipeline's timings) decide the
+values; everything that shows or judges them reads this table: the end-of-run summary, the HTML reports
+(``reports.labels``), the CI gate (``harness.tracking.gate``: which metrics it may gate on, and how) and
+the docs (``python -m harness.metrics.registry`` prints the table). A metric with ``interval=True`` is
+recorded with its bootstrap bounds ``<name>_ci_low`` and ``<name>_ci_high``.
+
+A family of metrics is registered once by a pattern with one ``<placeholder>``
+(``stage_<stage>_s``); its label may use ``{placeholder}``, filled from the recorded name.
+
+This module imports nothing heavy: the summary and the gate's ``--help`` load it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Literal
+
+Unit = Literal["share", "seconds", "per_second", "usd", "count", "score", "megabytes", "number"]
+Group = Literal["codes", "review", "calibration", "evidence", "edits", "billing", "extraction", "intake", "recoverable",
+                "throughput", "system"]
+"""What a metric is about; report sections show a group each (``recoverable``: scored against what intake kept)."""
+GateTest = Literal["paired", "mcnemar", "floor", "ratio"]
+"""How the CI gate may judge a metric, in the order its table lists them:
+
+- ``paired``: paired bootstrap interval of the change (per-chart statistics of ``harness.metrics.paired_stats``)
+  against a tolerance in the worse direction;
+- ``mcnemar``: exact McNemar test on the per-chart flags;
+- ``floor``: the candidate's value against a fixed limit (a ceiling where lower is better);
+- ``ratio``: the candidate's value relative to the baseline's (one number per run, no per-chart test).
+"""
+GATE_TESTS: tuple[GateTest, ...] = ("paired", "mcnemar", "floor", "ratio")
+BOUNDS = ("_ci_low", "_ci_high")
+"""Suffixes of a metric's bootstrap bounds."""
+HEADLINE_GROUPS: tuple[Group, ...] = ("codes", "review")
+"""Their metrics with an interval are the figures every report leads with (:func:`headline`)."""
+
+UP, DOWN, NEITHER = True, False, None
+"""Values of ``higher_is_better``."""
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """The CI gate may judge the metric by ``test``, with its threshold in the gate config field ``setting``."""
+
+    test: GateTest
+    setting: str
+    """Field of ``harness.tracking.gate.GateConfig`` (``conf/gate/<name>.yaml``) holding the tolerance or limit."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One registered metric, or a family of them (``name`` with a ``<placeholder>``)."""
+
+    name: str
+    label: str
+    """Plain words for coding leads; a family's may use ``{placeholder}``."""
+    unit: Unit
+    higher_is_better: bool | None
+    """None where neither direction is better (counts, memory)."""
+    group: Group | None
+    """None only for a name the registry does not know (``reports.labels`` guesses one)."""
+    interval: bool = False
+    """Recorded with bootstrap bounds ``<name>_ci_low`` / ``<name>_ci_high``."""
+    card: bool = False
+    """One of the few big-number tiles a run report opens with."""
+    sweep: bool = False
+    """Compared across the runs of a sweep (table and plots)."""
+    summary: bool = True
+    """Printed in the end-of-run summary when recorded."""
+    gate: GateRule | None = None
+    """How the CI gate may judge it; None: never gated."""
+
+    @property
+    def is_family(self) -> bool:
+        return "<" in self.name
+
+    def resolve(self, name: str) -> Metric | None:
+        """This metric for the recorded ``name`` (a family member gets its own name and label); None if it does not match."""
+        if not self.is_family:
+            return self if name == self.name else None
+        found = _pattern(self.name).fullmatch(name)
+        if found is None:
+            return None
+        return replace(self, name=name, label=self.label.format(**found.groupdict()))
+
+
+@cache
+def _pattern(family: str) -> re.Pattern[str]:
+    parts = re.split(r"<(\w+)>", family)
+    return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+)" for i, part in enumerate(parts)))
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("micro_f1", "F1 (all codes)", "share", UP, "codes", interval=True, card=True, sweep=True,
+           gate=GateRule("paired", "max_micro_f1_drop")),
+    Metric("micro_precision", "Precision: assigned codes that are right", "share", UP, "codes", interval=True, card=True,
+           sweep=True),
+    Metric("micro_recall", "Recall: gold codes that were found", "share", UP, "codes", interval=True, card=True, sweep=True),
+    Metric("macro_f1", "F1 averaged over distinct codes", "share", UP, "codes", interval=True),
+    Metric("map", "Ranking quality (MAP)", "share", UP, "codes", interval=True),
+    Metric("exact_match", "Charts coded exactly right", "share", UP, "codes", interval=True,
+           gate=GateRule("mcnemar", "mcnemar_alpha")),
+    Metric("n_charts", "Charts", "count", NEITHER, "codes", summary=False),
+    Metric("n_gold_codes", "Gold codes", "count", NEITHER, "codes", summary=False),
+    Metric("n_predicted_codes", "Codes assigned", "count", NEITHER, "codes", summary=False),
+    Metric("review_rate", "Charts sent to a coder", "share", DOWN, "review", interval=True, card=True, sweep=True,
+           gate=GateRule("paired", "max_review_rate_rise")),
+    Metric("automation_rate", "Codes accepted without a coder", "share", UP, "review", card=True),
+    Metric("auto_precision", "Precision of codes accepted without a coder", "share", UP, "review"),
+    Metric("automation_rate_at_p95", "Codes that could be automated at 95% precision", "share", UP, "review", sweep=True),
+    Metric("automation_rate_at_p99", "Codes that could be automated at 99% precision", "share", UP, "review"),
+    Metric("aurc", "Area under the risk-coverage curve", "score", DOWN, "review"),
+    Metric("ece", "Calibration error", "score", DOWN, "calibration"),
+    Metric("ece_raw", "Calibration error before calibration", "score", DOWN, "calibration"),
+    Metric("evidence_f1_overlap", "Evidence spans overlapping the coders'", "share", UP, "evidence"),
+    Metric("evidence_f1_exact", "Evidence spans matching the coders' exactly", "share", UP, "evidence"),
+    Metric("evidence_supported_rate", "Cited evidence found in the chart", "share", UP, "evidence"),
+    Metric("edit_failure_rate", "Charts failing a validation edit", "share", DOWN, "edits"),
+    Metric("edit_<edit>_failure_rate", "Charts failing edit '{edit}'", "share", DOWN, "edits", summary=False),
+    Metric("billing_valid_rate", "Claims that pass billing checks", "share", UP, "billing"),
+    Metric("schema_valid_rate", "Extractor answers in the expected format", "share", UP, "extraction",
+           gate=GateRule("floor", "min_schema_valid_rate")),
+    Metric("unsupported_evidence_rate", "Quoted evidence not found in the chart", "share", DOWN, "extraction"),
+    Metric("ocr_cer", "OCR character error rate", "share", DOWN, "intake"),
+    Metric("pages_per_s", "Pages read per second (OCR)", "per_second", UP, "intake"),
+    Metric("intake_review_rate", "Charts flagged by intake (unreadable, missing pages)", "share", DOWN, "intake"),
+    Metric("quality_auroc", "Intake quality score predicts errors (AUROC)", "share", UP, "intake"),
+    Metric("micro_f1_recoverable", "F1 on codes whose evidence survived intake", "share", UP, "recoverable", interval=True),
+    Metric("n_gold_codes_recoverable", "Gold codes with evidence after intake", "count", NEITHER, "recoverable", summary=False),
+    Metric("charts_per_s", "Charts per second", "per_second", UP, "throughput", interval=True, sweep=True,
+           gate=GateRule("ratio", "max_throughput_drop")),
+    Metric("chart_latency_p50_s", "Time per chart, median", "seconds", DOWN, "throughput", interval=True),
+    Metric("chart_latency_p95_s", "Time per chart, slowest 5%", "seconds", DOWN, "throughput", interval=True),
+    Metric("input_tokens_per_s", "Model input tokens per second", "per_second", UP, "throughput"),
+    Metric("output_tokens_per_s", "Model output tokens per second", "per_second", UP, "throughput"),
+    Metric("wall_s", "Pipeline time, whole run", "seconds", DOWN, "throughput"),
+    Metric("cost_per_1k_charts_usd", "Machine cost per 1,000 charts", "usd", DOWN, "throughput"),
+    Metric("extraction_cache_hits", "Extractions reused from the cache", "count", NEITHER, "throughput"),
+    Metric("stage_<stage>_s", "Time in stage '{stage}'", "seconds", DOWN, "throughput"),
+    Metric("gpu_count", "GPUs", "count", NEITHER, "system", summary=False),
+    Metric("gpu_memory_peak_mb", "GPU memory, peak", "megabytes", NEITHER, "system", summary=False),
+    Metric("gpu_utilization_mean_pct", "GPU busy, mean (%)", "number", NEITHER, "system", summary=False),
+    Metric("system_memory_peak_mb", "Memory, peak", "megabytes", NEITHER, "system", summary=False),
+    Metric("system/<sample>", "System use: {sample}", "number", NEITHER, "system", summary=False),
+)
+"""The registry, in the order pages and the summary list metrics."""
+
+
+def find(name: str) -> Metric | None:
+    """The metric recorded as ``name`` (a family member resolved to it); None when unregistered or a bound."""
+    for metric in METRICS:
+        found = metric.resolve(name)
+        if found is not None:
+            return found
+    return None
+
+
+def get(name: str) -> Metric:
+    """Like :func:`find`, but an unregistered name is a ``KeyError``."""
+    found = find(name)
+    if found is None:
+        raise KeyError(f"metric {name!r} is not registered in harness.metrics.registry")
+    return found
+
+
+def is_registered(key: str) -> bool:
+    """Whether a recorded key is a registered metric, or a bootstrap bound of one that has an interval."""
+    base = next((key.removesuffix(suffix) for suffix in BOUNDS if key.endswith(suffix)), None)
+    if base is not None and (found := find(base)) is not None and found.interval:
+        return True
+    return find(key) is not None
+
+
+def _selected(metric: Metric, groups: Iterable[str], flags: dict[str, object]) -> bool:
+    return (not groups or metric.group in groups) and all(getattr(metric, flag) == value for flag, value in flags.items())
+
+
+def names(*groups: Group, **flags: object) -> tuple[str, ...]:
+    """Registered names (families left out) of ``groups`` (all when none) whose fields equal ``flags``, e.g. ``interval=True``."""
+    return tuple(m.name for m in METRICS if not m.is_family and _selected(m, groups, flags))
+
+
+def present(metrics: Iterable[str], *groups: Group, **flags: object) -> list[str]:
+    """The recorded names in ``metrics`` that :func:`names` would select, with each family's members (sorted) in its place."""
+    recorded = sorted(metrics)
+    shown = []
+    for metric in METRICS:
+        if not _selected(metric, groups, flags):
+            continue
+        if metric.is_family:
+            shown += [n for n in recorded if metric.resolve(n) is not None]
+        elif metric.name in recorded:
+            shown.append(metric.name)
+    return shown
+
+
+def headline() -> tuple[str, ...]:
+    """The accuracy and review figures every report leads with (all carry bootstrap intervals)."""
+    return names(*HEADLINE_GROUPS, interval=True)
+
+
+def gated() -> list[Metric]:
+    """The metrics the CI gate judges, in the order of its table (by test, then as registered)."""
+    return sorted((m for m in METRICS if m.gate is not None), key=lambda m: GATE_TESTS.index(m.gate.test))
+
+
+def markdown() -> str:
+    """The registry as a Markdown table, for the docs."""
+    better = {UP: "higher", DOWN: "lower", NEITHER: "-"}
+    rows = [f"| `{m.name}` | {m.label} | {m.unit} | {better[m.higher_is_better]} | {'yes' if m.interval else ''} | {m.group} "
+            f"| {f'{m.gate.test} (`{m.gate.setting}`)' if m.gate else ''} |" for m in METRICS]
+    return "\n".join(["| metric | label | unit | better | interval | group | gate |", "|---|---|---|---|---|---|---|", *rows])
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown() + "\n")
