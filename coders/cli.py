@@ -1,7 +1,7 @@
 """Rule-pack CLI: check packs without running anything else.
 
-    python -m coders.cli validate <pack name or path> [...]   # OK + summary, or the errors; exit 0/1
-    python -m coders.cli list                                 # the bundled packs
+    harness rules validate <pack name or path> [...]   # OK + summary, or the errors; exit 0/1
+    harness rules list                                 # the bundled packs
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _list() -> int:
         try:
             pack = load_pack(name)
         except RulePackError as exc:
-            print(f"{name}: INVALID ({len(exc.problems)} problems; run: python -m coders.cli validate {name})")
+            print(f"{name}: INVALID ({len(exc.problems)} problems; run: harness rules validate {name})")
         else:
             print(f"{name}: version {pack.version}, {pack.code_set.system} {pack.code_set.year}, {len(pack.rules)} rules")
             print(f"    {pack.description}")
@@ -44,7 +44,7 @@ def _list() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m coders.cli", description="Validate and list rule packs.")
+    parser = argparse.ArgumentParser(prog="harness rules", description="Validate and list rule packs.")
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser("validate", help="validate packs by bundled name or path")
     validate.add_argument("packs", nargs="+", metavar="pack", help="bundled pack name (icd10cm_2026_v2) or path to a YAML file")

@@ -11,9 +11,10 @@ import re
 from functools import cache, cached_property
 from types import ModuleType
 
-from harness.contracts import CodeSystem
+from harness.contracts import DEFAULT_CODE_SET_YEAR, CodeSystem
+from harness.errors import HarnessError
 
-ICD10CM_YEARS = (2026,)
+ICD10CM_YEARS = (DEFAULT_CODE_SET_YEAR,)
 """Fiscal years whose ICD-10-CM tabular is available."""
 
 _ICD10CM_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
@@ -21,7 +22,7 @@ _PCS_SHAPE = re.compile(r"^[0-9A-HJ-NP-Z]{1,7}$")
 _CODE_REF = re.compile(r"\b([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?")
 
 
-class UnknownCodeSet(ValueError):
+class UnknownCodeSet(HarnessError, ValueError):
     """A code system or year that the harness has no table for."""
 
 

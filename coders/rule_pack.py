@@ -11,7 +11,7 @@ edited: a change ships as a new file ``icd10cm_<year>_v<N+1>.yaml``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -19,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from coders.codeset import ICD10CM_YEARS, canonical_code, code_set
 from harness.contracts import Assertion
+from harness.errors import HarnessError
 
 PACKS_DIR = Path(__file__).parent / "packs"
 """Where bundled packs live; a bare pack name resolves to ``PACKS_DIR / f"{name}.yaml"``."""
@@ -26,7 +27,7 @@ PACKS_DIR = Path(__file__).parent / "packs"
 Loc = tuple[str | int, ...]
 
 
-class RulePackError(ValueError):
+class RulePackError(HarnessError, ValueError):
     """A rule pack that cannot be loaded: names the file and lists every problem."""
 
     def __init__(self, source: str, problems: list[str]):
@@ -158,7 +159,7 @@ class MaxCodes(_Rule):
 
 
 Rule = Annotated[
-    Union[AssertionFilter, MinConfidence, DropCodes, Specificity, Excludes1, Validity, MaxCodes],
+    AssertionFilter | MinConfidence | DropCodes | Specificity | Excludes1 | Validity | MaxCodes,
     Field(discriminator="type"),
 ]
 """One rule of a pack, chosen by its ``type``."""

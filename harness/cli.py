@@ -1,31 +1,97 @@
-"""``python -m harness``: Hydra entry point. Imports stay light so ``--help`` is instant."""
+"""The ``harness`` command: one entry point, one subcommand per task (``harness --help`` lists them).
+
+``harness run key=value ...`` is the Hydra job (``-m`` for a sweep); a bare ``harness key=value`` or
+``python -m harness key=value`` does the same. Every other subcommand lives in its own module and is
+imported only when it runs, so ``harness --help`` loads nothing heavy (not even Hydra).
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue
+from harness.errors import USAGE_ERROR
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
-USAGE_ERROR = 2
-"""Exit status for bad config or bad input data (the message says which and where)."""
 
 
-@hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
-def main(cfg: DictConfig) -> float:
+class Command(NamedTuple):
+    target: str
+    """``module:function`` taking the remaining arguments and returning an exit status."""
+    summary: str
+    """One line for ``harness --help``."""
+
+
+COMMANDS: dict[str, Command] = {
+    "run": Command("harness.cli:run", "run a job, or a sweep with -m: harness run dataset=... extractor=... rules=..."),
+    "gate": Command("harness.tracking.gate:main", "compare a candidate run with a baseline; exit 1 on a real regression"),
+    "report": Command("harness.cli:report", "write an HTML report: report run <id> | sweep <id> | compare <a> <b>"),
+    "server": Command("harness.tracking.server:main", "start the MLflow UI over the run store (127.0.0.1 only)"),
+    "audit": Command("harness.trust.audit:main", "verify a run's hash-chained audit trail"),
+    "rules": Command("coders.cli:main", "validate and list rule packs"),
+    "fit": Command("extractors.reference.fit:main", "fit the reference extractor's artifact on CodiEsp"),
+    "models": Command("extractors.llm.weights:main", "prepare local model weights for the model-served extractors"),
+    "download": Command("harness.sources.download:main", "download a dataset and verify its checksums"),
+    "bench": Command("harness.cli:bench", "throughput benchmarks: bench pages | bench llm"),
+}
+REPORTS = {"run": "reports.run_report:main", "sweep": "reports.sweep_report:main", "compare": "reports.compare_report:main"}
+BENCHES = {"pages": "harness.benchmarks.pages:main", "llm": "harness.benchmarks.llm:main"}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: harness <command> [args...]     (harness <command> --help for its options)", "",
+             "Evaluate medical-coding pipelines on labelled charts and record them in MLflow.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
+    lines += ["", "harness key=value ... (no command) is harness run key=value ...; see README.md."]
+    return "\n".join(lines)
+
+
+def call(target: str, argv: Sequence[str]) -> int:
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)(list(argv)) or 0
+
+
+def dispatch(group: str, targets: dict[str, str], argv: Sequence[str]) -> int:
+    """``harness <group> <name> ...``: run one of a group's commands."""
+    if not argv or argv[0] not in targets:
+        shown = "|".join(targets)
+        print(f"usage: harness {group} {{{shown}}} [args...]",
+              file=sys.stderr if argv[:1] not in (["-h"], ["--help"]) else sys.stdout)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else USAGE_ERROR
+    return call(targets[argv[0]], argv[1:])
+
+
+def report(argv: Sequence[str]) -> int:
+    return dispatch("report", REPORTS, argv)
+
+
+def bench(argv: Sequence[str]) -> int:
+    return dispatch("bench", BENCHES, argv)
+
+
+def run(argv: Sequence[str]) -> int:
+    """The Hydra job; Hydra reads ``sys.argv``, so the subcommand's arguments are put there."""
+    import hydra
+
+    sys.argv = [sys.argv[0], *argv]
+    hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(job)()
+    return 0
+
+
+def job(cfg) -> float:
+    """One Hydra job: the composed config in, the job's micro-F1 out (what an optimizing sweeper maximises)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from omegaconf import OmegaConf
+    from omegaconf.errors import MissingMandatoryValue
 
-    from coders.rule_pack import RulePackError
-    from harness.intake.ocr import IntakeError
-    from harness.registry import UnknownName
-    from harness.run import ConfigError, run_job
-    from harness.sources.errors import DataError
-    from harness.tracking.sweep import parent_run_file
-    from harness.trust.calibration import CalibrationError
+    from harness.errors import HarnessError
+    from harness.run import run_job
+    from harness.sweep import parent_run_file
 
     hydra_cfg = HydraConfig.get()
     parent = None
@@ -38,7 +104,20 @@ def main(cfg: DictConfig) -> float:
     except MissingMandatoryValue as error:
         print(f"error: config value {error.full_key} is required (set {error.full_key}=...)", file=sys.stderr)
         sys.exit(USAGE_ERROR)
-    except (CalibrationError, ConfigError, DataError, IntakeError, RulePackError, UnknownName, FileNotFoundError) as error:
+    except (HarnessError, FileNotFoundError) as error:  # a missing file the user named is theirs to fix too
         print(f"error: {error}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
     return metrics["micro_f1"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["-h"], ["--help"], ["help"]):
+        print(usage())
+        return 0
+    if argv and argv[0] in COMMANDS:
+        return call(COMMANDS[argv[0]].target, argv[1:])
+    if argv and not argv[0].startswith("-") and "=" not in argv[0]:
+        print(f"harness: unknown command {argv[0]!r}\n\n{usage()}", file=sys.stderr)
+        return USAGE_ERROR
+    return run(argv)  # harness key=value ...: the job, as before subcommands existed

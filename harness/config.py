@@ -1,7 +1,8 @@
-"""Typed views of the composed Hydra config. Each group is validated by its own model.
+"""Typed settings of the groups the harness itself owns (dataset, rules, tracking, evaluation), and shared defaults.
 
-Hydra composes YAML from ``conf/``; these models check types and reject unknown keys
-with an error that names the field, so a typo never runs silently.
+Hydra composes YAML from ``conf/``; these models check types and reject unknown keys with an error
+that names the field, so a typo never runs silently. The root model of a whole job, which composes
+these with the stages' own groups, is ``harness.job_config.JobConfig``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.contracts import CodeSystem
-from harness.intake.degrade.config import DegradationConfig  # noqa: F401  (re-exported: the degradation group's typed config)
+from harness.contracts import DEFAULT_CODE_SET_YEAR, CodeSystem
+from harness.registry import DATASETS
 
 Split = Literal["train", "dev", "test"]
+DEFAULT_TRACKING_URI = "sqlite:///outputs/mlflow.db"
+"""Where runs are recorded unless ``tracking.uri`` (or a command's ``--tracking-uri``) says otherwise."""
 
 
 class _Config(BaseModel):
@@ -25,7 +28,7 @@ class _Config(BaseModel):
 class DatasetConfig(_Config):
     """Which charts a run reads."""
 
-    name: Literal["sample", "codiesp_es", "codiesp_en", "jsonl", "parquet"]
+    name: str
     """Registry name of the chart source (equals the Hydra option)."""
     split: Split = "dev"
     """Split to evaluate on."""
@@ -39,10 +42,15 @@ class DatasetConfig(_Config):
     """Code systems whose gold codes are loaded and scored (CodiEsp: icd10cm = task D, icd10pcs = task P)."""
     unknown_gold_codes: Literal["keep", "error"] = "error"
     """What to do with a gold code that is well formed but absent from the code set of ``code_set_year``."""
-    code_set_year: int = 2026
+    code_set_year: int = DEFAULT_CODE_SET_YEAR
     """Code-set year the gold codes are checked against."""
     cache_dir: str | None = None
     """Hugging Face datasets cache for parsed charts; defaults to ``$HARNESS_CACHE_DIR/datasets``."""
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        return DATASETS.check(name)
 
     def resolved_data_dir(self) -> Path:
         root = self.data_dir or os.environ.get("HARNESS_DATA_DIR")
@@ -63,7 +71,7 @@ class RulesConfig(_Config):
 class TrackingConfig(_Config):
     """Where and how runs are recorded in MLflow."""
 
-    uri: str = "sqlite:///outputs/mlflow.db"
+    uri: str = DEFAULT_TRACKING_URI
     """MLflow tracking URI; a relative SQLite path is resolved against the directory the harness was started in."""
     experiment: str = "coding-harness"
     """MLflow experiment name."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from harness.errors import ConfigError
 
-class UnknownName(KeyError):
+
+class UnknownName(ConfigError, KeyError):
     """A registry lookup for a name nobody registered."""
 
     def __str__(self) -> str:
@@ -29,6 +31,12 @@ class Registry:
     def register(self, name: str, target: str) -> None:
         """Add ``name`` -> ``"package.module:attr"`` (for plugins; nothing is imported now)."""
         self._targets[name] = target
+
+    def check(self, name: str) -> str:
+        """``name`` if registered (for config validators: nothing is imported), else ``ValueError`` listing the known names."""
+        if name not in self._targets:
+            raise ValueError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}")
+        return name
 
     def resolve(self, name: str) -> Any:
         try:

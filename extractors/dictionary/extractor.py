@@ -39,7 +39,7 @@ from coders.codeset import canonical_code, code_set
 from extractors.base import extract_each
 from extractors.dictionary.assertion import AssertionDetector
 from extractors.dictionary.term_matching import TermMatcher, normalize_term
-from harness.contracts import Chart, CodeSystem, Extraction, Finding, Span, digest
+from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, CodeSystem, Extraction, Finding, Span, digest
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class DictionaryConfig(BaseModel):
     """Chart languages the (English) ICD terms are matched in."""
     use_train_lexicon: bool = True
     """Learn terms from the gold evidence spans of the training charts."""
-    code_set_year: int = 2026
+    code_set_year: int = DEFAULT_CODE_SET_YEAR
     """ICD-10-CM fiscal year whose terms are matched."""
     max_term_tokens: int = Field(default=12, ge=1)
     """Longest term, in words; longer terms are not indexed."""
@@ -99,6 +99,10 @@ class DictionaryExtractor:
 
     name = "dictionary"
     version = "1"
+    calibrated = False
+    """Confidences are smoothed training precisions of the matched terms, not calibrated probabilities."""
+    model_id: str | None = None
+    prompt_version: str | None = None
 
     def __init__(self, config: dict):
         self.config = DictionaryConfig.model_validate(config)
@@ -207,6 +211,9 @@ class DictionaryExtractor:
 
     # ----------------------------------------------------------------------------- extraction
 
+    def close(self) -> None:
+        """Nothing runs beside this process."""
+
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order; a chart that fails gets ``error`` set."""
         return extract_each(self.name, charts, self._findings, model_revision=self.model_revision)
@@ -215,7 +222,7 @@ class DictionaryExtractor:
         matches = self._matcher(chart.language).find(chart.text)
         assertions = self._detector(chart.language).assertions(chart.text, [(m.start, m.end) for m in matches])
         findings = []
-        for match, assertion in zip(matches, assertions):
+        for match, assertion in zip(matches, assertions, strict=True):
             term = self._term(match.term)
             surface = chart.text[match.start : match.end]
             findings.append(

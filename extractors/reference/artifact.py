@@ -18,12 +18,12 @@ import json
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness.contracts import Chart
-from harness.run import ConfigError
+from harness.errors import ConfigError
 
 FORMAT = 1
 """Layout of the artifact folder and manifest; bumped when either changes."""
@@ -78,7 +78,7 @@ def save_artifact(folder: Path, model: Any, manifest: dict[str, Any]) -> Path:
         **manifest,
         "model_file": MODEL,
         "model_sha256": hashlib.sha256(payload).hexdigest(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "packages": {p: importlib.metadata.version(p) for p in ("scikit-learn", "numpy", "scipy")},
     }
     (folder / MANIFEST).write_text(json.dumps(full, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -95,12 +95,12 @@ def load_artifact(name_or_path: str | Path, *, code_set_year: int, language: str
     if not manifest_path.is_file():
         raise ArtifactError(
             f"no reference artifact at {folder} (missing {MANIFEST}); fit one with "
-            f"`python -m extractors.reference.fit --language <es|en> --codes <D|P>`")
+            f"`harness fit --language <es|en> --codes <D|P>`")
     try:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"{manifest_path}: unreadable manifest ({exc})") from None
-    from extractors.reference.model import VERSION
+    from extractors.reference.settings import VERSION
 
     expected = {
         "format": (manifest.get("format"), FORMAT),
@@ -120,7 +120,12 @@ def load_artifact(name_or_path: str | Path, *, code_set_year: int, language: str
         raise ArtifactError(f"reference artifact {folder}: cannot read {model_path.name} ({exc.strerror or exc})") from None
     if hashlib.sha256(payload).hexdigest() != manifest.get("model_sha256"):
         raise ArtifactError(f"reference artifact {folder}: {model_path.name} does not match the sha256 in {MANIFEST}")
-    return Artifact(folder, manifest, pickle.loads(payload))  # noqa: S301 - our own artifact, digest checked above
+    try:
+        model = pickle.loads(payload)  # noqa: S301 - our own artifact, digest checked above
+    except (ModuleNotFoundError, AttributeError) as exc:  # pickles name classes by module path
+        raise ArtifactError(f"reference artifact {folder}: written by a harness whose modules have since moved ({exc}); "
+                            f"refit it with `harness fit`") from None
+    return Artifact(folder, manifest, model)
 
 
 def check_training_data(artifact: Artifact, charts: Sequence[Chart]) -> None:
@@ -134,4 +139,4 @@ def check_training_data(artifact: Artifact, charts: Sequence[Chart]) -> None:
         raise ArtifactError(
             f"reference artifact {artifact.path}: training data digest differs: the pipeline's training charts "
             f"({len(charts)} charts) digest to {found}, the artifact was fitted on {training['charts']} charts of "
-            f"{'+'.join(training['splits'])} with digest {training['data_digest']}; refit it with extractors.reference.fit")
+            f"{'+'.join(training['splits'])} with digest {training['data_digest']}; refit it with `harness fit`")

@@ -1,6 +1,6 @@
 """The ``reference`` extractor: CodiEsp coding from a fitted, versioned reference artifact.
 
-Nothing is learned here: ``python -m extractors.reference.fit`` fits the model
+Nothing is learned here: ``harness fit`` fits the model
 (``extractors.reference.model``) and saves it (``extractors.reference.artifact``); this extractor
 loads it on first use (the pipeline's ``fit`` call, before any chart is extracted), so a missing or
 mismatched artifact stops the run with an error naming what differs. ``fit`` only checks that the
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from extractors.base import extract_each
 from extractors.reference.artifact import CODES, Artifact, check_training_data, load_artifact
 from extractors.reference.model import ReferenceModel
-from harness.contracts import Chart, Extraction, Finding, Span
+from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, Extraction, Finding, Span
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class ReferenceConfig(BaseModel):
     """CodiEsp sub-track the artifact must code: ``D`` diagnoses (ICD-10-CM) or ``P`` procedures (ICD-10-PCS)."""
     language: str | None = None
     """Chart language the artifact must be fitted for; None accepts the artifact's (charts must still match it)."""
-    code_set_year: int = 2026
+    code_set_year: int = DEFAULT_CODE_SET_YEAR
     """Code-set year the artifact must declare."""
     train_split: str | None = "train"
     """Split whose charts the pipeline passes to ``fit``, checked against the artifact's training digest; None: no check."""
@@ -55,6 +55,9 @@ class ReferenceExtractor:
     version = "1"
     calibrated = True
     """Confidences are the re-ranker's isotonic-calibrated probabilities, fitted by ``extractors.reference.fit``."""
+    model_id: str | None = None
+    """None: ``model_revision`` (the artifact's digest) identifies the model; extractions name the artifact."""
+    prompt_version: str | None = None
 
     def __init__(self, config: dict):
         self.config = ReferenceConfig.model_validate(config)
@@ -78,6 +81,9 @@ class ReferenceExtractor:
     def fit(self, train_charts: Sequence[Chart]) -> None:
         """Check that ``train_charts`` are the artifact's training data (nothing is refitted)."""
         check_training_data(self.artifact, train_charts)
+
+    def close(self) -> None:
+        """Nothing runs beside this process."""
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order; a chart that fails gets ``error`` set."""

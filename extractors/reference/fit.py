@@ -1,10 +1,10 @@
 """Fit the reference model on CodiEsp and save it as a versioned artifact.
 
-    python -m extractors.reference.fit --language es --codes D                       # train -> codiesp_es_D_train
-    python -m extractors.reference.fit --language es --codes D --refit-on train,dev  # final artifact (settings chosen on dev)
-    python -m extractors.reference.fit --language en --codes P --limit 40 --out /tmp/ref-slice
-    python -m extractors.reference.fit --language es --codes D --set use_reranker=false --name es_D_no_reranker
-    python -m extractors.reference.fit --language es --codes P --threads 1   # one of several fits sharing a machine
+    harness fit --language es --codes D                       # train -> codiesp_es_D_train
+    harness fit --language es --codes D --refit-on train,dev  # final artifact (settings chosen on dev)
+    harness fit --language en --codes P --limit 40 --out /tmp/ref-slice
+    harness fit --language es --codes D --set use_reranker=false --name es_D_no_reranker
+    harness fit --language es --codes P --threads 1   # one of several fits sharing a machine
 
 Reads ``$HARNESS_DATA_DIR/codiesp`` (or ``--data-dir``); writes under
 ``<cache>/reference/<name>`` unless ``--out`` names a folder. ``--tracking-uri`` also logs the
@@ -36,7 +36,7 @@ def _setting(text: str) -> tuple[str, object]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m extractors.reference.fit", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="harness fit", description=__doc__.split("\n\n")[0])
     p.add_argument("--language", choices=["es", "en"], required=True, help="chart language (CodiEsp text_files or text_files_en)")
     p.add_argument("--codes", choices=["D", "P"], default="D", help="CodiEsp sub-track: D diagnoses, P procedures")
     p.add_argument("--refit-on", default="train", help="comma-separated splits to fit on (default: train)")
@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="artifact folder (default: <cache>/reference/<name>)")
     p.add_argument("--name", default=None, help="artifact name under the cache (default: codiesp_<language>_<codes>_<splits>)")
     p.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="KEY=VALUE",
-                   help="override a fit setting of extractors.reference.model.ReferenceSettings (repeatable)")
+                   help="override a fit setting of extractors.reference.settings.ReferenceSettings (repeatable)")
     p.add_argument("--tracking-uri", default=None, help="also log the artifact to this MLflow store")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="most OpenMP/BLAS threads of the fit (default: one per core); give each of several fits that "
@@ -64,7 +64,8 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
     from threadpoolctl import threadpool_limits
 
     from extractors.reference.artifact import CODES, artifact_name, resolve, save_artifact
-    from extractors.reference.model import VERSION, ReferenceModel, ReferenceSettings
+    from extractors.reference.model import ReferenceModel
+    from extractors.reference.settings import VERSION, ReferenceSettings
     from harness.config import DatasetConfig
     from harness.sources import dataset_digest, load_charts
 

@@ -18,8 +18,8 @@ nearest-charts vote, the code's prior, its rivals of the same category, where it
 mentioned and the assertion of its best mention.
 
 The re-ranker, the average of ``reranker_members`` histogram gradient-boosting classifiers, each
-with isotonic calibration, learns P(code is gold | features). Its training rows are out of fold: the training charts are split into
-``folds`` parts, and each part's features come from sources fitted on the other parts, so the
+with isotonic calibration, learns P(code is gold | features). Its training rows are out of fold: the training charts are split
+into ``folds`` parts, and each part's features come from sources fitted on the other parts, so the
 re-ranker sees features as they look on unseen charts. The sources are then refitted on all
 training charts for prediction.
 
@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from extractors.dictionary.assertion import AssertionDetector
 from extractors.reference.chart_classifier import ChartClassifier
 from extractors.reference.code_context import CodeProfiles
+from extractors.reference.settings import ReferenceSettings
 from extractors.reference.span_lexicon import (
     KeyToken,
     LabelledChart,
@@ -56,75 +56,6 @@ from extractors.reference.span_lexicon import (
 )
 from extractors.reference.span_retrieval import SpanRetriever
 from harness.contracts import Assertion, Chart, CodeSystem
-
-VERSION = "reference@2"
-"""Version of the model's features and sources; an artifact of another version cannot be scored and is refused."""
-
-
-class ReferenceSettings(BaseModel):
-    """What ``extractors.reference.fit`` fits; recorded in the artifact's manifest."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    folds: int = Field(default=5, ge=2)
-    """Cross-fitting folds: the re-ranker's training features are out of fold."""
-    seed: int = 0
-    """Seed of the fold split and of every learned part."""
-    max_term_words: int = Field(default=10, ge=1)
-    """Longest lexicon term, in words."""
-    use_compounds: bool = True
-    """Learn discontinuous evidence mentions ("hígado ... esteatosis") as compound terms."""
-    compound_window: int = Field(default=25, ge=1)
-    """Most words from a compound's first part to its last."""
-    icd_term_languages: list[str] = Field(default_factory=lambda: ["en"])
-    """Chart languages whose lexicon also holds ICD-10-CM terms (they are English)."""
-    cie_term_languages: list[str] = Field(default_factory=lambda: ["es"])
-    """Chart languages whose lexicon also holds the Spanish ICD-10 titles (``extractors.reference.cie10_titles``)."""
-    code_set_year: int = 2026
-    """ICD-10-CM fiscal year of the ICD terms (and the code set the artifact declares)."""
-    induce_terms: bool = True
-    """Induce phrases from document-level co-occurrence when the training charts carry no evidence spans."""
-    induce_max_words: int = Field(default=3, ge=1)
-    """Longest induced phrase, in words."""
-    induce_min_charts: int = Field(default=3, ge=1)
-    """Fewest training charts holding both an induced phrase and its code."""
-    induce_min_precision: float = Field(default=0.5, ge=0.0, le=1.0)
-    """Least share of an induced phrase's charts that hold its code."""
-    term_prior: float = Field(default=0.3, ge=0.0, le=1.0)
-    """Prior document-level precision of a term (smooths terms seen in few charts)."""
-    term_prior_weight: float = Field(default=1.0, gt=0.0)
-    """Pseudo-charts of the prior in a term's smoothed precision."""
-    use_retrieval: bool = True
-    """Propose the codes of the nearest training span of each chart phrase."""
-    retrieval_max_words: int = Field(default=6, ge=1)
-    """Longest chart phrase sent to retrieval, in words."""
-    retrieval_min_similarity: float = Field(default=0.6, ge=0.0, le=1.0)
-    """Least cosine similarity for a neighbour to propose its codes."""
-    use_classifier: bool = True
-    """Score codes from the whole chart with one-vs-rest logistic regression."""
-    classifier_min_charts: int = Field(default=3, ge=1)
-    """Codes with fewer training charts get no classifier."""
-    classifier_c: float = Field(default=10.0, gt=0.0)
-    """Inverse regularisation strength of each logistic regression."""
-    classifier_min_probability: float = Field(default=0.2, ge=0.0, le=1.0)
-    """A code the classifier alone proposes needs at least this probability to become a candidate."""
-    use_reranker: bool = True
-    """Score candidates with the learned re-ranker (else: the best source estimate)."""
-    reranker_iterations: int = Field(default=200, ge=1)
-    """Boosting iterations of the re-ranker."""
-    reranker_learning_rate: float = Field(default=0.1, gt=0.0)
-    """Learning rate of the re-ranker."""
-    reranker_leaves: int = Field(default=31, ge=2)
-    """Most leaves per tree of the re-ranker."""
-    reranker_members: int = Field(default=5, ge=1)
-    """Re-rankers averaged (seeds ``seed`` onwards): averaging evens out the trees' random feature choices."""
-    reranker_max_features: float = Field(default=0.7, gt=0.0, le=1.0)
-    """Share of the features each tree split may choose from (1.0: all of them)."""
-    assertion_scope: int = Field(default=8, ge=0)
-    """Most words between an assertion cue and the mention it modifies (``extractors.dictionary.assertion``)."""
-    min_confidence: float = Field(default=0.02, ge=0.0, le=1.0)
-    """Candidates scored below this are not reported (the rule pack sets the operating threshold)."""
-
 
 _ASSERTIONS: tuple[Assertion, ...] = ("negated", "possible", "historical", "family")
 FEATURES: tuple[str, ...] = (
@@ -347,7 +278,8 @@ class ReferenceModel:
             codes = sources.lexicon.codes[hit.term]
             # codes of the longer terms this mention sits inside: a code none of them carries loses the mention to them
             outer = [sources.lexicon.codes[h.term] for h in hits if not h.compound
-                     and h.first <= hit.first and hit.first + hit.words <= h.first + h.words and h.words > hit.words] if hit.nested else []
+                     and h.first <= hit.first and hit.first + hit.words <= h.first + h.words
+                     and h.words > hit.words] if hit.nested else []
             total = sum(codes.values())
             # the codes of one term compete for the mention: how much better its context fits this code than the rest
             context = {code: sources.profiles.score(code, tokens, hit.first, hit.words) for code in codes}

@@ -180,7 +180,7 @@ class SpanLexicon:
                 continue
             anchor = min(wanted, key=lambda p: len(parts[p]))
             best: tuple[int, int] | None = None
-            for i, n in parts[anchor]:
+            for i, _n in parts[anchor]:
                 chosen = [min(parts[p], key=lambda o: (abs(o[0] - i), o[0])) for p in wanted]
                 lo, hi = min(o[0] for o in chosen), max(o[0] + o[1] for o in chosen)
                 if hi - lo <= self.compound_window and (best is None or hi - lo < best[1] - best[0]):

@@ -1,6 +1,6 @@
 """Throughput benchmark of model-served extraction: raw ``vllm.LLM.chat`` against the harness, one engine.
 
-    python -m harness.benchmarks.llm --dataset codiesp_en --limit 8 --repeats 2
+    harness bench llm --dataset codiesp_en --limit 8 --repeats 2
 
 Both sides send the same prompts (the harness's, chunked as it chunks them) with the same sampling
 settings and structured-output schema to the same engine instance in one process. ``raw`` is the bare
@@ -17,7 +17,7 @@ import time
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.benchmarks.llm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="harness bench llm", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="codiesp_en", help="dataset option (conf/dataset/)")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--limit", type=int, default=8, help="charts per round")
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         field, _, value = item.partition("=")
         settings[field] = yaml.safe_load(value)
     extractor = VllmExtractor(settings)
-    dataset = DatasetConfig.model_validate(config_option("dataset", args.dataset) | {"split": args.split, "limit": args.limit, "data_dir": None})
+    dataset = DatasetConfig.model_validate(config_option("dataset", args.dataset)
+                                           | {"split": args.split, "limit": args.limit, "data_dir": None})
     charts = [chart.model_copy(update={"gold": []}) for chart in load_charts(dataset)]
     extractor.load()
     from vllm import SamplingParams
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     best = {}
     for path, measured in rounds.items():
         seconds, tokens_in, tokens_out = best[path] = min(measured)
-        table.add_row(path, f"{seconds:.2f}", f"{len(charts) / seconds:.3f}", f"{tokens_in / seconds:.1f}", f"{tokens_out / seconds:.1f}")
+        table.add_row(path, f"{seconds:.2f}", f"{len(charts) / seconds:.3f}", f"{tokens_in / seconds:.1f}",
+                      f"{tokens_out / seconds:.1f}")
     console = Console(width=120)
     console.print(table)
     (raw_s, _, raw_out), (harness_s, _, harness_out) = best.values()

@@ -1,6 +1,6 @@
 """Throughput benchmark of the page path: render, degrade, OCR, and the harness's OCR against bare tesseract.
 
-    python -m harness.benchmarks.pages --dataset sample --split dev --limit 4 --degradation fax_light
+    harness bench pages --dataset sample --split dev --limit 4 --degradation fax_light
 
 All steps run on the same charts and the same page images in one process, one
 after another, so the ratios compare like with like on this machine's load.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.benchmarks.pages", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="harness bench pages", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="sample", help="dataset option (conf/dataset/)")
     parser.add_argument("--split", default="dev")
     parser.add_argument("--limit", type=int, default=4, help="charts to render (bare tesseract takes seconds per page)")
@@ -27,13 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.config import DatasetConfig, DegradationConfig, config_option
+    from harness.config import DatasetConfig, config_option
     from harness.intake.degrade import degrade_chart
+    from harness.intake.degrade.config import DegradationConfig
     from harness.intake.ocr import IntakeConfig, bare_tesseract_seconds, check_tesseract, read_pages
     from harness.intake.render import render_chart
     from harness.sources import load_charts
 
-    dataset = DatasetConfig.model_validate(config_option("dataset", args.dataset) | {"split": args.split, "limit": args.limit, "data_dir": None})
+    dataset = DatasetConfig.model_validate(config_option("dataset", args.dataset)
+                                           | {"split": args.split, "limit": args.limit, "data_dir": None})
     degradation = DegradationConfig.model_validate(config_option("degradation", args.degradation))
     if degradation.render is None:
         parser.error(f"degradation {args.degradation!r} renders no pages; pick an image degradation")
@@ -47,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         rendered = [page for chart in charts for page in render_chart(chart, Path(tmp) / "render" / chart.id, degradation.render)]
         rows.append(("render", len(rendered), time.perf_counter() - started))
         started = time.perf_counter()
-        degraded = [page for chart in charts for page in degrade_chart(chart, degradation, args.seed, Path(tmp) / "degrade").pages]
+        degraded = [page for chart in charts
+                    for page in degrade_chart(chart, degradation, args.seed, Path(tmp) / "degrade").pages]
         # degrade_chart renders again first: charge only the damage to this row
         rows.append((f"degrade ({args.degradation}, render excluded)", len(degraded), time.perf_counter() - started - rows[0][2]))
         paths = [page.image_path for page in degraded]

@@ -1,1 +1,5 @@
-"""TODO"""
+"""The run of one pipeline design over charts: prepare (degrade + intake), extract (cached), code, edit, route.
+
+``batched.run_pipeline`` is the entry point; ``preparation`` turns a source chart into what the extractor
+reads; ``extraction_cache`` lets a rules-only re-run skip the model. Modules are imported where used.
+"""

@@ -92,7 +92,8 @@ class ChartPreparer:
         """A chart that arrives as page images goes straight to intake (degradations apply to text charts)."""
         # The chart's text, when present, is the transcription of all pages: the reference for OCR error.
         pages = [
-            RenderedPage(index=i, image_path=Path(page.image_path), source_start=0, source_end=0 if i else len(chart.text), source_page=i)
+            RenderedPage(index=i, image_path=Path(page.image_path), source_start=0, source_end=0 if i else len(chart.text),
+                         source_page=i)
             for i, page in enumerate(p for p in chart.pages if p.image_path)
         ]
         degraded = DegradedChart(chart_id=chart.id, text=None, pages=pages, n_rendered_pages=len(pages),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from harness.config import DatasetConfig
 from harness.contracts import Chart, digest
+from harness.errors import DataError
 from harness.registry import DATASETS
-from harness.sources.errors import DataError
 
 __all__ = ["DataError", "dataset_digest", "load_charts"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.config import cache_root
 from harness.contracts import Chart
-from harness.sources.errors import DataError
+from harness.errors import DataError
 
 
 def chart_features() -> Any:

@@ -16,8 +16,8 @@ from pathlib import Path
 from coders.codeset import canonical_code, code_set, is_well_formed
 from harness.config import DatasetConfig
 from harness.contracts import Chart, CodeSystem, GoldCode, Span
+from harness.errors import DataError
 from harness.sources.chart_dataset import cached_charts, files_digest
-from harness.sources.errors import DataError
 
 _LABEL_FILES: dict[str, CodeSystem] = {"D": "icd10cm", "P": "icd10pcs"}
 _X_LABELS: dict[str, CodeSystem] = {"DIAGNOSTICO": "icd10cm", "PROCEDIMIENTO": "icd10pcs"}
@@ -103,7 +103,8 @@ def _produce(folder: str, split: str, language: str, config_json: str, fingerpri
     text_paths = {p.stem: p for p in texts_dir.glob("*.txt")}
     for chart_id in sorted(codes):
         if chart_id not in text_paths:
-            raise DataError(f"{root / f'{split}D.tsv'} names case {chart_id!r} but {texts_dir / (chart_id + '.txt')} does not exist")
+            raise DataError(f"{root / f'{split}D.tsv'} names case {chart_id!r} "
+                            f"but {texts_dir / (chart_id + '.txt')} does not exist")
 
     texts = {chart_id: read_text(path) for chart_id, path in text_paths.items()}
     mismatched: dict[str, int] = defaultdict(int)

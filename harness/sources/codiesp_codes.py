@@ -12,7 +12,7 @@ have, so the harness uses, per code system:
 
 The reference pipeline proposes only codes of its lexicon (training gold and, for English, ICD-10-CM
 terms) and of its training charts' gold, so every code it predicts on dev is on this list and the
-restriction is a no-op for it (``tests/test_reference.py`` checks this): the harness's metrics then
+restriction is a no-op for it (``tests/extractors/test_reference.py`` checks this): the harness's metrics then
 equal the official ones, except MAP, which the harness averages over every chart with gold codes
 (a chart without predictions counts 0) where trectools averages over charts with predictions
 (``harness.metrics.coding.evaluate``).
@@ -21,11 +21,11 @@ equal the official ones, except MAP, which the harness averages over every chart
 from __future__ import annotations
 
 from harness.config import DatasetConfig
-from harness.contracts import CodeSystem
+from harness.contracts import DEFAULT_CODE_SET_YEAR, CodeSystem
 
 
-def valid_codes(system: CodeSystem, *, data_dir: str | None = None, year: int = 2026, splits: tuple[str, ...] = ("train", "dev"),
-                language: str = "es") -> frozenset[str]:
+def valid_codes(system: CodeSystem, *, data_dir: str | None = None, year: int = DEFAULT_CODE_SET_YEAR,
+                splits: tuple[str, ...] = ("train", "dev"), language: str = "es") -> frozenset[str]:
     """Canonical codes a CodiEsp prediction of ``system`` may carry (see the module docstring)."""
     from coders.codeset import code_set
     from harness.sources import load_charts

@@ -1,6 +1,6 @@
 """Download a dataset named in ``datasets/<name>/manifest.yaml`` and verify it against the manifest's checksums.
 
-    python -m harness.sources.download codiesp --dest ~/data      # then: export HARNESS_DATA_DIR=~/data
+    harness download codiesp --dest ~/data      # then: export HARNESS_DATA_DIR=~/data
 
 The manifest pins one digest per split folder (sha256 over the sorted
 ``<relative path>\\t<file sha256>`` lines), so a corrupted or different release
@@ -50,7 +50,8 @@ def verify(root: Path, manifest: dict[str, Any]) -> list[str]:
             continue
         digest, count = tree_digest(folder)
         if (digest, count) != (expected["sha256"], expected["files"]):
-            problems.append(f"{folder}: {count} files, sha256 {digest[:12]}..., expected {expected['files']} files, sha256 {expected['sha256'][:12]}...")
+            problems.append(f"{folder}: {count} files, sha256 {digest[:12]}..., "
+                            f"expected {expected['files']} files, sha256 {expected['sha256'][:12]}...")
     return problems
 
 
@@ -73,7 +74,7 @@ def download(name: str, dest: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.sources.download", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="harness download", description=__doc__.splitlines()[0])
     parser.add_argument("dataset", help="dataset with a manifest under datasets/, e.g. codiesp")
     parser.add_argument("--dest", type=Path, default=Path("data"), help="folder to put it in (becomes HARNESS_DATA_DIR)")
     parser.add_argument("--verify-only", action="store_true", help="check an existing copy under --dest, download nothing")

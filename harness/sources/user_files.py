@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from coders.codeset import canonical_code, code_set, is_well_formed
 from harness.config import DatasetConfig
 from harness.contracts import Chart
+from harness.errors import DataError
 from harness.sources.chart_dataset import cached_charts, files_digest
-from harness.sources.errors import DataError
 
 
 def _records(path: Path) -> Iterator[tuple[str, Any]]:

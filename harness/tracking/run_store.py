@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.config import DEFAULT_TRACKING_URI
+from harness.errors import HarnessError
 from harness.tracking.mlflow_store import resolve_uri
 
-DEFAULT_URI = "sqlite:///outputs/mlflow.db"
+DEFAULT_URI = DEFAULT_TRACKING_URI
 """The tracking store a job writes to by default (``conf/tracking/mlflow.yaml``)."""
 
 
-class RunStoreError(RuntimeError):
+class RunStoreError(HarnessError, RuntimeError):
     """A run or store that cannot be read, or a run that lacks what the caller needs."""
 
 

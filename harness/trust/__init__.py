@@ -1,1 +1,3 @@
-"""TODO"""
+"""What makes a run auditable and billable: confidence calibration, the hash-chained audit trail, FHIR billing
+output, and the one redaction rule all of them use.
+"""

@@ -1,7 +1,7 @@
 """The trust-layer files of a run: hash-chained audit trail, FHIR claims, billing CSV, curves.
 
 - ``audit.jsonl``: one record per chart (``harness.trust.audit``); its head hash is returned so the run
-  can be tagged with it, and ``python -m harness.trust.audit verify audit.jsonl --head <hash>`` detects
+  can be tagged with it, and ``harness audit verify audit.jsonl --head <hash>`` detects
   any changed, removed or added record.
 - ``claims.ndjson``: a FHIR R4B ``Claim`` per chart routed ``auto`` with codes; ``billing.csv``.
 - ``reliability.json`` and ``risk_coverage.json``: what the reliability diagram and the
@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from harness.contracts import Chart, ChartResult, Extraction
+from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, ChartResult, Extraction
 from harness.trust.audit import AuditRecord, RunMeta
 
 
@@ -34,7 +34,7 @@ def write_trust_artifacts(folder: Path, charts: Sequence[Chart], results: Sequen
     head = write_audit(folder / "audit.jsonl", records)
     today = date.today().isoformat()
     claims = [claim_for_chart(result, None, f"Patient/{result.chart_id}", "Organization/provider", today,
-                              run.code_set_year or 2026, redact=redact) for result in results]
+                              run.code_set_year or DEFAULT_CODE_SET_YEAR, redact=redact) for result in results]
     with open(folder / "claims.ndjson", "w", encoding="utf-8") as out:
         for claim in claims:
             if claim.claim is not None:

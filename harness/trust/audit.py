@@ -11,11 +11,11 @@ rewrite every later line, and it cannot see lines cut from the end. Keep the hea
 ``write_audit`` returns somewhere else (the run's tracking record) and pass it to
 ``verify_audit(head=...)`` to close both gaps.
 
-With ``redact=True`` (the default) a record holds no patient text: evidence and finding
-spans keep their offsets only, finding text and extractor attributes are dropped, and the
-raw model output is left out. Codes, rule ids, reasons and hashes stay.
+With ``redact=True`` (the default) a record holds no patient text (``harness.trust.redaction``):
+evidence and finding spans keep their offsets with ``[REDACTED]`` text, finding text is redacted
+and extractor attributes are dropped, and the raw model output is left out. Codes, rule ids, reasons and hashes stay.
 
-CLI: ``python -m harness.trust.audit verify <file> [--head HASH]`` exits 0 when the chain is
+CLI: ``harness audit verify <file> [--head HASH]`` exits 0 when the chain is
 intact, 1 at the first problem, 2 when the file is missing.
 """
 
@@ -27,13 +27,25 @@ import json
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, EditResult, Extraction, Finding, Route, Span, digest
+from harness.contracts import (
+    AuditEvent,
+    Chart,
+    ChartResult,
+    CodeAssignment,
+    EditResult,
+    Extraction,
+    Finding,
+    ReviewReason,
+    Route,
+    digest,
+)
+from harness.trust.redaction import redact_finding, redact_result
 
 GENESIS = "0" * 64
 """``prev_hash`` of the first line."""
@@ -94,16 +106,16 @@ class AuditRecord(BaseModel):
     """``digest`` of the extraction, when one was given."""
     route: Route
     """Where the chart went."""
-    reasons: list[str] = Field(default_factory=list)
-    """Why it went to review."""
+    reasons: list[ReviewReason] = Field(default_factory=list)
+    """Why it went to review (each written ``kind: detail``, as in ``ChartResult``)."""
     events: list[AuditEvent] = Field(default_factory=list)
     """Stages in order, with rules fired and the routing decision."""
     edits: list[EditResult] = Field(default_factory=list)
     """Validation edits and their outcome."""
     codes: list[CodeAssignment] = Field(default_factory=list)
-    """Assigned codes with evidence spans (span text blank when redacted)."""
+    """Assigned codes with evidence spans (span text ``[REDACTED]`` when redacted)."""
     findings: list[Finding] | None = None
-    """Extractor findings, when an extraction was given (text blank when redacted)."""
+    """Extractor findings, when an extraction was given (text ``[REDACTED]`` when redacted)."""
     raw_output: str | None = None
     """Raw extractor output; never present when redacted."""
 
@@ -121,16 +133,13 @@ class AuditRecord(BaseModel):
         """Record ``result`` for ``chart``; ``now`` (default: the current time) is stored in UTC."""
         if chart.id != result.chart_id:
             raise ValueError(f"result is for chart {result.chart_id!r}, not {chart.id!r}")
-        codes = [c.model_copy(update={"evidence": _spans(c.evidence, redact)}) for c in result.codes]
+        codes = redact_result(result).codes if redact else result.codes
         findings = None
         if extraction is not None:
-            findings = [
-                f.model_copy(update={"text": "", "attributes": {}, "spans": _spans(f.spans, True)}) if redact else f
-                for f in extraction.findings
-            ]
+            findings = [redact_finding(f) for f in extraction.findings] if redact else extraction.findings
         return cls(
             chart_id=result.chart_id,
-            recorded_at=(now or datetime.now(timezone.utc)).astimezone(timezone.utc).isoformat(timespec="seconds"),
+            recorded_at=(now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
             run=run,
             redacted=redact,
             input_hash=chart.content_hash(),
@@ -144,10 +153,6 @@ class AuditRecord(BaseModel):
             findings=findings,
             raw_output=None if redact or extraction is None else extraction.raw_output,
         )
-
-
-def _spans(spans: list[Span], redact: bool) -> list[Span]:
-    return [s.model_copy(update={"text": ""}) for s in spans] if redact else spans
 
 
 def write_audit(path: str | Path, records: Iterable[AuditRecord]) -> str:
@@ -222,7 +227,7 @@ def _problem(raw: bytes, number: int, prev: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``verify <file> [--head HASH]``: 0 intact, 1 tampered, 2 missing file."""
-    parser = argparse.ArgumentParser(prog="python -m harness.trust.audit", description="Audit trail tools.")
+    parser = argparse.ArgumentParser(prog="harness audit", description="Audit trail tools.")
     commands = parser.add_subparsers(dest="command", required=True)
     verify = commands.add_parser("verify", help="check the hash chain of an audit JSONL file")
     verify.add_argument("file", type=Path)

@@ -10,7 +10,7 @@ claim that fails FHIR validation comes back with ``valid=False``, the error as i
 and the unvalidated dict, so a run reports it instead of stopping.
 
 Evidence goes into ``supportingInfo`` as offsets (``chart <id> chars 10-24``, half-open);
-the evidence text is added only with ``redact=False``.
+the evidence text follows as written with ``redact=False``, as ``[REDACTED]`` otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from fhir.resources.R4B.claim import Claim
 from pydantic import ValidationError
 
 from harness.contracts import ChartResult, CodeAssignment
+from harness.trust.redaction import redact_spans
 
 FHIR_PACKAGE = "fhir.resources.R4B"
 """Module the claims are validated with (FHIR 4.3.0)."""
@@ -74,7 +75,8 @@ def _concept(code: CodeAssignment, year: int) -> dict[str, Any]:
 
 
 def _evidence_note(code: CodeAssignment, chart_id: str, redact: bool) -> str:
-    spans = ", ".join(f"{s.start}-{s.end}" + ("" if redact or not s.text else f' "{s.text}"') for s in code.evidence)
+    evidence = redact_spans(code.evidence) if redact else code.evidence
+    spans = ", ".join(f"{s.start}-{s.end}" + (f' "{s.text}"' if s.text else "") for s in evidence)
     return f"chart {chart_id} chars {spans}"
 
 

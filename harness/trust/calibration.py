@@ -29,6 +29,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness.errors import HarnessError
+
 ARTIFACT_FORMAT = "harness.calibrator"
 """``format`` field of a saved calibrator."""
 ARTIFACT_VERSION = "1"
@@ -37,7 +39,7 @@ ARTIFACT_VERSION = "1"
 _LOGIT_EPS = 1e-6  # keeps logit finite for confidences of exactly 0 or 1 (the Finding default is 1.0)
 
 
-class CalibrationError(ValueError):
+class CalibrationError(HarnessError, ValueError):
     """A calibrator cannot be fitted (too few samples, one class only) or loaded (bad artifact)."""
 
 

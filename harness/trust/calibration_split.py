@@ -92,7 +92,8 @@ def load_checked(path: str, created_by: dict[str, str]) -> Calibrator:
     return calibrator
 
 
-def fit_or_reuse(config: CalibrationRunConfig, charts: Sequence[Chart], run_codes: Callable[[Sequence[Chart]], list[list[CodeAssignment]]],
+def fit_or_reuse(config: CalibrationRunConfig, charts: Sequence[Chart],
+                 run_codes: Callable[[Sequence[Chart]], list[list[CodeAssignment]]],
                  systems: Sequence[str], created_by: dict[str, str], cache_dir: Path) -> Calibrator:
     """The cached calibrator for these settings and charts, or a new one fitted on ``run_codes(charts)``."""
     key = digest([created_by, config.model_dump(exclude={"name", "artifact"}), [c.content_hash() for c in charts],

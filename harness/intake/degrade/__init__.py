@@ -40,9 +40,9 @@ def degrade_chart(chart: Chart, config: DegradationConfig, seed: int, work_dir: 
             text = add_text_noise(text, config.text_noise, rng_for("text"))
         return DegradedChart(chart_id=chart.id, text=text, kept_ranges=[(0, len(chart.text))])
 
+    from harness.intake import render
     from harness.intake.degrade.image_ops import apply_image_ops
     from harness.intake.degrade.page_ops import copy_forward, select_pages
-    from harness.intake import render
 
     grid = render.geometry(config.render)
     sheets = render.wrap_chart(chart, grid.columns)

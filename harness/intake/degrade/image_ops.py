@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from harness.intake.degrade.config import FaxOp, ImageOp, ScanOp
+from harness.intake.degrade.config import AugraphyOp, FaxOp, ImageOp, ScanOp
 from harness.intake.render import load_font
 
 Dpi = tuple[int, int]
@@ -37,10 +37,12 @@ def apply_image_ops(ops: Sequence[ImageOp], source: Path, dest: Path, rng_for: R
             image, dpi = fax(image, dpi, op, rng, stamp=fax_stamp(rng_for("fax-stamp", k)), page_number=position + 1)
         elif isinstance(op, ScanOp):
             image, dpi = scan(image, dpi, op, rng)
-        else:
+        elif isinstance(op, AugraphyOp):
             from harness.intake.degrade.augraphy_ops import augraphy
 
             image = augraphy(image, op.preset, seed=int(rng.integers(2**31 - 1)))
+        else:  # a new op type added to the config but not here must fail, not run as another op
+            raise TypeError(f"no image operation implements {type(op).__name__} (type {getattr(op, 'type', '?')!r})")
     dest.parent.mkdir(parents=True, exist_ok=True)
     # Damaged pages are noisy: strong zlib effort costs 5x the time for a few percent of size.
     image.save(dest, format="PNG", dpi=dpi, compress_level=1)

@@ -1,0 +1,87 @@
+"""The house's layers: every module imports in a fresh interpreter, and imports between packages point one way.
+
+A package may import only packages of a lower layer (README.md, "Where things are"). Lazy imports inside
+functions count too: a cycle that only bites at run time is still a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PROJECT_ROOT
+
+PACKAGES = ("harness", "extractors", "coders", "reports")
+LAYERS = [
+    ["harness.core"],
+    ["coders", "harness.intake", "harness.trust"],
+    ["harness.sources", "extractors"],
+    ["extractors.dictionary", "extractors.llm"],
+    ["harness.metrics"],
+    ["harness.pipeline", "harness.tracking"],
+    ["extractors.reference"],  # its fit command records the fit in MLflow
+    ["reports"],
+    ["harness.sweep", "harness.benchmarks"],
+    ["harness.job"],
+]
+"""Lowest first. ``harness.core`` is contracts, errors, config, registry and process helpers; ``harness.job`` is the
+job (``run``, ``job_config``) and the ``harness`` command."""
+RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
+CORE = {"contracts", "errors", "config", "registry", "processes"}
+JOB = {"run", "job_config", "cli", "__main__"}
+
+
+def unit_of(module: str) -> str:
+    """The layered unit a module belongs to."""
+    parts = module.split(".")
+    if parts[0] == "harness" and len(parts) > 1:
+        if parts[1] in CORE:
+            return "harness.core"
+        if parts[1] in JOB:
+            return "harness.job"
+        return f"harness.{parts[1]}"
+    if parts[0] == "extractors" and len(parts) > 1 and parts[1] in ("llm", "dictionary", "reference"):
+        return f"extractors.{parts[1]}"
+    return "harness.job" if module == "harness" else parts[0]
+
+
+def modules() -> list[tuple[str, Path]]:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            name = ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts)
+            found.append((name.removesuffix(".__init__"), path))
+    return found
+
+
+def imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return {n for n in names if n.split(".")[0] in PACKAGES}
+
+
+def test_every_module_belongs_to_a_layer() -> None:
+    assert {unit_of(name) for name, _ in modules()} <= set(RANK)
+
+
+def test_imports_between_packages_point_down() -> None:
+    upward = [
+        f"{name} imports {target} ({unit_of(name)} -> {unit_of(target)})"
+        for name, path in modules()
+        for target in imports(path)
+        if unit_of(target) != unit_of(name) and RANK[unit_of(target)] >= RANK[unit_of(name)]
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_every_module_imports_in_a_fresh_interpreter() -> None:
+    names = [name for name, _ in modules() if not name.endswith("__main__")]
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    out = subprocess.run([sys.executable, "-c", code, *names], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
