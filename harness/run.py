@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from harness.metrics.coding import ChartOutcome
     from harness.pipeline.batched import PipelineDesign, PipelineRun
     from harness.pipeline.preparation import ChartPreparer
+    from harness.tracking.mlflow_store import Tracker
     from harness.trust.calibration import Calibrator
     from harness.trust.calibration_split import CalibrationRunConfig
 
@@ -45,6 +46,8 @@ class Built:
     extractor: Extractor
     pack: RulePack
     preparer: ChartPreparer
+    tracker: Tracker | None
+    """The MLflow store, already reached (None when tracking is off)."""
 
 
 @dataclass
@@ -156,7 +159,11 @@ def build_design(job: JobConfig) -> Built:
     from harness.pipeline.extraction_cache import ExtractionCache
     from harness.pipeline.preparation import ChartPreparer
     from harness.registry import EXTRACTORS
+    from harness.tracking.mlflow_store import Tracker
 
+    tracker = Tracker(job.tracking) if job.tracking.enabled else None
+    if tracker is not None:
+        tracker.check()  # a bad store fails now, not after the whole pipeline has run
     try:
         extractor = EXTRACTORS.resolve(job.extractor.name)(job.extractor.settings())
     except ValidationError as error:
@@ -179,7 +186,7 @@ def build_design(job: JobConfig) -> Built:
         cache=ExtractionCache(cache_root() / "extractions") if job.extraction_cache else None,
         edit=chart_edits(job.edits) if job.edits.edits else None,
     )
-    return Built(design=design, extractor=extractor, pack=pack, preparer=preparer)
+    return Built(design=design, extractor=extractor, pack=pack, preparer=preparer, tracker=tracker)
 
 
 def run_design(job: JobConfig, built: Built) -> Ran:
@@ -266,7 +273,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
     """Emit the billing output and audit trail, write the artifacts and report, log to MLflow, print the summary."""
     from harness.metrics.coding import per_chart_scores
     from harness.sources import dataset_digest
-    from harness.tracking.mlflow_store import Tracker, flatten
+    from harness.tracking.mlflow_store import flatten
     from harness.trust.artifacts import write_trust_artifacts
     from harness.trust.audit import RunMeta
     from reports.run_report import write_run_report
@@ -293,8 +300,12 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
         "rules": ran.design.coder_id,
         "charts": str(len(charts)),
     }
-    if job.tracking.enabled:
-        tracker = Tracker(job.tracking)
+    context["run_folder"] = str(output_dir.parent)
+    context["report"] = str(output_dir / "report.html")
+    context["audit"] = str(output_dir / "audit.jsonl")
+    context["audit_head"] = audit_head
+    tracker = built.tracker
+    if tracker is not None:
         run_id = tracker.start_run(
             run_name=f"{dataset.name}-{extractor.name}-{job.rules.name}",
             tags={

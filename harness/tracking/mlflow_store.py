@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import TrackingConfig
+from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -38,6 +39,10 @@ def resolve_uri(uri: str) -> str:
 def _sqlite_path(uri: str) -> Path | None:
     prefix = "sqlite:///"
     return Path(uri[len(prefix) :]) if uri.startswith(prefix) else None
+
+
+class TrackingError(HarnessError):
+    """The configured MLflow store cannot be used; the message names the URI."""
 
 
 class Tracker:
@@ -84,6 +89,15 @@ class Tracker:
             if experiment is not None:
                 return experiment.experiment_id
             return client.create_experiment(self.config.experiment, artifact_location=self._artifact_location())
+
+    def check(self) -> None:
+        """Reach the store and its experiment now, so a bad ``tracking.uri`` fails before any chart is processed."""
+        try:
+            self.experiment_id()
+        except Exception as error:  # noqa: BLE001 - MLflow raises many kinds for an unusable store; all mean the same
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise TrackingError(f"tracking store {self.uri!r} cannot be used: {first.strip()} "
+                                "(set tracking.uri to a sqlite:/// path or a server URL, or tracking.enabled=false)") from None
 
     def start_run(self, run_name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
         experiment_id = self.experiment_id()

@@ -1,0 +1,54 @@
+"""A store that cannot be used stops the job before any chart is read, with exit 2 and the URI named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT_ROOT, harness, store
+
+from harness.config import TrackingConfig
+from harness.tracking.mlflow_store import Tracker, TrackingError
+
+
+def test_an_unsupported_scheme_is_refused_naming_the_uri() -> None:
+    with pytest.raises(TrackingError, match=r"tracking store 'bogus://nowhere' cannot be used: .*tracking.enabled=false"):
+        Tracker(TrackingConfig(uri="bogus://nowhere")).check()
+
+
+def test_a_usable_store_passes_the_check_and_gets_its_experiment(tmp_path: Path) -> None:
+    tracker = Tracker(TrackingConfig(uri=f"sqlite:///{tmp_path / 'm.db'}", experiment="checked"))
+    tracker.check()
+    assert tracker.experiment_id() == tracker.experiment_id()  # created once by the check, then found
+
+
+def test_the_job_stops_before_reading_charts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    import harness.sources
+    from harness.run import run_job
+
+    def no_reading(*args: object) -> None:
+        raise AssertionError("charts were read before the store was checked")
+
+    monkeypatch.setattr(harness.sources, "load_charts", no_reading)
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["tracking.uri=bogus://nowhere"])
+    with pytest.raises(TrackingError):
+        run_job(OmegaConf.to_container(cfg, resolve=True), tmp_path / "artifacts")
+
+
+@pytest.mark.slow
+def test_the_command_exits_2_and_prints_where_the_outputs_are(tmp_path: Path) -> None:
+    bad = subprocess.run([sys.executable, "-m", "harness", "tracking.uri=bogus://nowhere", f"hydra.run.dir={tmp_path / 'bad'}"],
+                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "error: tracking store 'bogus://nowhere' cannot be used" in bad.stderr
+    assert not (tmp_path / "bad" / "artifacts").exists()
+    good = harness(tmp_path, "dataset.limit=2", store(tmp_path), f"hydra.run.dir={tmp_path / 'run'}")
+    flat = " ".join(good.stdout.split())
+    for shown in ("run_folder:", "report.html", "audit.jsonl", "audit_head:", "mlflow_run:"):
+        assert shown in flat
+    assert (tmp_path / "run" / "artifacts" / "report.html").is_file()
