@@ -57,12 +57,11 @@ def call(target: str, argv: Sequence[str]) -> int:
 
 def dispatch(group: str, targets: dict[str, str], argv: Sequence[str]) -> int:
     """``harness <group> <name> ...``: run one of a group's commands."""
-    if not argv or argv[0] not in targets:
-        shown = "|".join(targets)
-        print(f"usage: harness {group} {{{shown}}} [args...]",
-              file=sys.stderr if argv[:1] not in (["-h"], ["--help"]) else sys.stdout)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else USAGE_ERROR
-    return call(targets[argv[0]], argv[1:])
+    if argv and argv[0] in targets:
+        return call(targets[argv[0]], argv[1:])
+    asked = argv[:1] in (["-h"], ["--help"])
+    print(f"usage: harness {group} {{{'|'.join(targets)}}} [args...]", file=sys.stdout if asked else sys.stderr)
+    return 0 if asked else USAGE_ERROR
 
 
 def report(argv: Sequence[str]) -> int:

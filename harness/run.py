@@ -161,9 +161,6 @@ def build_design(job: JobConfig) -> Built:
     from harness.registry import EXTRACTORS
     from harness.tracking.mlflow_store import Tracker
 
-    tracker = Tracker(job.tracking) if job.tracking.enabled else None
-    if tracker is not None:
-        tracker.check()  # a bad store fails now, not after the whole pipeline has run
     try:
         extractor = EXTRACTORS.resolve(job.extractor.name)(job.extractor.settings())
     except ValidationError as error:
@@ -186,6 +183,9 @@ def build_design(job: JobConfig) -> Built:
         cache=ExtractionCache(cache_root() / "extractions") if job.extraction_cache else None,
         edit=chart_edits(job.edits) if job.edits.edits else None,
     )
+    tracker = Tracker(job.tracking) if job.tracking.enabled else None
+    if tracker is not None:
+        tracker.check()  # last (it loads MLflow), but before any chart: a bad store must not cost a whole run
     return Built(design=design, extractor=extractor, pack=pack, preparer=preparer, tracker=tracker)
 
 

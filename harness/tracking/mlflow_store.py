@@ -56,6 +56,7 @@ class Tracker:
         if db:
             db.parent.mkdir(parents=True, exist_ok=True)
         self._client: MlflowClient | None = None
+        self._experiment_id: str | None = None
 
     @contextmanager
     def _locked(self) -> Iterator[MlflowClient]:
@@ -84,11 +85,16 @@ class Tracker:
         return (db.parent / "mlartifacts").resolve().as_uri() if db else None
 
     def experiment_id(self) -> str:
-        with self._locked() as client:
-            experiment = client.get_experiment_by_name(self.config.experiment)
-            if experiment is not None:
-                return experiment.experiment_id
-            return client.create_experiment(self.config.experiment, artifact_location=self._artifact_location())
+        """The configured experiment's id, created on first use; looked up once per tracker."""
+        if self._experiment_id is None:
+            with self._locked() as client:
+                experiment = client.get_experiment_by_name(self.config.experiment)
+                if experiment is not None:
+                    self._experiment_id = experiment.experiment_id
+                else:
+                    self._experiment_id = client.create_experiment(self.config.experiment,
+                                                                   artifact_location=self._artifact_location())
+        return self._experiment_id
 
     def check(self) -> None:
         """Reach the store and its experiment now, so a bad ``tracking.uri`` fails before any chart is processed."""
