@@ -5,7 +5,9 @@ the same code is merged into one candidate, but each finding's assertion and
 confidence are kept, so that finding-level rules (assertion filter, minimum
 confidence) stay exact after the merge. A candidate's confidence combines its
 remaining support as the pack says (``max`` by default, or noisy-or); its evidence
-is the union of its support's spans, deduplicated by offsets and sorted.
+is the union of its support's spans, deduplicated by offsets and sorted. The confidence
+counts as estimated only when the support with estimated confidences alone combines to
+the same value: a prior that sets (or raises) it makes it a guess that routing must not trust.
 
 Rules run in the pack's order. Every rule that keeps or changes a candidate appends
 its id to the candidate's trace. Rules about codes (specificity, Excludes1,
@@ -42,6 +44,7 @@ class _Support:
 
     assertion: Assertion
     confidence: float
+    confidence_estimated: bool
     spans: tuple[Span, ...]
 
 
@@ -62,6 +65,11 @@ class _Context:
 
     def confidence(self, candidate: _Candidate) -> float:
         return self.combine([s.confidence for s in candidate.support])
+
+    def confidence_estimated(self, candidate: _Candidate) -> bool:
+        """Whether the candidate's confidence comes from estimated support alone (no prior set or raised it)."""
+        estimated = [s.confidence for s in candidate.support if s.confidence_estimated]
+        return bool(estimated) and self.combine(estimated) == self.confidence(candidate)
 
     def rank(self, candidate: _Candidate) -> tuple[float, int, str]:
         """Sort key: most confident first; ties go to the more specific, then the smaller code."""
@@ -196,7 +204,8 @@ class RuleEngine:
             raise ValueError(f"extraction of chart {extraction.chart_id!r} given with chart {chart.id!r}")
         cands = _merge(
             [
-                _Candidate(canonical_code(f.code, f.system), f.system, [_Support(f.assertion, f.confidence, tuple(f.spans))])
+                _Candidate(canonical_code(f.code, f.system), f.system,
+                           [_Support(f.assertion, f.confidence, f.confidence_estimated, tuple(f.spans))])
                 for f in extraction.findings
                 if f.code and f.code.strip()
             ]
@@ -218,6 +227,7 @@ class RuleEngine:
             system=cand.system,
             description=table.description(cand.code),
             confidence=self._ctx.confidence(cand),
+            confidence_estimated=self._ctx.confidence_estimated(cand),
             evidence=_evidence(cand, chart),
             rule_trace=cand.trace,
             pack_version=self.version,

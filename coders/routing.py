@@ -2,6 +2,7 @@
 
 Checks, in order: a failed extraction; each code's confidence against the threshold of its code
 family (the longest matching prefix in ``family_thresholds``, else ``min_code_confidence``); codes
+whose confidence the extractor could not estimate (only a prior: a threshold on it means nothing); codes
 on the high-risk list (auditors' favourites: sepsis, acute respiratory failure, malnutrition, ...);
 failed validation edits; no codes at all. Intake problems (unreadable or missing pages) are added by
 the pipeline from intake's own reasons.
@@ -30,6 +31,9 @@ class RoutingConfig(BaseModel):
     """Name of the policy; equals its Hydra option name."""
     min_code_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     """A chart with any code below this confidence goes to review."""
+    review_unestimated_confidence: bool = True
+    """Send a chart to review when any code's confidence is only the extractor's prior
+    (``CodeAssignment.confidence_estimated`` false, e.g. a dictionary term never seen in training)."""
     review_when_no_codes: bool = True
     """Send a chart that received no codes to review (every chart should carry at least one diagnosis)."""
     family_thresholds: dict[str, float] = Field(default_factory=dict)
@@ -55,6 +59,9 @@ def route(extraction: Extraction, codes: list[CodeAssignment], config: RoutingCo
         needed = config.threshold(code.code)
         if code.confidence < needed:
             reasons.append(ReviewReason("low_confidence", f"{code.code} {code.confidence:.2f} < {needed:g}"))
+    unestimated = [c.code for c in codes if not c.confidence_estimated]
+    if config.review_unestimated_confidence and unestimated:
+        reasons.append(ReviewReason("unestimated_confidence", " ".join(unestimated)))
     risky = [c.code for c in codes if any(c.code.startswith(p) for p in config.high_risk_codes)]
     if risky:
         reasons.append(ReviewReason("high_risk", " ".join(risky)))

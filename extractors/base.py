@@ -23,6 +23,10 @@ class Extractor(Protocol):
     """Bumped whenever the extractor's behaviour changes; part of the audit trail."""
     calibrated: bool
     """Whether confidences are calibrated probabilities already (a run then refuses to calibrate them again)."""
+    learns_from_charts: bool
+    """Whether ``fit`` uses the training split's charts (the run then loads them and checks they are not evaluated)."""
+    runs_untrained: bool
+    """Whether it can extract when there are no labelled training charts (else the run stops and names the fix)."""
     model_id: str | None
     """The model behind the findings (None where there is none, or where ``model_revision`` alone names it)."""
     model_revision: str | None
@@ -33,7 +37,7 @@ class Extractor(Protocol):
     """The validated config (part of the extraction-cache key)."""
 
     def fit(self, train_charts: Sequence[Chart]) -> None:
-        """Learn from labelled training charts (a no-op for extractors that learn nothing)."""
+        """Learn from labelled training charts (none: run untrained; a no-op for extractors that learn nothing)."""
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order. A failed chart gets ``error`` set, never an exception."""

@@ -29,6 +29,8 @@ class OracleExtractor:
     name = "oracle"
     version = "1"
     calibrated = False
+    learns_from_charts = False
+    runs_untrained = True
     model_id: str | None = None
     model_revision: str | None = None
     prompt_version: str | None = None

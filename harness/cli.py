@@ -72,17 +72,31 @@ def bench(argv: Sequence[str]) -> int:
     return dispatch("bench", BENCHES, argv)
 
 
+def pack_paths(argv: Sequence[str]) -> list[str]:
+    """``rules=<path to a pack YAML>`` as ``rules.pack=<absolute path> rules.name=<file stem>``: Hydra options are names,
+    but a path is what users try first, and a relative path must survive Hydra's working folder."""
+    out = []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key == "rules" and (value.endswith((".yaml", ".yml")) or "/" in value):
+            path = Path(value).expanduser().resolve()
+            out += [f"rules.pack={path}", f"rules.name={path.stem}"]
+        else:
+            out.append(arg)
+    return out
+
+
 def run(argv: Sequence[str]) -> int:
     """The Hydra job; Hydra reads ``sys.argv``, so the subcommand's arguments are put there."""
     import hydra
 
-    sys.argv = [sys.argv[0], *argv]
+    sys.argv = [sys.argv[0], *pack_paths(argv)]
     hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")(job)()
     return 0
 
 
 def job(cfg) -> float:
-    """One Hydra job: the composed config in, the job's micro-F1 out (what an optimizing sweeper maximises)."""
+    """One Hydra job: the composed config in, the job's micro-F1 out (what an optimizing sweeper maximises; NaN without gold)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from omegaconf import OmegaConf
@@ -99,14 +113,15 @@ def job(cfg) -> float:
         parent = path.read_text().strip() if path.is_file() else None
     try:
         config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-        metrics = run_job(config, Path(hydra_cfg.runtime.output_dir) / "artifacts", parent_run_id=parent)
+        metrics = run_job(config, Path(hydra_cfg.runtime.output_dir) / "artifacts", parent_run_id=parent,
+                          overrides=list(hydra_cfg.overrides.task))
     except MissingMandatoryValue as error:
         print(f"error: config value {error.full_key} is required (set {error.full_key}=...)", file=sys.stderr)
         sys.exit(USAGE_ERROR)
     except (HarnessError, FileNotFoundError) as error:  # a missing file the user named is theirs to fix too
         print(f"error: {error}", file=sys.stderr)
         sys.exit(USAGE_ERROR)
-    return metrics["micro_f1"]
+    return metrics.get("micro_f1", float("nan"))  # an evaluation-only run measures no accuracy
 
 
 def main(argv: Sequence[str] | None = None) -> int:

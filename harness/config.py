@@ -8,12 +8,13 @@ these with the stages' own groups, is ``harness.job_config.JobConfig``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from harness.contracts import DEFAULT_CODE_SET_YEAR, CodeSystem
+from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, CodeSystem
 from harness.registry import DATASETS
 
 Split = Literal["train", "dev", "test"]
@@ -37,7 +38,16 @@ class DatasetConfig(_Config):
     data_dir: str | None = None
     """Root of external data (CodiEsp lives in ``<data_dir>/codiesp/<split>/``); defaults to ``$HARNESS_DATA_DIR``."""
     path: str | None = None
-    """File or folder of user charts (jsonl/parquet); ``{split}`` is replaced by the split."""
+    """File of user charts (``.jsonl`` or ``.parquet``); ``{split}`` is replaced by the split (one file per split)."""
+    on_bad_line: Literal["stop", "skip"] = "stop"
+    """A line of ``path`` that is not a valid chart: ``stop`` with an error naming file, line and field, or ``skip``
+    it and go on (the run lists and counts the skipped lines)."""
+    allow_outside_paths: bool = False
+    """Accept page image paths that resolve outside the chart file's folder (absolute, ``..``, or a symlink out)."""
+    max_image_bytes: int = Field(default=50_000_000, ge=1)
+    """Largest page image file accepted, in bytes (50 MB); a chart naming a bigger one is a bad line."""
+    max_line_bytes: int = Field(default=64_000_000, ge=1)
+    """Longest JSONL line accepted, in bytes (64 MB); a longer one is a bad line, passed over unread."""
     code_systems: list[CodeSystem] = Field(default_factory=lambda: ["icd10cm"])
     """Code systems whose gold codes are loaded and scored (CodiEsp: icd10cm = task D, icd10pcs = task P)."""
     unknown_gold_codes: Literal["keep", "error"] = "error"
@@ -46,6 +56,14 @@ class DatasetConfig(_Config):
     """Code-set year the gold codes are checked against."""
     cache_dir: str | None = None
     """Hugging Face datasets cache for parsed charts; defaults to ``$HARNESS_CACHE_DIR/datasets``."""
+    labelled: bool | None = None
+    """Whether the charts carry gold codes to score against; None: labelled when any evaluated chart has a gold code.
+    An unlabelled (evaluation-only) run records what needs no gold (review rate and reasons, codes per chart, edits,
+    throughput) and no accuracy metric at all."""
+
+    def is_labelled(self, charts: Sequence[Chart]) -> bool:
+        """``labelled``, or whether any of ``charts`` has a gold code when it is None."""
+        return self.labelled if self.labelled is not None else any(chart.gold for chart in charts)
 
     @field_validator("name")
     @classmethod

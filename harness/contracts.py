@@ -18,7 +18,8 @@ from pydantic_core import CoreSchema, core_schema
 CodeSystem = Literal["icd10cm", "icd10pcs"]
 DEFAULT_CODE_SET_YEAR = 2026
 """The ICD-10-CM year used wherever none is configured (the April 2026 tabular that simple-icd-10-cm ships)."""
-Assertion = Literal["present", "negated", "possible", "historical", "family"]
+Assertion = Literal["present", "negated", "possible", "historical", "family", "hypothetical"]
+"""How a mention applies to the patient; ``hypothetical``: only talked about (a risk, a condition, a warning)."""
 Route = Literal["auto", "review"]
 
 
@@ -143,6 +144,9 @@ class Finding(_Contract):
     """Extractor-specific facts, e.g. candidate codes and the matched term source."""
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
     """Extractor's confidence that the concept is present as asserted."""
+    confidence_estimated: bool = True
+    """False when ``confidence`` is only a prior the extractor had no evidence to estimate (e.g. a term
+    never seen in training); routing sends such codes to review."""
 
 
 class Extraction(_Contract):
@@ -175,6 +179,9 @@ class CodeAssignment(_Contract):
     confidence: float = Field(ge=0.0, le=1.0)
     raw_confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     """Confidence before calibration; None when the run does not calibrate."""
+    confidence_estimated: bool = True
+    """False when the confidence rests on a finding whose confidence is only the extractor's prior
+    (``Finding.confidence_estimated``); routing sends such codes to review."""
     evidence: list[Span] = Field(default_factory=list)
     rule_trace: list[str] = Field(default_factory=list)
     """Rules of the pack that fired on this code, in order."""
@@ -205,7 +212,7 @@ class AuditEvent(_Contract):
 
 
 ReasonKind = Literal[
-    "extraction_failed", "low_confidence", "high_risk", "edit_failed", "no_codes",  # coders.routing
+    "extraction_failed", "low_confidence", "unestimated_confidence", "high_risk", "edit_failed", "no_codes",  # coders.routing
     "coding_failed", "edits_failed", "empty_chart", "intake_failed",  # harness.pipeline
     "no_page_images", "ocr_unavailable", "unreadable_page", "missing_pages", "page_gap", "low_intake_quality",  # intake
 ]

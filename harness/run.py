@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from harness.metrics.coding import ChartOutcome
     from harness.pipeline.batched import PipelineDesign, PipelineRun
     from harness.pipeline.preparation import ChartPreparer
+    from harness.sources import SkippedLine
     from harness.tracking.mlflow_store import Tracker
     from harness.trust.calibration import Calibrator
     from harness.trust.calibration_split import CalibrationRunConfig
@@ -55,6 +57,10 @@ class Ran:
     """The charts a job read and what the pipeline made of them."""
 
     charts: list[Chart]
+    labelled: bool
+    """Whether the charts carry gold codes (else accuracy is not measured)."""
+    skipped: list[SkippedLine]
+    """Input lines the dataset's ``on_bad_line=skip`` policy left out (and charts in unknown splits), with why."""
     run: PipelineRun
     design: PipelineDesign
     """The design as run (with its calibrator, when the job calibrates)."""
@@ -78,15 +84,16 @@ def write_artifacts(folder: Path, config: Mapping[str, Any], charts: Sequence[Ch
     """Composed config, predictions, per-chart results and scores, metrics: everything a report or gate reads."""
     import yaml
 
+    from harness.atomic_files import atomic_write, write_text_atomic
     from harness.trust.redaction import redact_result
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.yaml").write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    # Each file whole or not at all: a full disk must not leave a cut-off file that a report or the gate reads.
+    write_text_atomic(folder / "config.yaml", yaml.safe_dump(dict(config), sort_keys=False))
     shown = [redact_result(r) if redact else r for r in results]
-    with open(folder / "chart_results.jsonl", "w") as out:
+    with atomic_write(folder / "chart_results.jsonl") as out:
         for result in shown:
             out.write(result.model_dump_json() + "\n")
-    with open(folder / "predictions.jsonl", "w") as out:
+    with atomic_write(folder / "predictions.jsonl") as out:
         for chart, result in zip(charts, shown):
             row = {
                 "chart_id": chart.id,
@@ -96,10 +103,10 @@ def write_artifacts(folder: Path, config: Mapping[str, Any], charts: Sequence[Ch
                 "gold": sorted(g.code for g in chart.gold),
             }
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with open(folder / "per_chart_scores.jsonl", "w") as out:
+    with atomic_write(folder / "per_chart_scores.jsonl") as out:
         for row in per_chart:
             out.write(json.dumps(row) + "\n")
-    (folder / "metrics.json").write_text(json.dumps(dict(metrics), indent=2, sort_keys=True))
+    write_text_atomic(folder / "metrics.json", json.dumps(dict(metrics), indent=2, sort_keys=True))
 
 
 def chart_edits(config: EditConfig) -> Callable[[Chart, list[CodeAssignment]], list[EditResult]]:
@@ -116,8 +123,11 @@ def chart_edits(config: EditConfig) -> Callable[[Chart, list[CodeAssignment]], l
 
 
 def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, dataset: DatasetConfig, degradation: str,
-                   train_split: str | None, train_charts: Sequence[Chart], seed: int) -> Calibrator:
-    """Load the configured calibrator, or fit one on the calibration split (see ``harness.trust.calibration_split``)."""
+                   train_split: str | None, train_charts: Sequence[Chart], evaluated: Sequence[Chart], seed: int) -> Calibrator:
+    """Load the configured calibrator, or fit one on the calibration split (see ``harness.trust.calibration_split``).
+
+    The calibration charts must carry gold codes and be disjoint from the ``evaluated`` ones."""
+    from harness.leakage import check_disjoint
     from harness.pipeline.batched import run_pipeline
     from harness.pipeline.extraction_cache import extractor_fingerprint
     from harness.sources import load_charts
@@ -134,7 +144,11 @@ def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, da
         kept, charts = holdout(train_charts, calibration.holdout_fraction, seed)
         design.extractor.fit(kept)
     else:
-        charts = load_charts(dataset.model_copy(update={"split": calibration.split, "limit": None}))
+        charts = load_charts(dataset.model_copy(update={"split": calibration.split, "limit": None}), purpose="learn")
+        check_disjoint(charts, evaluated, "calibrator")
+    if not any(chart.gold for chart in charts):
+        raise ConfigError(f"calibration needs labelled charts and split {calibration.split!r} of dataset {dataset.name!r} has "
+                          "none: set calibration.split to a labelled split, or use calibration=none")
     created_by["extractor_fingerprint"] = extractor_fingerprint(design.extractor)[:16]
 
     def run_codes(batch: Sequence[Chart]) -> list[list[CodeAssignment]]:
@@ -189,27 +203,50 @@ def build_design(job: JobConfig) -> Built:
     return Built(design=design, extractor=extractor, pack=pack, preparer=preparer, tracker=tracker)
 
 
+def learning_charts(job: JobConfig, extractor: Extractor, evaluated: Sequence[Chart]) -> list[Chart]:
+    """The charts the extractor learns from: its ``train_split``, disjoint from ``evaluated`` (else ``LeakageError``).
+
+    Charts without ``meta.split`` are never among them. With no labelled chart there, an extractor that can run
+    untrained gets none (it says so itself); one that cannot stops the run with the fix named.
+    """
+    from harness.leakage import check_disjoint
+    from harness.sources import load_charts
+
+    split = job.extractor.train_split
+    if not split or not extractor.learns_from_charts:
+        return []
+    charts = load_charts(job.dataset.model_copy(update={"split": split, "limit": None}), purpose="learn")
+    check_disjoint(charts, evaluated, f"extractor {extractor.name!r}")
+    if any(chart.gold for chart in charts):
+        return charts
+    if not extractor.runs_untrained:
+        raise ConfigError(f"extractor {extractor.name!r} needs labelled training charts and split {split!r} of dataset "
+                          f"{job.dataset.name!r} has none: add charts with meta.split={split!r} and gold codes, or use a "
+                          f"{{split}} path with a {split} file")
+    return []
+
+
 def run_design(job: JobConfig, built: Built) -> Ran:
     """Read the charts, fit the extractor (and calibrator), and run the pipeline: one result per chart."""
     from harness.pipeline.batched import run_pipeline
-    from harness.sources import load_charts
+    from harness.sources import load_split
     from harness.tracking.system_metrics import SystemSampler
     from harness.trust.calibration_split import calibrating
 
     dataset, design = job.dataset, built.design
-    charts = load_charts(dataset)
-    if len({c.id for c in charts}) != len(charts):
-        raise ConfigError(f"dataset {dataset.name!r} has repeated chart ids")
-    log.info("dataset %s/%s: %d charts", dataset.name, dataset.split, len(charts))
-    train_split = job.extractor.train_split
-    train_charts = load_charts(dataset.model_copy(update={"split": train_split, "limit": None})) if train_split else []
-    if train_split == dataset.split:
-        log.warning("extractor learns from split %r, the split being evaluated: scores will be optimistic", train_split)
-    if train_split:
+    loaded = load_split(dataset)
+    charts = loaded.charts
+    labelled = dataset.is_labelled(charts)
+    log.info("dataset %s/%s: %d charts%s%s", dataset.name, dataset.split, len(charts),
+             f", {len(loaded.skipped)} lines skipped (listed in skipped_lines.jsonl)" if loaded.skipped else "",
+             "" if labelled else ", no gold codes: accuracy not measured")
+    train_charts = learning_charts(job, built.extractor, charts)
+    if job.extractor.train_split and built.extractor.learns_from_charts:
         built.extractor.fit(train_charts)
     calibrator = None
     if job.calibration.method != "none":
-        calibrator = calibrator_for(job.calibration, design, dataset, job.degradation.name, train_split, train_charts, job.seed)
+        calibrator = calibrator_for(job.calibration, design, dataset, job.degradation.name, job.extractor.train_split,
+                                    train_charts, charts, job.seed)
         design = replace(design, calibrate=calibrating(calibrator),
                          calibrator_id=f"{job.calibration.method}:{calibrator.data_digest[:12]}")
 
@@ -223,7 +260,8 @@ def run_design(job: JobConfig, built: Built) -> Ran:
     if len(run.results) != len(charts):
         raise RuntimeError(f"{len(charts)} charts in, {len(run.results)} results out")
     sampled = isinstance(sampler, SystemSampler) and sampler.samples
-    return Ran(charts=charts, run=run, design=design, calibrator=calibrator, history=sampler.samples if sampled else [],
+    return Ran(charts=charts, labelled=labelled, skipped=loaded.skipped, run=run, design=design, calibrator=calibrator,
+               history=sampler.samples if sampled else [],
                system=sampler.summary() if sampled else {})
 
 
@@ -245,7 +283,9 @@ def outcomes_of(job: JobConfig, ran: Ran) -> list[ChartOutcome]:
 
 
 def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[dict[str, float], dict[str, Any]]:
-    """Every metric of the run (intervals by chart-level bootstrap) and the trust layer's curves."""
+    """Every metric of the run (intervals by chart-level bootstrap) and the trust layer's curves; without gold codes,
+    only what needs none."""
+    from harness.metrics import registry
     from harness.metrics.coding import evaluate
     from harness.metrics.extraction import extraction_metrics
     from harness.metrics.robustness import robustness_metrics
@@ -265,12 +305,37 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     metrics.update(ran.system)
     trust, curves = trust_metrics(charts, run.results, job.dataset.code_systems)
     metrics.update(trust)
+    metrics["charts_skipped"] = len(ran.skipped)
+    if not ran.labelled:  # not zero: a figure measured against no gold would read as a result
+        metrics = registry.without_gold(metrics)
+        curves = {}
     return metrics, curves
 
 
+@dataclass(frozen=True)
+class JobIdentity:
+    """What names a job's MLflow run and places it in time."""
+
+    overrides: tuple[str, ...] = ()
+    """The command-line overrides (``degradation=fax_light``): what differs from the defaults, shown in the run name."""
+    parent_run_id: str | None = None
+    """The sweep's parent run, for a job of a sweep."""
+    started: float = 0.0
+    """When the job began (``time.time()``); MLflow shows it as the run's start."""
+
+    def run_name(self, job: JobConfig) -> str:
+        base = f"{job.dataset.name}-{job.extractor.name}-{job.rules.name}"
+        return f"{base} {' '.join(self.overrides)}"[:_RUN_NAME_CHARS] if self.overrides else base
+
+
+_RUN_NAME_CHARS = 250
+"""MLflow keeps run names this long at most."""
+
+
 def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, outcomes: Sequence[ChartOutcome],
-           metrics: dict[str, float], curves: dict[str, Any], output_dir: Path, parent_run_id: str | None) -> None:
-    """Emit the billing output and audit trail, write the artifacts and report, log to MLflow, print the summary."""
+           metrics: dict[str, float], curves: dict[str, Any], output_dir: Path, identity: JobIdentity) -> None:
+    """Emit the billing output and audit trail, write the artifacts and report, log to MLflow, write ``run.json`` beside
+    the artifacts and print the summary."""
     from harness.metrics.coding import per_chart_scores
     from harness.sources import dataset_digest
     from harness.tracking.mlflow_store import flatten
@@ -290,6 +355,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
                                                 run_meta, curves, redact)
     metrics.update(billing)
     write_artifacts(output_dir, config, charts, run.results, per_chart_scores(outcomes), metrics, redact)
+    write_skipped_lines(output_dir / "skipped_lines.jsonl", ran.skipped)
     write_run_report(output_dir, charts, redact)
     if ran.calibrator is not None:
         ran.calibrator.save(output_dir / "calibrator.json")
@@ -307,7 +373,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
     tracker = built.tracker
     if tracker is not None:
         run_id = tracker.start_run(
-            run_name=f"{dataset.name}-{extractor.name}-{job.rules.name}",
+            run_name=identity.run_name(job),
             tags={
                 "git_commit": git_commit(),
                 "dataset": dataset.name,
@@ -321,8 +387,10 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
                 "calibration": ran.design.calibrator_id or "none",
                 "audit.head": audit_head,
                 "harness.kind": "job",
+                "harness.overrides": " ".join(identity.overrides),
             },
-            parent_run_id=parent_run_id,
+            parent_run_id=identity.parent_run_id,
+            start_time=identity.started,
         )
         try:
             tracker.log(run_id, params=flatten(config), metrics=metrics, history=ran.history)
@@ -333,12 +401,42 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
         tracker.finish(run_id)
         context["mlflow_run"] = run_id
         context["tracking_uri"] = tracker.uri
+    write_run_json(output_dir.parent / "run.json", context, metrics, ran)
     if job.summary:
-        print(render_summary(metrics, context))
+        print(render_summary(metrics, context, notes=run_notes(ran)))
 
 
-def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None) -> dict[str, float]:
-    """Run one fully composed, resolved config; returns the metrics."""
+def write_skipped_lines(path: Path, skipped: Sequence[SkippedLine]) -> None:
+    """One JSON object per input line left out (where, problem); the problems name fields, never chart text."""
+    from harness.atomic_files import write_text_atomic
+
+    write_text_atomic(path, "".join(line.model_dump_json() + "\n" for line in skipped))
+
+
+def run_notes(ran: Ran) -> list[str]:
+    """What the summary must say about how far the run's figures go."""
+    notes = [] if ran.labelled else ["no gold codes: accuracy not measured"]
+    if ran.skipped:
+        notes.append(f"{len(ran.skipped)} input lines skipped, listed in skipped_lines.jsonl")
+    return notes
+
+
+KEY_METRICS = ("n_charts", "charts_skipped", "micro_f1", "review_rate", "auto_precision", "charts_per_s")
+"""The figures ``run.json`` carries beside the run's identity (those the run recorded)."""
+
+
+def write_run_json(path: Path, context: Mapping[str, str], metrics: Mapping[str, float], ran: Ran) -> None:
+    """The run's identity, outputs and key figures, for CI scripts that must not parse the summary."""
+    from harness.atomic_files import write_text_atomic
+
+    document = {**context, "labelled": ran.labelled, "metrics": {name: metrics[name] for name in KEY_METRICS if name in metrics}}
+    write_text_atomic(path, json.dumps(document, indent=2) + "\n")
+
+
+def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None,
+            overrides: Sequence[str] = ()) -> dict[str, float]:
+    """Run one fully composed, resolved config; returns the metrics. ``overrides`` (the command line's) name the run."""
+    identity = JobIdentity(overrides=tuple(overrides), parent_run_id=parent_run_id, started=time.time())
     job = JobConfig.from_composed(config)
     built = build_design(job)
     try:
@@ -347,5 +445,5 @@ def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | No
         built.extractor.close()
     outcomes = outcomes_of(job, ran)
     metrics, curves = score(job, ran, outcomes)
-    record(job, config, built, ran, outcomes, metrics, curves, output_dir, parent_run_id)
+    record(job, config, built, ran, outcomes, metrics, curves, output_dir, identity)
     return metrics

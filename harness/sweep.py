@@ -44,8 +44,12 @@ class ParentRunCallback(Callback):
         if config.tracking.enabled and path.is_file():
             parent = path.read_text().strip()
             tracker = self._tracker(config)
-            _attach_sweep_report(parent, tracker.uri, Path(config.hydra.sweep.dir))
+            sweep_dir = Path(config.hydra.sweep.dir)
+            _attach_sweep_report(parent, tracker.uri, sweep_dir)
             tracker.finish(parent)
+            report = sweep_dir / "sweep_report.html"
+            shown = report if report.is_file() else "(not written, see the warning above)"
+            print(f"sweep_folder: {sweep_dir}\nsweep_report: {shown}\nmlflow_parent_run: {parent}\ntracking_uri: {tracker.uri}")
 
 
 def _attach_sweep_report(parent: str, uri: str, sweep_dir: Path) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.atomic_files import write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR
 from harness.metrics.registry import headline
 from harness.tracking.run_store import RecordedRun
@@ -39,10 +40,8 @@ def write_comparison(a: RecordedRun, b: RecordedRun, out: Path) -> Path:
     identity = {"Run A": _who(a), "Run B": _who(b), "Charts": f"{len(a.per_chart)} charts, paired by chart id",
                 "What differs": "; ".join(f"{param_label(p)}: {a.params.get(p, '–')} → {b.params.get(p, '–')}" for p in changed)
                 or "no param: same configuration"}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page("Run comparison", "Run B against run A on the same charts: what changed, and is it more than chance?",
-                        identity, sections), encoding="utf-8")
-    return out
+    return write_text_atomic(out, page("Run comparison", "Run B against run A on the same charts: what changed, and is it more "
+                                       "than chance?", identity, sections))
 
 
 def _who(run: RecordedRun) -> str:

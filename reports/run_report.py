@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.atomic_files import write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR
 from harness.metrics.registry import headline, names
 from reports import cli
@@ -41,6 +42,7 @@ CONTEXT_CHARS = 200
 
 REVIEW_REASONS: dict[ReasonKind, str] = {
     "low_confidence": "a code below its confidence threshold",
+    "unestimated_confidence": "a code whose confidence the extractor could not estimate (no training evidence)",
     "high_risk": "a high-risk code (audit target), always reviewed",
     "edit_failed": "failed a validation edit",
     "no_codes": "no code found",
@@ -60,17 +62,15 @@ REVIEW_REASONS: dict[ReasonKind, str] = {
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
-TEXT_FREE_REASONS = frozenset({"low_confidence", "high_risk", "edit_failed", "no_codes", "missing_pages", "page_gap",
-                               "low_intake_quality"})
+TEXT_FREE_REASONS = frozenset({"low_confidence", "unestimated_confidence", "high_risk", "edit_failed", "no_codes",
+                               "missing_pages", "page_gap", "low_intake_quality"})
 """Reasons whose detail holds only codes and numbers; others can quote model output or file paths, so a
 text-free page shows only their kind."""
 
 
 def write_run_report(folder: Path, charts: Sequence[Chart] | None = None, redact: bool = False) -> Path:
     """Write ``folder/report.html`` from a job's artifact folder; ``charts`` add their text to the gallery unless ``redact``."""
-    out = folder / "report.html"
-    out.write_text(_page(read_folder(folder), charts, redact), encoding="utf-8")
-    return out
+    return write_text_atomic(folder / "report.html", _page(read_folder(folder), charts, redact))
 
 
 def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str:
@@ -78,6 +78,11 @@ def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str
     metrics = run.metrics
     confidence = float(config.get("evaluation", {}).get("confidence", 0.95))
     coded, year = chart_codes(run), int(config.get("dataset", {}).get("code_set_year", DEFAULT_CODE_SET_YEAR))
+    if not graded(metrics):
+        sections = [_headline(metrics, confidence), _review(run, config, coded, confidence),
+                    _throughput(metrics, config, confidence), _degradation(metrics, config, confidence),
+                    _all_metrics(metrics, confidence)]
+        return page("Coding evaluation report", f"{len(coded)} charts coded. {NOT_GRADED}", identity(run), sections)
     sections = [
         _headline(metrics, confidence),
         _review(run, config, coded, confidence),
@@ -91,6 +96,14 @@ def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str
     ]
     subtitle = f"{len(coded)} charts coded and compared with the coders' gold codes."
     return page("Coding evaluation report", subtitle, identity(run), sections)
+
+
+NOT_GRADED = "No gold codes: accuracy not measured; the figures below need none (review, edits, throughput)."
+
+
+def graded(metrics: Mapping[str, float]) -> bool:
+    """Whether the run was scored against gold codes (an evaluation-only run records no gold-code count)."""
+    return "n_gold_codes" in metrics
 
 
 def _headline(metrics: Mapping[str, float], confidence: float) -> Section:
@@ -113,7 +126,7 @@ def _review(run: RecordedRun, config: Mapping[str, Any], coded: Sequence[ChartCo
     threshold = config.get("routing", {}).get("min_code_confidence")
     shown = (figure(plots.risk_coverage(curve, threshold),
                     "Each step is a confidence threshold: codes at or above it are accepted without a coder.")
-             if curve else note("No codes were assigned, so there is no curve."))
+             if curve else note("No codes were assigned, so there is no curve." if graded(run.metrics) else NOT_GRADED))
     reasons = Counter(kind for chart in coded for kind in {reason.kind for reason in chart.reasons})
     reason_rows = [(tag("code", kind), REVIEW_REASONS.get(kind, ""), count, f"{count / len(coded):.0%}")
                    for kind, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))]
@@ -311,10 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from harness.tracking.run_store import load_run
 
         run = load_run(args.run_id, args.tracking_uri)
-        out = args.out or Path(f"report-{args.run_id[:8]}.html")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(_page(run, None, redact=False), encoding="utf-8")
-        return out
+        return write_text_atomic(args.out or Path(f"report-{args.run_id[:8]}.html"), _page(run, None, redact=False))
 
     return cli.run(made, build, argv)
 

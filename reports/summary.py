@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from harness.metrics import registry
 
 
-def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> str:
-    """The recorded metrics the registry marks for the summary, in its order, with their bootstrap intervals; then where the
-    run was recorded."""
+def render_summary(metrics: Mapping[str, float], context: Mapping[str, str], notes: Sequence[str] = ()) -> str:
+    """The recorded metrics the registry marks for the summary, in its order, with their bootstrap intervals; then the
+    ``notes`` on what the figures leave out; then where the run and its outputs are."""
     from rich.console import Console
     from rich.table import Table
 
@@ -24,6 +24,8 @@ def render_summary(metrics: Mapping[str, float], context: Mapping[str, str]) -> 
     console = Console(width=100, record=True, force_terminal=False)
     with console.capture() as captured:
         console.print(table)
+        for line in notes:
+            console.print(f"note: {line}", highlight=False)
         for key, value in context.items():
             console.print(f"{key}: {value}", highlight=False)
     return captured.get()

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.atomic_files import write_text_atomic
 from harness.metrics.registry import names
 from harness.tracking.run_store import RecordedRun
 from reports import cli, labels
@@ -43,9 +44,7 @@ def write_sweep_report(runs: list[RecordedRun], out: Path) -> Path:
         "Charts": f"{dataset.get('name', '?')} / {dataset.get('split', '?')}",
     }
     subtitle = "Every run of the sweep side by side, and each headline figure over each swept setting."
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page("Sweep report", subtitle, identity, sections), encoding="utf-8")
-    return out
+    return write_text_atomic(out, page("Sweep report", subtitle, identity, sections))
 
 
 def _values(runs: Sequence[RecordedRun], param: str) -> list[str]:

@@ -57,3 +57,11 @@ def test_a_bad_override_is_a_usage_error_naming_the_key() -> None:
     out = harness("run", "batch_size=0", "tracking.enabled=false")
     assert out.returncode == 2
     assert "batch_size" in out.stderr
+
+
+def test_a_rule_pack_path_is_taken_as_the_pack(tmp_path) -> None:
+    from harness.cli import pack_paths
+
+    pack = tmp_path / "my_pack.yaml"
+    assert pack_paths(["rules=icd10cm_2026_v1", f"rules={pack}", "seed=1"]) == [
+        "rules=icd10cm_2026_v1", f"rules.pack={pack}", "rules.name=my_pack", "seed=1"]

@@ -1,8 +1,10 @@
 """ConText-style assertion detection for English and Spanish clinical text.
 
 A cue is a phrase that changes how a nearby concept applies to the patient: negated
-("denies", "no presenta"), possible ("rule out", "descartar"), historical ("history of",
-"antecedentes de") or family ("mother", "madre"). Pre-cues reach forward to the concept,
+("denies", "no presenta"), possible ("rule out", "descartar"), hypothetical (only talked
+about: "risks include", "if", "riesgo de"), historical ("history of", "antecedentes de") or
+family ("mother", "madre"). A template field with an empty value ("Alcohol use: none",
+"Tabaco: no") negates its label. Pre-cues reach forward to the concept,
 post-cues reach backward. A cue's scope stays inside the sentence or clause, stops at a
 termination cue ("but", "pero", "sin embargo", ...) and spans at most a few words.
 Pseudo-cues ("not only", "sin embargo", "gram negativo") contain a cue word without being
@@ -25,10 +27,16 @@ from extractors.dictionary.term_matching import fold
 from harness.contracts import Assertion
 
 Direction = Literal["pre", "post"]
-Category = Literal["negated", "possible", "historical", "family", "terminate", "pseudo"]
+Category = Literal["negated", "possible", "hypothetical", "historical", "family", "terminate", "pseudo"]
 
 # When several cues reach a concept, the first category of this list wins.
-_PRIORITY: tuple[Assertion, ...] = ("negated", "family", "possible", "historical")
+_PRIORITY: tuple[Assertion, ...] = ("negated", "family", "possible", "hypothetical", "historical")
+
+
+def _empty_field(values: str) -> str:
+    """Cue of a field whose value says "nothing" ("Tobacco: never"): the value right after a colon, ending its line."""
+    return rf"(?<=:)\s*(?:{values})(?=\s*(?:[.;,\n]|$))"
+
 
 # Cues are regular expressions over folded text; a space stands for any run of whitespace.
 _CUES: dict[str, dict[tuple[Category, Direction], list[str]]] = {
@@ -37,24 +45,38 @@ _CUES: dict[str, dict[tuple[Category, Direction], list[str]]] = {
             "no", "not", "denies", "denied", "deny", "denying", "without", "negative for", "free of", "no evidence of",
             "no sign of", "no signs of", "absence of", "absent", "never", "never had", "fails to reveal", "rules out",
             "ruled out for", "neither", "nor",
+            r"non(?=[\s-]*(?:smoker|smoking|drinker|drinking))",  # "non-smoker"; "non-small cell" is no negation
         ],
         ("negated", "post"): [
             "was ruled out", "were ruled out", "is ruled out", "ruled out", "was excluded", "were excluded", "excluded",
             "negative", "absent", "not seen", "not present", "resolved",
+            _empty_field("none|never|no|nil|denies|denied|negative|never smoked|never smoker|never used|non-smoker|"
+                         "nonsmoker|n/a|not applicable"),
         ],
         ("possible", "pre"): [
             "rule out", "r/o", "to rule out", "possible", "possibly", "probable", "probably", "suspected", "suspect",
             "suspicion of", "suspicious for", "likely", "may have", "may be", "might have", "questionable", "query",
             "concern for", "concerning for", "worrisome for", "differential diagnosis", "versus", "vs", "evaluate for",
-            "evaluation for", "to exclude", "cannot exclude", "cannot rule out", "could not rule out",
+            "evaluation for", "to exclude", "cannot exclude", "cannot rule out", "could not rule out", "possibility of",
         ],
         ("possible", "post"): [
             "is possible", "was suspected", "is suspected", "suspected", "cannot be excluded", "cannot be ruled out",
             "could not be ruled out", "not excluded", "not ruled out", "is likely", "unlikely",
         ],
+        ("hypothetical", "pre"): [
+            "risk of", "risks of", "risk for", "risks for", "risks include", "risks included", "risks including",
+            "risks are", "risks such as", "risk includes", "complications include", "complications including",
+            "complications such as", "side effects include", "side effects including", "side effects such as",
+            "chance of", "in case of", "if", "watch for", "monitor for", "warning signs of", "to prevent",
+            "prevention of", "screening for", "screen for", "may cause", "can cause", "could cause", "may lead to",
+            "can lead to", "could lead to", "as needed for",
+        ],
+        # only right after the concept ("stroke risk", "seizure precautions"): see AssertionDetector._assertion
+        ("hypothetical", "post"): ["risk", "risks", "prophylaxis", "precautions", "screening", "prevention"],
         ("historical", "pre"): [
             "history of", "hx of", "h/o", "past history of", "past medical history", "past medical history of", "pmh",
-            "previous", "previously", "prior", "status post", "s/p", "personal history of",
+            "previous", "previously", "prior", "status post", "s/p", "personal history of", "former",
+            r"ex(?=-\s*(?:smoker|drinker))",
         ],
         ("historical", "post"): ["in the past", r"\d+ years ago", "years ago", "in childhood", "previously"],
         ("family", "pre"): [
@@ -86,6 +108,7 @@ _CUES: dict[str, dict[tuple[Category, Direction], list[str]]] = {
             "negativo", "negativa", "negativos", "negativas", "ausente", "ausentes", "descartado", "descartada",
             "descartados", "descartadas", "fue descartado", "fue descartada", "se descartó", "no se observa",
             "no se objetiva", "resuelto", "resuelta",
+            _empty_field("no|niega|nunca|ninguno|ninguna|negativo|negativa"),
         ],
         ("possible", "pre"): [
             "descartar", "a descartar", "para descartar", "sospecha de", "sospecha", "sospechoso de",
@@ -96,6 +119,9 @@ _CUES: dict[str, dict[tuple[Category, Direction], list[str]]] = {
         ],
         ("possible", "post"): [
             "a descartar", "por descartar", "no descartado", "no descartada", "en estudio", "a estudio", "sin confirmar",
+        ],
+        ("hypothetical", "pre"): [
+            "riesgo de", "en caso de", "profilaxis de", "prevención de", "para prevenir", "cribado de",
         ],
         ("historical", "pre"): [
             "antecedentes de", "antecedente de", "antecedentes personales de", "antecedentes personales",
@@ -155,7 +181,7 @@ _SENTENCE_END = re.compile(r"[;!?\n]|\.\s")
 
 
 class AssertionDetector:
-    """Decides, for concepts found in a text, whether each is present, negated, possible, historical or family."""
+    """Decides, for concepts found in a text, whether each is present, negated, possible, hypothetical, historical or family."""
 
     def __init__(self, language: str = "en", max_scope: int = 8, max_post_scope: int = 4):
         """``language``: ISO 639-1 code (``es`` or ``en``; others fall back to English).
@@ -215,7 +241,10 @@ class AssertionDetector:
         for cue in cues[bisect.bisect_left(cue_starts, end) :]:
             if cue.start >= sentence_end or cue.category == "terminate":
                 break
-            if cue.direction == "post" and self._words(text, end, cue.start) <= self.max_post_scope:
+            # a trailing "risk" or "precautions" qualifies the words just before it, not the clause:
+            # "stroke risk" is hypothetical, "diabetes with high cardiovascular risk" is not
+            reach = 0 if cue.category == "hypothetical" else self.max_post_scope
+            if cue.direction == "post" and self._words(text, end, cue.start) <= reach:
                 found.add(cue.category)
         return next((a for a in _PRIORITY if a in found), "present")
 

@@ -14,8 +14,12 @@ Two term sources feed one longest-match matcher:
 precision it had there (how often an occurrence was annotated with the code, whatever
 its assertion: the annotation scheme decides whether negated mentions get coded), so a
 finding's confidence means something to routing and ranking; terms below
-``min_term_precision`` are dropped. Assertions (ConText cues, ``extractors.dictionary.assertion``)
-are reported on every finding; which ones get coded is the rule pack's decision.
+``min_term_precision`` are dropped. A term training never met keeps its prior as confidence,
+and its findings say so (``confidence_estimated`` false: routing sends them to review). Without
+labelled training charts (none, or none with a gold code) nothing is learned: the ICD terms run
+at their prior. Assertions (ConText cues, ``extractors.dictionary.assertion``) are reported on
+every finding; which ones get coded is the rule pack's decision. Terms inside section headings
+(``extractors.dictionary.headings``) are not findings.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from coders.codeset import canonical_code, code_set
 from extractors.base import extract_each
 from extractors.dictionary.assertion import AssertionDetector
+from extractors.dictionary.headings import Headings
 from extractors.dictionary.term_matching import TermMatcher, normalize_term
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, CodeSystem, Extraction, Finding, Span, digest
 
@@ -80,6 +85,9 @@ class DictionaryConfig(BaseModel):
     """Pseudo-occurrences of the prior in a term's smoothed precision."""
     assertion_scope: int = Field(default=8, ge=0)
     """Most words between an assertion pre-cue (e.g. "no", "history of") and the concept it modifies."""
+    match_in_headings: bool = False
+    """Also report terms inside section headings ("Hypertension:" alone on a line); off because a heading
+    names a section or template field, and the body names the condition when the patient has it."""
     cache_dir: str | None = None
     """Where the ICD term index is cached; None: $HARNESS_CACHE_DIR, else ~/.cache/coding-harness."""
 
@@ -92,15 +100,21 @@ class _Term:
     system: CodeSystem
     source: TermSource
     confidence: float
+    estimated: bool
+    """Whether training met the term, so ``confidence`` is measured rather than the prior."""
 
 
 class DictionaryExtractor:
     """Term matching over ICD-10-CM terms and a lexicon learned from training evidence."""
 
     name = "dictionary"
-    version = "1"
+    version = "2"
     calibrated = False
     """Confidences are smoothed training precisions of the matched terms, not calibrated probabilities."""
+    learns_from_charts = True
+    """``fit`` learns a lexicon and term precisions from the training split."""
+    runs_untrained = True
+    """Without labelled charts it matches ICD-10-CM terms at their prior confidence, flagged unestimated."""
     model_id: str | None = None
     prompt_version: str | None = None
 
@@ -113,14 +127,22 @@ class DictionaryExtractor:
         self._matchers: dict[bool, TermMatcher] = {}
         self._detectors: dict[str, AssertionDetector] = {}
         self._icd: dict[str, str] | None = None
+        self._untrained_noted = False
         self.model_revision: str | None = None
         """Digest of what ``fit`` learned (None before), so cached extractions follow the training data."""
 
     # ----------------------------------------------------------------------------- learning
 
     def fit(self, train_charts: Sequence[Chart]) -> None:
-        """Learn the lexicon from gold evidence spans, then measure every term's precision on the same charts."""
+        """Learn the lexicon from gold evidence spans, then measure every term's precision on the same charts.
+
+        Charts without any gold code teach nothing: with none labelled, the ICD terms run untrained.
+        """
         cfg = self.config
+        if not any(chart.gold for chart in train_charts):
+            # unlabelled occurrences would count as misses and unlearn every term they contain
+            train_charts = []
+            self._note_untrained()
         self._lexicon = self._learn_lexicon(train_charts) if cfg.use_train_lexicon else {}
         self._terms, self._dropped, self._matchers, self._fitted = {}, set(), {}, False
 
@@ -149,13 +171,26 @@ class DictionaryExtractor:
             prior = cfg.lexicon_prior if source == "train_lexicon" else cfg.icd_term_confidence
             confidence = (hits[term][best] + cfg.prior_weight * prior) / (occurrences[term] + cfg.prior_weight)
             if confidence >= cfg.min_term_precision:
-                self._terms[term] = _Term(best[0], best[1], source, round(confidence, 4))
+                self._terms[term] = _Term(best[0], best[1], source, round(confidence, 4),
+                                          estimated=occurrences[term] > 0)
             else:
                 self._dropped.add(term)
         self._matchers, self._fitted = {}, True
         self.model_revision = digest(
-            {"terms": sorted((t, e.code, e.confidence) for t, e in self._terms.items()), "dropped": sorted(self._dropped)}
+            {"terms": sorted((t, e.code, e.confidence, e.estimated) for t, e in self._terms.items()),
+             "dropped": sorted(self._dropped)}
         )
+
+    def _note_untrained(self) -> None:
+        """Say once that nothing was learned: every confidence is then a prior."""
+        if self._untrained_noted:
+            return
+        self._untrained_noted = True
+        if self.config.use_icd_terms:
+            log.info("dictionary: no labelled training charts; matching ICD-10-CM terms untrained "
+                     "(confidences are priors, so such codes route to review)")
+        else:
+            log.warning("dictionary: no labelled training charts and use_icd_terms is false: there is no term to match")
 
     def _learn_lexicon(self, charts: Iterable[Chart]) -> dict[str, Counter[tuple[str, CodeSystem]]]:
         lexicon: dict[str, Counter[tuple[str, CodeSystem]]] = defaultdict(Counter)
@@ -200,7 +235,7 @@ class DictionaryExtractor:
         known = self._terms.get(term)
         if known is not None:
             return known
-        return _Term(self._icd_index()[term], "icd10cm", "icd_terms", self.config.icd_term_confidence)
+        return _Term(self._icd_index()[term], "icd10cm", "icd_terms", self.config.icd_term_confidence, estimated=False)
 
     def _icd_index(self) -> dict[str, str]:
         if self._icd is None:
@@ -216,10 +251,15 @@ class DictionaryExtractor:
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order; a chart that fails gets ``error`` set."""
+        if not self._fitted:
+            self._note_untrained()
         return extract_each(self.name, charts, self._findings, model_revision=self.model_revision)
 
     def _findings(self, chart: Chart) -> list[Finding]:
         matches = self._matcher(chart.language).find(chart.text)
+        if not self.config.match_in_headings:
+            headings = Headings(chart.text)
+            matches = [m for m in matches if not headings.contain(m.start, m.end)]
         assertions = self._detector(chart.language).assertions(chart.text, [(m.start, m.end) for m in matches])
         findings = []
         for match, assertion in zip(matches, assertions, strict=True):
@@ -235,6 +275,7 @@ class DictionaryExtractor:
                     spans=[Span(start=match.start, end=match.end, text=surface, page=chart.page_of(match.start))],
                     attributes={"source": term.source, "term": match.term},
                     confidence=term.confidence,
+                    confidence_estimated=term.estimated,
                 )
             )
         return findings

@@ -124,6 +124,9 @@ class ChatModelExtractor(ABC):
     version: str
     calibrated: bool = False
     """Confidences are fixed by evidence support (``confidence``/``unsupported_confidence``), not calibrated."""
+    learns_from_charts = False
+    """The model is used as is: ``fit`` learns nothing."""
+    runs_untrained = True
     config_model: ClassVar[type[ChatModelConfig]]
     """Validates the extractor's config."""
     retries_singly: ClassVar[bool] = False

@@ -55,6 +55,9 @@ class ReferenceExtractor:
     version = "1"
     calibrated = True
     """Confidences are the re-ranker's isotonic-calibrated probabilities, fitted by ``extractors.reference.fit``."""
+    learns_from_charts = True
+    """``fit`` checks the training charts are the artifact's (nothing is refitted)."""
+    runs_untrained = False
     model_id: str | None = None
     """None: ``model_revision`` (the artifact's digest) identifies the model; extractions name the artifact."""
     prompt_version: str | None = None

@@ -55,13 +55,16 @@ def parser() -> argparse.ArgumentParser:
 
 def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | None = None, data_dir: str | None = None,
                  out: Path | None = None, name: str | None = None, settings: dict | None = None,
-                 threads: int | None = None) -> tuple[Path, Any]:
+                 threads: int | None = None, progress: bool = True) -> tuple[Path, Any]:
     """Fit on the given CodiEsp splits and save the artifact; returns its folder and the fitted ``ReferenceModel``.
 
-    ``threads`` caps the OpenMP and BLAS thread pools during the fit (None: the libraries' default).
+    ``threads`` caps the OpenMP and BLAS thread pools during the fit (None: the libraries' default). With
+    ``progress``, a bar on stderr (off when stderr is not a terminal) names the step under way: loading each
+    split, fitting, saving.
     """
     import sklearn.ensemble  # noqa: F401  loads scikit-learn's OpenMP runtime, so that the thread limit below reaches it
     from threadpoolctl import threadpool_limits
+    from tqdm import tqdm
 
     from extractors.reference.artifact import CODES, artifact_name, resolve, save_artifact
     from extractors.reference.model import ReferenceModel
@@ -71,19 +74,26 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
 
     fit_settings = ReferenceSettings.model_validate(settings or {})
     system = CODES[codes]
+    # Steps of very different lengths: no rate or time left, which would mislead.
+    bar = tqdm(total=len(splits) + 2, desc="fit reference", bar_format="{desc}: step {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
+               disable=None if progress else True)
     started = time.perf_counter()
     by_split = {}
     for split in splits:
+        bar.set_postfix_str(f"loading {split}")
         config = DatasetConfig(name=f"codiesp_{language}", split=split, limit=limit, data_dir=data_dir,
                                code_systems=[system], unknown_gold_codes="keep", code_set_year=fit_settings.code_set_year)
         by_split[split] = load_charts(config)
+        bar.update()
     charts = [c for split in splits for c in by_split[split]]
     load_s = time.perf_counter() - started
     log.info("fitting the reference model on %d %s charts (%s, %s)", len(charts), language, "+".join(splits), system)
+    bar.set_postfix_str(f"fitting on {len(charts)} charts (minutes)")
     started = time.perf_counter()
     with threadpool_limits(limits=threads):
         model = ReferenceModel(fit_settings, language, system).fit(charts)
     fit_s = time.perf_counter() - started
+    bar.update()
     folder = out or resolve(name or artifact_name(language, codes, splits))
     manifest = {
         "version": VERSION,
@@ -109,7 +119,10 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
         "timings": {"load_s": round(load_s, 2), "fit_s": round(fit_s, 2),
                     **{k: round(v, 2) for k, v in model.timings.items()}},
     }
+    bar.set_postfix_str("saving")
     save_artifact(folder, model, manifest)
+    bar.update()
+    bar.close()
     log.info("saved %s (fit %.0f s)", folder, fit_s)
     return folder, model
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
@@ -75,6 +75,8 @@ class Metric:
     """Printed in the end-of-run summary when recorded."""
     gate: GateRule | None = None
     """How the CI gate may judge it; None: never gated."""
+    needs_gold: bool = False
+    """Measured against gold codes: not recorded for a run without them (an evaluation-only run)."""
 
     @property
     def is_family(self) -> bool:
@@ -98,28 +100,30 @@ def _pattern(family: str) -> re.Pattern[str]:
 
 METRICS: tuple[Metric, ...] = (
     Metric("micro_f1", "F1 (all codes)", "share", UP, "codes", interval=True, card=True, sweep=True,
-           gate=GateRule("paired", "max_micro_f1_drop")),
+           gate=GateRule("paired", "max_micro_f1_drop"), needs_gold=True),
     Metric("micro_precision", "Precision: assigned codes that are right", "share", UP, "codes", interval=True, card=True,
-           sweep=True),
-    Metric("micro_recall", "Recall: gold codes that were found", "share", UP, "codes", interval=True, card=True, sweep=True),
-    Metric("macro_f1", "F1 averaged over distinct codes", "share", UP, "codes", interval=True),
-    Metric("map", "Ranking quality (MAP)", "share", UP, "codes", interval=True),
+           sweep=True, needs_gold=True),
+    Metric("micro_recall", "Recall: gold codes that were found", "share", UP, "codes", interval=True, card=True, sweep=True,
+           needs_gold=True),
+    Metric("macro_f1", "F1 averaged over distinct codes", "share", UP, "codes", interval=True, needs_gold=True),
+    Metric("map", "Ranking quality (MAP)", "share", UP, "codes", interval=True, needs_gold=True),
     Metric("exact_match", "Charts coded exactly right", "share", UP, "codes", interval=True,
-           gate=GateRule("mcnemar", "mcnemar_alpha")),
+           gate=GateRule("mcnemar", "mcnemar_alpha"), needs_gold=True),
     Metric("n_charts", "Charts", "count", NEITHER, "codes", summary=False),
-    Metric("n_gold_codes", "Gold codes", "count", NEITHER, "codes", summary=False),
+    Metric("n_gold_codes", "Gold codes", "count", NEITHER, "codes", summary=False, needs_gold=True),
     Metric("n_predicted_codes", "Codes assigned", "count", NEITHER, "codes", summary=False),
     Metric("review_rate", "Charts sent to a coder", "share", DOWN, "review", interval=True, card=True, sweep=True,
            gate=GateRule("paired", "max_review_rate_rise")),
     Metric("automation_rate", "Codes accepted without a coder", "share", UP, "review", card=True),
-    Metric("auto_precision", "Precision of codes accepted without a coder", "share", UP, "review"),
-    Metric("automation_rate_at_p95", "Codes that could be automated at 95% precision", "share", UP, "review", sweep=True),
-    Metric("automation_rate_at_p99", "Codes that could be automated at 99% precision", "share", UP, "review"),
-    Metric("aurc", "Area under the risk-coverage curve", "score", DOWN, "review"),
-    Metric("ece", "Calibration error", "score", DOWN, "calibration"),
-    Metric("ece_raw", "Calibration error before calibration", "score", DOWN, "calibration"),
-    Metric("evidence_f1_overlap", "Evidence spans overlapping the coders'", "share", UP, "evidence"),
-    Metric("evidence_f1_exact", "Evidence spans matching the coders' exactly", "share", UP, "evidence"),
+    Metric("auto_precision", "Precision of codes accepted without a coder", "share", UP, "review", needs_gold=True),
+    Metric("automation_rate_at_p95", "Codes that could be automated at 95% precision", "share", UP, "review", sweep=True,
+           needs_gold=True),
+    Metric("automation_rate_at_p99", "Codes that could be automated at 99% precision", "share", UP, "review", needs_gold=True),
+    Metric("aurc", "Area under the risk-coverage curve", "score", DOWN, "review", needs_gold=True),
+    Metric("ece", "Calibration error", "score", DOWN, "calibration", needs_gold=True),
+    Metric("ece_raw", "Calibration error before calibration", "score", DOWN, "calibration", needs_gold=True),
+    Metric("evidence_f1_overlap", "Evidence spans overlapping the coders'", "share", UP, "evidence", needs_gold=True),
+    Metric("evidence_f1_exact", "Evidence spans matching the coders' exactly", "share", UP, "evidence", needs_gold=True),
     Metric("evidence_supported_rate", "Cited evidence found in the chart", "share", UP, "evidence"),
     Metric("edit_failure_rate", "Charts failing a validation edit", "share", DOWN, "edits"),
     Metric("edit_<edit>_failure_rate", "Charts failing edit '{edit}'", "share", DOWN, "edits", summary=False),
@@ -129,10 +133,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("unsupported_evidence_rate", "Quoted evidence not found in the chart", "share", DOWN, "extraction"),
     Metric("ocr_cer", "OCR character error rate", "share", DOWN, "intake"),
     Metric("pages_per_s", "Pages read per second (OCR)", "per_second", UP, "intake"),
+    Metric("charts_skipped", "Chart lines skipped as unreadable (listed in skipped_lines.jsonl)", "count", DOWN, "intake"),
     Metric("intake_review_rate", "Charts flagged by intake (unreadable, missing pages)", "share", DOWN, "intake"),
-    Metric("quality_auroc", "Intake quality score predicts errors (AUROC)", "share", UP, "intake"),
-    Metric("micro_f1_recoverable", "F1 on codes whose evidence survived intake", "share", UP, "recoverable", interval=True),
-    Metric("n_gold_codes_recoverable", "Gold codes with evidence after intake", "count", NEITHER, "recoverable", summary=False),
+    Metric("quality_auroc", "Intake quality score predicts errors (AUROC)", "share", UP, "intake", needs_gold=True),
+    Metric("micro_f1_recoverable", "F1 on codes whose evidence survived intake", "share", UP, "recoverable", interval=True,
+           needs_gold=True),
+    Metric("n_gold_codes_recoverable", "Gold codes with evidence after intake", "count", NEITHER, "recoverable", summary=False,
+           needs_gold=True),
     Metric("charts_per_s", "Charts per second", "per_second", UP, "throughput", interval=True, sweep=True,
            gate=GateRule("ratio", "max_throughput_drop")),
     Metric("chart_latency_p50_s", "Time per chart, median", "seconds", DOWN, "throughput", interval=True),
@@ -169,9 +176,14 @@ def get(name: str) -> Metric:
     return found
 
 
+def _bound_of(key: str) -> str | None:
+    """The metric a bootstrap bound key belongs to; None when ``key`` is not a bound."""
+    return next((key.removesuffix(suffix) for suffix in BOUNDS if key.endswith(suffix)), None)
+
+
 def is_registered(key: str) -> bool:
     """Whether a recorded key is a registered metric, or a bootstrap bound of one that has an interval."""
-    base = next((key.removesuffix(suffix) for suffix in BOUNDS if key.endswith(suffix)), None)
+    base = _bound_of(key)
     if base is not None and (found := find(base)) is not None and found.interval:
         return True
     return find(key) is not None
@@ -210,12 +222,22 @@ def gated() -> list[Metric]:
     return sorted((m for m in METRICS if m.gate is not None), key=lambda m: GATE_TESTS.index(m.gate.test))
 
 
+def without_gold(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``metrics`` less those measured against gold codes (and their bounds): what a run without gold can know."""
+    def needs_gold(key: str) -> bool:
+        found = find(_bound_of(key) or key)
+        return found is not None and found.needs_gold
+
+    return {key: value for key, value in metrics.items() if not needs_gold(key)}
+
+
 def markdown() -> str:
     """The registry as a Markdown table, for the docs."""
     better = {UP: "higher", DOWN: "lower", NEITHER: "-"}
     rows = [f"| `{m.name}` | {m.label} | {m.unit} | {better[m.higher_is_better]} | {'yes' if m.interval else ''} | {m.group} "
-            f"| {f'{m.gate.test} (`{m.gate.setting}`)' if m.gate else ''} |" for m in METRICS]
-    return "\n".join(["| metric | label | unit | better | interval | group | gate |", "|---|---|---|---|---|---|---|", *rows])
+            f"| {'yes' if m.needs_gold else ''} | {f'{m.gate.test} (`{m.gate.setting}`)' if m.gate else ''} |" for m in METRICS]
+    return "\n".join(["| metric | label | unit | better | interval | group | needs gold | gate |",
+                      "|---|---|---|---|---|---|---|---|", *rows])
 
 
 if __name__ == "__main__":

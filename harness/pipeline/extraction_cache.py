@@ -10,7 +10,9 @@ timeout, so parallel jobs can read and write it at once. Every ``put_many`` is i
 committed transaction: a process killed after ``put_many`` returned loses nothing.
 Failed extractions (``error`` set) are never stored, so a transient failure is retried.
 A row that does not parse back into an ``Extraction`` is a miss (and the next put
-overwrites it), never a crash.
+overwrites it), never a crash. A file SQLite cannot read at all (not a database, or a
+malformed one) is moved aside as ``extractions.sqlite.corrupt-<time>-<pid>`` with one
+warning, and the run goes on with a fresh cache: losing a cache costs model calls, not a run.
 
 Keys depend on chart content, not on chart ids: two charts with the same text share an
 entry, so callers rebind ``chart_id`` on a hit (``extract_cached`` does).
@@ -26,7 +28,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -40,6 +42,10 @@ BUSY_TIMEOUT_S = 120.0
 """How long a writer waits for another job's transaction before giving up."""
 _CHUNK = 500
 """Keys per ``IN (...)`` query, well under SQLite's bound-parameter limit."""
+_UNREADABLE = {sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT}
+"""SQLite's primary result codes for a file that is not a database or is damaged (not for a busy or locked one)."""
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS extractions (
@@ -106,14 +112,54 @@ class ExtractionCache:
             raise
         return conn
 
+    def _using(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on a fresh connection; when the file turns out unreadable, set it aside and do ``work`` on a fresh cache."""
+        try:
+            return self._once(work)
+        except sqlite3.DatabaseError as error:
+            if not _unreadable(error):
+                raise
+            self._set_aside(error)
+        return self._once(work)
+
+    def _once(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._connect()
+        try:
+            return work(conn)
+        finally:
+            conn.close()
+
+    def _set_aside(self, error: sqlite3.DatabaseError) -> None:
+        """Move an unreadable cache file (with its WAL) aside, kept for a post-mortem, unless another job already did."""
+        if not self._still_unreadable():
+            return
+        aside = self.path.with_name(f"{FILENAME}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+            except FileNotFoundError:
+                pass
+        self._ready_pid = None
+        log.warning("extraction cache %s is unreadable (%s): moved it to %s and started a fresh cache", self.path, error,
+                    aside.name)
+
+    def _still_unreadable(self) -> bool:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        try:
+            return conn.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+        except sqlite3.DatabaseError as error:
+            return _unreadable(error)
+        finally:
+            conn.close()
+
     def get_many(self, keys: Sequence[str]) -> dict[str, Extraction]:
         """The cached extractions among ``keys``; a missing or unreadable row is simply absent."""
         wanted = list(dict.fromkeys(keys))
-        found: dict[str, Extraction] = {}
         if not wanted:
-            return found
-        conn = self._connect()
-        try:
+            return {}
+
+        def read(conn: sqlite3.Connection) -> dict[str, Extraction]:
+            found: dict[str, Extraction] = {}
             for i in range(0, len(wanted), _CHUNK):
                 chunk = wanted[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -124,17 +170,17 @@ class ExtractionCache:
                         found[key] = Extraction.model_validate_json(bytes(raw or b"").decode("utf-8"))
                     except (UnicodeDecodeError, ValidationError, ValueError, TypeError) as error:
                         log.warning("extraction cache: unreadable row %s treated as a miss (%s)", key[:16], type(error).__name__)
-        finally:
-            conn.close()
-        return found
+            return found
+
+        return self._using(read)
 
     def put_many(self, items: Sequence[tuple[str, Extraction]]) -> None:
         """Store ``(key, extraction)`` pairs in one committed transaction; failed extractions are skipped."""
         rows = [(key, extraction.model_dump_json(), time.time()) for key, extraction in items if extraction.error is None]
         if not rows:
             return
-        conn = self._connect()
-        try:
+
+        def write(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("INSERT OR REPLACE INTO extractions (key, extraction, created) VALUES (?, ?, ?)", rows)
@@ -142,20 +188,20 @@ class ExtractionCache:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        finally:
-            conn.close()
+
+        self._using(write)
 
     def __len__(self) -> int:
         if not self.path.exists():
             return 0
-        conn = self._connect()
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0])
-        finally:
-            conn.close()
+        return self._using(lambda conn: int(conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0]))
 
     def __repr__(self) -> str:
         return f"ExtractionCache({str(self.root)!r})"
+
+
+def _unreadable(error: sqlite3.DatabaseError) -> bool:
+    return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _UNREADABLE  # extended codes keep the primary in the low byte
 
 
 def extract_cached(

@@ -3,15 +3,17 @@
 Text-only degradations hand the (possibly noisy) text straight on. Image
 degradations render pages, degrade them, and OCR them with tesseract; the
 extractor then reads the OCR text, and intake's reasons route the chart to review.
+The page images live in a ``ScratchFolder`` (``harness.pipeline.scratch``): gone
+however the run ends, since they show patient charts.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.contracts import Chart, Page
 from harness.intake.degrade.config import DegradationConfig
@@ -19,6 +21,13 @@ from harness.intake.ocr import PAGE_SEPARATOR, IntakeConfig, ocr_cer
 from harness.intake.page_images import DegradedChart, RenderedPage
 from harness.intake.source_offsets import intake_offset_map
 from harness.metrics.robustness import ChartIntake
+from harness.pipeline.scratch import ScratchFolder
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+PAGES_PREFIX = "harness-pages-"
+"""Page folders are ``<tempdir>/harness-pages-<pid>-XXXXXXXX``."""
 
 # Page furniture the renderer and the fax stamp print: not chart text, so neither coded nor scored.
 _HEADER = re.compile(r"^\s*(chart\s+\S+\s*\|\s*encounter\b.*|from:\s*\d{3}.*)$", re.IGNORECASE)
@@ -55,17 +64,25 @@ class Prepared:
 
 
 class ChartPreparer:
-    """Applies one degradation setting (and intake, for images) chart by chart, seeded per chart."""
+    """Applies one degradation setting (and intake, for images) chart by chart, seeded per chart.
 
-    def __init__(self, degradation: DegradationConfig, intake: IntakeConfig, seed: int):
+    With ``progress``, pages rendered and read are counted on a bar on stderr (off when stderr is not a
+    terminal); it shows counts and rates only, never chart text. Call ``close`` when done.
+    """
+
+    def __init__(self, degradation: DegradationConfig, intake: IntakeConfig, seed: int, progress: bool = True):
         self.degradation = degradation
         self.intake = intake
         self.seed = seed
-        self._work = tempfile.TemporaryDirectory(prefix="harness-pages-")
+        self.progress = progress
+        self._work = ScratchFolder(PAGES_PREFIX)
+        self._pages_bar: tqdm | None = None
 
     def close(self) -> None:
-        """Delete the page images."""
-        self._work.cleanup()
+        """Delete the page images and end the progress bar."""
+        if self._pages_bar is not None:
+            self._pages_bar.close()
+        self._work.close()
 
     def __call__(self, chart: Chart) -> Prepared:
         from harness.intake.degrade import degrade_chart
@@ -75,7 +92,7 @@ class ChartPreparer:
         if self.degradation.render is None and self.degradation.text_noise is None:  # nothing to do
             return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
         started = time.perf_counter()
-        degraded = degrade_chart(chart, self.degradation, self.seed, Path(self._work.name))
+        degraded = degrade_chart(chart, self.degradation, self.seed, self._work.path)
         degraded_at = time.perf_counter()
         if degraded.text is not None:  # text-only: noise but no pages to read
             cer = ocr_cer(degraded.text, chart.text)
@@ -104,6 +121,7 @@ class ChartPreparer:
         from harness.intake.ocr import read_chart
 
         result = read_chart(degraded, self.intake)
+        self._count_pages(len(degraded.pages))
         bodies = [page_body(reading.text) for reading in result.readings]
         text = PAGE_SEPARATOR.join(bodies)
         offsets = [sum(len(b) + len(PAGE_SEPARATOR) for b in bodies[:i]) for i in range(len(bodies))]
@@ -123,6 +141,14 @@ class ChartPreparer:
             source_offsets = intake_offset_map(bodies, pages, PAGE_SEPARATOR)
         images = [str(page.image_path) for page in degraded.pages]
         return Prepared(_readable(chart, text, offsets, images), facts, degrade_s, result.seconds, source_offsets)
+
+    def _count_pages(self, pages: int) -> None:
+        if self._pages_bar is None:
+            from tqdm import tqdm
+
+            # Charts arrive one at a time, so there is no total: a count and a rate, from the first page on.
+            self._pages_bar = tqdm(desc="pages read", unit="page", disable=None if self.progress else True)
+        self._pages_bar.update(pages)
 
 
 def _readable(chart: Chart, text: str, page_offsets: list[int], images: list[str] | None = None) -> Chart:

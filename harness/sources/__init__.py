@@ -1,4 +1,4 @@
-"""Chart sources: every dataset becomes a list of ``Chart`` through Hugging Face ``datasets``."""
+"""Chart sources: every dataset becomes a list of ``Chart``; user chart files also report the lines they skipped."""
 
 from __future__ import annotations
 
@@ -6,16 +6,33 @@ from harness.config import DatasetConfig
 from harness.contracts import Chart, digest
 from harness.errors import DataError
 from harness.registry import DATASETS
+from harness.sources.loaded import LoadedCharts, Purpose, SkippedLine
 
-__all__ = ["DataError", "dataset_digest", "load_charts"]
+__all__ = ["DataError", "LoadedCharts", "Purpose", "SkippedLine", "dataset_digest", "load_charts", "load_split"]
 
 
-def load_charts(config: DatasetConfig) -> list[Chart]:
-    """The charts of ``config.split``, sorted by id and cut to ``config.limit``."""
-    charts = sorted(DATASETS.resolve(config.name)(config), key=lambda c: c.id)
-    if not charts:
-        raise DataError(f"dataset {config.name!r} split {config.split!r} has no charts")
-    return charts[: config.limit] if config.limit else charts
+def load_split(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
+    """The charts of ``config.split`` sorted by id, and the lines skipped reading them.
+
+    ``evaluate``: cut to ``config.limit``; a split without charts is a ``DataError``. ``learn``: every chart of the
+    split (user files leave out charts without ``meta.split``), possibly none.
+    """
+    from harness.sources.user_files import load_user_charts
+
+    source = DATASETS.resolve(config.name)
+    # the registry's sources take a config and return charts; user files alone know evaluation-only charts and skips
+    loaded = load_user_charts(config, purpose) if source is load_user_charts else LoadedCharts(charts=source(config))
+    charts = sorted(loaded.charts, key=lambda c: c.id)
+    if purpose == "evaluate":
+        if not charts:
+            raise DataError(f"dataset {config.name!r} split {config.split!r} has no charts")
+        charts = charts[: config.limit] if config.limit else charts
+    return LoadedCharts(charts=charts, skipped=loaded.skipped)
+
+
+def load_charts(config: DatasetConfig, purpose: Purpose = "evaluate") -> list[Chart]:
+    """The charts of ``load_split`` without the skipped lines (for callers that only read charts)."""
+    return load_split(config, purpose).charts
 
 
 def dataset_digest(charts: list[Chart]) -> str:

@@ -1,113 +1,112 @@
 """User charts in JSONL or Parquet, one ``Chart`` per line/row (the schema of ``harness.contracts.Chart``).
 
-Either ``path`` contains ``{split}`` (one file per split), or one file holds every
-split and each chart's ``meta.split`` selects it (charts without ``meta.split`` belong
-to every split).
+Either ``dataset.path`` contains ``{split}`` (one file per split; a chart's ``meta.split``, if it has one, must
+agree), or one file holds every split and each chart's ``meta.split`` says which. A chart without ``meta.split``
+in such a file is an evaluation chart: it belongs to the split being evaluated, and no extractor learns from it.
+
+Every line is checked before it becomes a chart (``chart_record``, ``image_paths``). A bad line stops the load or
+is skipped (``dataset.on_bad_line``); a chart whose ``meta.split`` names no split is skipped under either policy.
+Either way the caller gets each skipped line back, so no chart is lost without a word.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import get_args
 
-from pydantic import ValidationError
-
-from coders.codeset import canonical_code, code_set, is_well_formed
-from harness.config import DatasetConfig
+from harness.config import DatasetConfig, Split
 from harness.contracts import Chart
 from harness.errors import DataError
-from harness.sources.chart_dataset import cached_charts, files_digest
+from harness.sources.chart_lines import chart_lines
+from harness.sources.chart_record import chart_from_line, quoted
+from harness.sources.image_paths import resolve_image_paths
+from harness.sources.loaded import LineProblem, LoadedCharts, Purpose, SkippedLine
+
+SPLITS: tuple[str, ...] = get_args(Split)
+SUFFIXES = (".jsonl", ".parquet")
 
 
-def _records(path: Path) -> Iterator[tuple[str, Any]]:
-    """(location, raw record) pairs; the location names the file and line or row."""
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-        except Exception as error:  # pyarrow raises several types for a broken file
-            raise DataError(f"{path}: not a readable Parquet file ({error})") from None
-        for index, row in enumerate(table.to_pylist()):
-            yield f"{path} row {index}", row
-        return
-    try:
-        lines = path.read_bytes().decode("utf-8").splitlines()
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not valid UTF-8 (byte {error.start}: {error.reason})") from None
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            yield f"{path}:{lineno}", json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{lineno}: malformed JSON ({error.msg} at column {error.colno})") from None
-
-
-def _validation_message(error: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'chart'}: {e['msg']}" for e in error.errors())
-
-
-def parse_chart(where: str, record: Any, config: DatasetConfig) -> Chart:
-    """Validate one raw record as a ``Chart``, canonicalise its codes and check them against the code set."""
-    if not isinstance(record, dict):
-        raise DataError(f"{where}: expected a JSON object, found {type(record).__name__}")
-    if isinstance(record.get("meta"), str):  # Parquet writers often store meta as a JSON string
-        record = {**record, "meta": json.loads(record["meta"])}
-    try:
-        chart = Chart.model_validate(record)
-    except ValidationError as error:
-        raise DataError(f"{where}: {_validation_message(error)}") from None
-    for gold in chart.gold:
-        raw = gold.code
-        gold.code = canonical_code(raw, gold.system)
-        if not is_well_formed(gold.code, gold.system):
-            raise DataError(f"{where} (chart {chart.id!r}): malformed {gold.system} code {raw!r}")
-        if config.unknown_gold_codes == "error" and gold.code not in code_set(gold.system, config.code_set_year):
-            raise DataError(f"{where} (chart {chart.id!r}): code {raw!r} does not exist in {gold.system} {config.code_set_year}")
-        for span in gold.evidence:
-            if span.end > len(chart.text):
-                raise DataError(f"{where} (chart {chart.id!r}): evidence {span.start}-{span.end} of {raw} falls outside the text")
-    chart.gold = [g for g in chart.gold if g.system in config.code_systems]
-    return chart
-
-
-def _produce(path: str, split: str, config_json: str, fingerprint: str) -> Iterator[Chart]:
-    del fingerprint  # only part of the cache key
-    config = DatasetConfig.model_validate_json(config_json)
-    seen: dict[str, str] = {}
-    for where, record in _records(Path(path)):
-        chart = parse_chart(where, record, config)
-        for page in chart.pages:  # page images named relative to the data file
-            if page.image_path and not Path(page.image_path).is_absolute():
-                page.image_path = str(Path(path).parent / page.image_path)
-        if chart.id in seen:
-            raise DataError(f"{where}: chart id {chart.id!r} repeats the chart at {seen[chart.id]}")
-        seen[chart.id] = where
-        if chart.meta.get("split", split) == split:
-            yield chart
+def load_user_charts(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
+    """Charts of ``config.split`` from ``dataset.path`` for ``purpose``, with the lines skipped on the way."""
+    if not config.path:
+        raise DataError(f"dataset {config.name!r} needs dataset.path (a .jsonl or .parquet file; may contain {{split}})")
+    path = Path(config.path.replace("{split}", config.split)).expanduser()
+    return read_chart_file(path, config, purpose, file_split=config.split if "{split}" in config.path else None)
 
 
 def load_chart_file(path: Path, config: DatasetConfig) -> list[Chart]:
-    """Charts of ``config.split`` from one JSONL or Parquet file, parsed once and cached."""
-    if not path.is_file():
+    """Charts of ``config.split`` from a bundled chart file (the sample), which must be clean: a skipped line is an error."""
+    loaded = read_chart_file(path, config.model_copy(update={"on_bad_line": "stop"}))
+    if loaded.skipped:
+        raise DataError(str(loaded.skipped[0]))
+    return loaded.charts
+
+
+def read_chart_file(path: Path, config: DatasetConfig, purpose: Purpose = "evaluate",
+                    file_split: str | None = None) -> LoadedCharts:
+    """The charts of ``config.split`` in one file, checked line by line, in file order.
+
+    ``file_split`` is the split the whole file holds (``{split}`` in ``dataset.path``); None when each chart's
+    ``meta.split`` says. For ``purpose="evaluate"`` a split without charts is an error; for ``"learn"`` it is empty.
+    """
+    _check_file(path)
+    folder = path.parent.resolve()
+    loaded = LoadedCharts()
+    first_at: dict[str, str] = {}  # chart id -> the line that holds it
+    other_splits: Counter[str] = Counter()
+
+    def skip(where: str, problem: str, *, bad: bool = True) -> None:
+        line = SkippedLine(where=where, problem=problem)
+        if bad and config.on_bad_line == "stop":
+            raise DataError(str(line))
+        loaded.skipped.append(line)
+
+    for where, content in chart_lines(path, config.max_line_bytes):
+        try:
+            chart = chart_from_line(content, config)
+            resolve_image_paths(chart, folder, config)
+        except LineProblem as problem:
+            skip(where, str(problem))
+            continue
+        if chart.id in first_at:
+            skip(where, f"id {quoted(chart.id)} repeats the chart at {first_at[chart.id]}")
+            continue
+        first_at[chart.id] = where
+        # no meta.split (or null): the file's split; in one file for every split, an evaluation chart
+        split = file_split if chart.meta.get("split") is None else chart.meta["split"]
+        if split is None:
+            if purpose == "evaluate":
+                loaded.charts.append(chart)
+        elif split not in SPLITS:  # a typo or a split of the user's own: say so, never drop it unseen
+            skip(where, f"meta.split {quoted(split)} of chart {quoted(chart.id)} is not a split ({', '.join(SPLITS)})",
+                 bad=False)
+        elif split == config.split:
+            loaded.charts.append(chart)
+        elif file_split:
+            skip(where, f"meta.split {split!r} of chart {quoted(chart.id)}, but dataset.path names this file for split "
+                        f"{file_split!r}")
+        else:
+            other_splits[split] += 1
+    if not loaded.charts and purpose == "evaluate":
+        raise DataError(_no_charts(config, path, other_splits, len(loaded.skipped)))
+    return loaded
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise DataError(f"dataset.path {path} is a folder: expected a .jsonl or .parquet file "
+                        "(or a path containing {split})")
+    if not path.exists():
         raise DataError(f"chart file {path} does not exist")
-    if path.suffix not in {".jsonl", ".parquet"}:
+    if not path.is_file():
+        raise DataError(f"chart file {path} is not a regular file (a device, pipe or socket)")
+    if path.suffix not in SUFFIXES:
         raise DataError(f"chart file {path}: expected a .jsonl or .parquet file")
-    return cached_charts(
-        _produce,
-        config.cache_dir,
-        path=str(path.resolve()),
-        split=config.split,
-        config_json=config.model_dump_json(exclude={"limit", "cache_dir"}),
-        fingerprint=files_digest([path]),
-    )
 
 
-def load_user_charts(config: DatasetConfig) -> list[Chart]:
-    """Charts from ``dataset.path`` (JSONL or Parquet)."""
-    if not config.path:
-        raise DataError(f"dataset {config.name!r} needs dataset.path (a .jsonl or .parquet file; may contain {{split}})")
-    return load_chart_file(Path(config.path.replace("{split}", config.split)).expanduser(), config)
+def _no_charts(config: DatasetConfig, path: Path, other_splits: Counter[str], n_skipped: int) -> str:
+    found = ", ".join(f"{n} of split {split!r}" for split, n in sorted(other_splits.items())) or "no chart of another split"
+    return (f"dataset {config.name!r} split {config.split!r}: no charts in {path} (found {found}; "
+            f"{n_skipped} lines skipped). Give its charts meta.split {config.split!r} (or none: evaluation charts), "
+            "put {split} in dataset.path to read one file per split, or set dataset.split to a split the file holds")

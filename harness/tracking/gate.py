@@ -1,8 +1,10 @@
 """CI regression gate: compare a candidate job run with a baseline run over the same charts.
 
-    harness gate --candidate <run_id> --baseline <run_id|champion> [--tracking-uri URI]
-                           [--config default|path.yaml] [--out summary.md]
-    harness gate promote <run_id> [--tracking-uri URI]
+    harness gate --candidate <run_id|latest> --baseline <run_id|champion> [--tracking-uri URI]
+                 [--experiment NAME] [--config default|path.yaml] [--out summary.md]
+    harness gate promote <run_id|latest> [--tracking-uri URI] [--experiment NAME]
+
+In CI: run the job, then `harness gate --baseline champion --candidate latest`.
 
 Differences are candidate - baseline, paired by chart_id, with percentile intervals from a paired
 bootstrap over charts (harness.metrics.paired_stats); thresholds come from conf/gate/<name>.yaml.
@@ -22,14 +24,20 @@ Each gives pass, regression or inconclusive:
 Verdict: regression if any check is a regression; else inconclusive if any check is inconclusive;
 else pass.
 
+Which runs: `latest` is the newest finished job run (tag harness.kind=job, by start time) in the
+--experiment (default coding-harness); against a baseline run id, the newest of the baseline's dataset
+and dataset.split. `champion` is the run promoted for the candidate's dataset/split in the candidate's
+experiment. A `latest` that is the baseline itself (the champion is the newest run) is refused: there
+is no newer run to gate.
+
 Runs that cannot be compared are refused: an unknown run id, an unreachable store, a run without
 per-chart results, different dataset or dataset.split tags, different chart sets (chart ids or
-dataset.digest), no champion for the candidate's dataset/split.
+dataset.digest), no champion for the candidate's dataset/split, no finished job run for `latest`.
 
 The Markdown summary is printed (and written to --out), logged to the candidate run as artifact
 gate_summary.md, and the candidate is tagged gate.verdict=<verdict> and gate.baseline=<run_id>.
-`promote` tags a run champion=true and removes that tag from every other run of its experiment
-with the same dataset and dataset.split; `--baseline champion` resolves to that run.
+`promote` tags a run (or `latest`) champion=true and removes that tag from every other run of its
+experiment with the same dataset and dataset.split; `--baseline champion` resolves to that run.
 
 Exit codes:
   0  pass
@@ -51,7 +59,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError
 from harness.metrics.registry import Metric, gated
-from harness.tracking.run_store import DEFAULT_URI, RecordedRun, RunStoreError, client, load_run
+from harness.tracking.run_store import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_URI,
+    RecordedRun,
+    RunStoreError,
+    client,
+    get_run,
+    load_run,
+    newest_job_run,
+    tag_filter,
+)
 
 if TYPE_CHECKING:
     from harness.metrics.paired_stats import McNemar, PairedDifference
@@ -61,6 +79,9 @@ EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 2}
 USAGE_ERROR = 2
 """Exit status when the runs cannot be compared (same as inconclusive: CI must not go green)."""
 CHAMPION = "champion"
+LATEST = "latest"
+SPLIT_TAGS = ("dataset", "dataset.split")
+"""The tags that scope a comparison and a champion."""
 SUMMARY_ARTIFACT = "gate_summary.md"
 
 
@@ -184,7 +205,7 @@ def check_comparable(candidate: RecordedRun, baseline: RecordedRun) -> None:
 
     if candidate.run_id == baseline.run_id:
         raise GateError("candidate and baseline are the same run")
-    for tag in ("dataset", "dataset.split"):
+    for tag in SPLIT_TAGS:
         if not candidate.tags.get(tag) or candidate.tags.get(tag) != baseline.tags.get(tag):
             raise GateError(f"different datasets: {tag} is {candidate.tags.get(tag)!r} in the candidate "
                             f"and {baseline.tags.get(tag)!r} in the baseline")
@@ -257,23 +278,46 @@ def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) ->
                       config=config)
 
 
-def _champions(uri: str, experiment_id: str, dataset: str, split: str) -> list[str]:
-    """Ids of the runs tagged champion for ``dataset``/``split`` in the experiment."""
-    found = client(uri).search_runs([experiment_id], filter_string=f"tags.{CHAMPION} = 'true' and tags.dataset = '{dataset}' "
-                                    f"and tags.`dataset.split` = '{split}'")
+def split_of(run_id: str, tags: dict[str, str]) -> dict[str, str]:
+    """The run's dataset and dataset.split tags; a run without them is no harness job run."""
+    split = {tag: tags.get(tag, "") for tag in SPLIT_TAGS}
+    if not all(split.values()):
+        raise GateError(f"run {run_id!r} has no dataset/dataset.split tags: not a harness job run")
+    return split
+
+
+def _champions(uri: str, experiment_id: str, split: dict[str, str]) -> list[str]:
+    """Ids of the runs tagged champion for the dataset split in the experiment."""
+    found = client(uri).search_runs([experiment_id], filter_string=tag_filter({CHAMPION: "true", **split}))
     return [run.info.run_id for run in found]
 
 
-def resolve_champion(candidate: RecordedRun, uri: str) -> str:
+def resolve_champion(candidate_id: str, uri: str) -> str:
     """The champion run for the candidate's dataset/split, in the candidate's experiment."""
-    dataset, split = candidate.tags.get("dataset"), candidate.tags.get("dataset.split")
-    experiment_id = client(uri).get_run(candidate.run_id).info.experiment_id
-    found = _champions(uri, experiment_id, dataset, split)
+    candidate = get_run(candidate_id, uri)
+    split = split_of(candidate_id, candidate.data.tags)
+    found = _champions(uri, candidate.info.experiment_id, split)
+    shown = "/".join(split.values())
     if not found:
-        raise GateError(f"no champion run for {dataset}/{split}: promote one first (harness gate promote <run_id>)")
+        raise GateError(f"no champion run for {shown}: promote one first (harness gate promote <run_id>)")
     if len(found) > 1:
-        raise GateError(f"several champion runs for {dataset}/{split} ({', '.join(found)}): promote one again")
+        raise GateError(f"several champion runs for {shown} ({', '.join(found)}): promote one again")
     return found[0]
+
+
+def resolve_runs(candidate_id: str, baseline_id: str, uri: str = DEFAULT_URI,
+                 experiment: str = DEFAULT_EXPERIMENT) -> tuple[str, str]:
+    """The run ids to compare, with ``latest`` and ``champion`` resolved (see the module docstring)."""
+    latest = candidate_id == LATEST
+    if latest:
+        scope = {} if baseline_id == CHAMPION else split_of(baseline_id, get_run(baseline_id, uri).data.tags)
+        candidate_id = newest_job_run(uri, experiment, scope)
+    if baseline_id == CHAMPION:
+        baseline_id = resolve_champion(candidate_id, uri)
+    if latest and candidate_id == baseline_id:
+        raise GateError(f"the newest finished job run in experiment {experiment!r}, {candidate_id}, is the baseline itself: "
+                        "there is no newer run to gate")
+    return candidate_id, baseline_id
 
 
 def record(report: GateReport, uri: str) -> None:
@@ -288,15 +332,16 @@ def record(report: GateReport, uri: str) -> None:
         tracker.log_artifacts(report.candidate.run_id, Path(folder))
 
 
-def run_gate(candidate_id: str, baseline_id: str, uri: str = DEFAULT_URI, config: GateConfig | None = None) -> GateReport:
-    """Load both runs (``baseline_id`` may be ``champion``), decide and record the result on the candidate.
+def run_gate(candidate_id: str, baseline_id: str, uri: str = DEFAULT_URI, config: GateConfig | None = None,
+             experiment: str = DEFAULT_EXPERIMENT) -> GateReport:
+    """Load both runs (``candidate_id`` may be ``latest``, ``baseline_id`` ``champion``), decide and record the result on
+    the candidate.
 
     The downloaded artifacts are deleted on return; the report keeps the runs' rows, tags and metrics.
     """
+    candidate_id, baseline_id = resolve_runs(candidate_id, baseline_id, uri, experiment)
     with tempfile.TemporaryDirectory() as folder:
         candidate = load_run(candidate_id, uri, into=_subfolder(folder, "candidate"))
-        if baseline_id == CHAMPION:
-            baseline_id = resolve_champion(candidate, uri)
         baseline = load_run(baseline_id, uri, into=_subfolder(folder, "baseline"))
         report = decide(candidate, baseline, config or GateConfig())
         record(report, uri)
@@ -310,11 +355,8 @@ def promote(run_id: str, uri: str = DEFAULT_URI) -> list[str]:
 
     with tempfile.TemporaryDirectory() as folder:
         run = load_run(run_id, uri, into=_subfolder(folder, "run"))  # only a job with per-chart results can be a baseline
-    dataset, split = run.tags.get("dataset"), run.tags.get("dataset.split")
-    if not dataset or not split:
-        raise GateError(f"run {run_id!r} has no dataset/dataset.split tags: not a harness job run")
     mlflow = client(uri)
-    previous = _champions(uri, mlflow.get_run(run_id).info.experiment_id, dataset, split)
+    previous = _champions(uri, mlflow.get_run(run_id).info.experiment_id, split_of(run_id, run.tags))
     Tracker(TrackingConfig(uri=uri)).log(run_id, tags={CHAMPION: "true"})
     demoted = [other for other in previous if other != run_id]
     for other in demoted:
@@ -342,9 +384,10 @@ def _gate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness gate", description=__doc__,
                                      epilog=f"gated metrics (harness.metrics.registry):\n{gated_metrics}",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--candidate", required=True, metavar="RUN_ID", help="the run under test")
+    parser.add_argument("--candidate", required=True, metavar="RUN_ID|latest",
+                        help="the run under test, or latest (the newest finished job run)")
     parser.add_argument("--baseline", required=True, metavar="RUN_ID|champion", help="the run to compare with, or champion")
-    parser.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
+    _add_store_arguments(parser)
     parser.add_argument("--config", default="default",
                         help="gate config: a name under conf/gate/ or a YAML path (default: default)")
     parser.add_argument("--out", type=Path, metavar="PATH", help="also write the Markdown summary here")
@@ -354,15 +397,21 @@ def _gate_parser() -> argparse.ArgumentParser:
 def _promote_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness gate promote",
                                      description="Make a run the champion baseline for its dataset/split.")
-    parser.add_argument("run_id", help="the run to promote")
-    parser.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
+    parser.add_argument("run_id", metavar="RUN_ID|latest", help="the run to promote, or latest (the newest finished job run)")
+    _add_store_arguments(parser)
     return parser
+
+
+def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
+    parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, metavar="NAME",
+                        help=f"where latest is looked for (default {DEFAULT_EXPERIMENT})")
 
 
 def _gate(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     try:
-        report = run_gate(args.candidate, args.baseline, args.tracking_uri, config)
+        report = run_gate(args.candidate, args.baseline, args.tracking_uri, config, args.experiment)
     except _known_errors() as error:
         raise GateError(f"cannot gate candidate {args.candidate!r} against baseline {args.baseline!r}: {error}") from None
     summary = report.markdown()
@@ -373,8 +422,9 @@ def _gate(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    demoted = promote(args.run_id, args.tracking_uri)
-    print(f"champion: {args.run_id}" + (f" (replaces {', '.join(demoted)})" if demoted else ""))
+    run_id = newest_job_run(args.tracking_uri, args.experiment) if args.run_id == LATEST else args.run_id
+    demoted = promote(run_id, args.tracking_uri)
+    print(f"champion: {run_id}" + (f" (replaces {', '.join(demoted)})" if demoted else ""))
     return 0
 
 

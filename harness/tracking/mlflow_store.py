@@ -105,13 +105,17 @@ class Tracker:
             raise TrackingError(f"tracking store {self.uri!r} cannot be used: {first.strip()} "
                                 "(set tracking.uri to a sqlite:/// path or a server URL, or tracking.enabled=false)") from None
 
-    def start_run(self, run_name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
+    def start_run(self, run_name: str, tags: Mapping[str, str], parent_run_id: str | None = None,
+                  start_time: float | None = None) -> str:
+        """A new run in the experiment; ``start_time`` (seconds since the epoch, as ``time.time()``) is when the work
+        began, for runs recorded after it (a job's run is created once it is scored); default now."""
         experiment_id = self.experiment_id()
         all_tags = dict(tags)
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
         with self._locked() as client:
-            return client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id
+            return client.create_run(experiment_id, start_time=_epoch_ms(start_time), run_name=run_name,
+                                     tags=all_tags).info.run_id
 
     def log(
         self,
@@ -141,9 +145,15 @@ class Tracker:
         # Artifacts go to files, not the database: no lock needed.
         self._get_client().log_artifacts(run_id, str(folder))
 
-    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+    def finish(self, run_id: str, status: str = "FINISHED", end_time: float | None = None) -> None:
+        """End the run; ``end_time`` (seconds since the epoch) is when the work ended, default now."""
         with self._locked() as client:
-            client.set_terminated(run_id, status)
+            client.set_terminated(run_id, status, end_time=_epoch_ms(end_time))
+
+
+def _epoch_ms(seconds: float | None) -> int | None:
+    """MLflow's run times are integer milliseconds; None lets MLflow take the current time."""
+    return None if seconds is None else round(seconds * 1000)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

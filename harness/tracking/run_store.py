@@ -4,6 +4,9 @@
 ``predictions.jsonl``, curves, ...) and returns them with the run's tags and params. A run id that
 does not exist, a store that cannot be reached, or a run without per-chart results raises
 ``RunStoreError`` with a message that names the run and what is missing.
+
+``newest_job_run(uri, experiment, tags)`` finds the id of the last finished job run (tag ``harness.kind=job``),
+optionally with given tags (a dataset and split): what ``harness gate --candidate latest`` gates.
 """
 
 from __future__ import annotations
@@ -11,16 +14,19 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import DEFAULT_TRACKING_URI
+from harness.config import DEFAULT_TRACKING_URI, TrackingConfig
 from harness.errors import HarnessError
 from harness.tracking.mlflow_store import resolve_uri
 
 DEFAULT_URI = DEFAULT_TRACKING_URI
 """The tracking store a job writes to by default (``conf/tracking/mlflow.yaml``)."""
+DEFAULT_EXPERIMENT = TrackingConfig.model_fields["experiment"].default
+"""The experiment a job records into by default."""
 
 
 class RunStoreError(HarnessError, RuntimeError):
@@ -63,16 +69,27 @@ def client(uri: str = DEFAULT_URI):
     return MlflowClient(tracking_uri=resolved)
 
 
+def get_run(run_id: str, uri: str = DEFAULT_URI):
+    """The run's MLflow record (info, tags, params, metrics), without its artifacts."""
+    mlflow = client(uri)
+    try:
+        return mlflow.get_run(run_id)
+    except Exception as error:  # noqa: BLE001 - MlflowException or a store error: both mean "cannot read it"
+        raise RunStoreError(f"run {run_id!r} not found in {uri}: {str(error).splitlines()[0]}") from None
+
+
+def tag_filter(tags: Mapping[str, str]) -> str:
+    """An MLflow search filter matching runs that carry every one of ``tags``."""
+    return " and ".join(f"tags.`{name}` = '{value}'" for name, value in tags.items())
+
+
 def load_run(run_id: str, uri: str = DEFAULT_URI, into: Path | None = None) -> RecordedRun:
     """Download run ``run_id`` from the store at ``uri`` (artifacts into ``into``, else a fresh temp folder
     that the caller owns and may delete)."""
     from mlflow.exceptions import MlflowException
 
     mlflow = client(uri)
-    try:
-        run = mlflow.get_run(run_id)
-    except Exception as error:  # noqa: BLE001 - MlflowException or a store error: both mean "cannot read it"
-        raise RunStoreError(f"run {run_id!r} not found in {uri}: {str(error).splitlines()[0]}") from None
+    run = get_run(run_id, uri)
     folder = into or Path(tempfile.mkdtemp(prefix=f"harness-run-{run_id[:8]}-"))
     try:
         local = Path(mlflow.download_artifacts(run_id, "", str(folder)))
@@ -94,12 +111,25 @@ def load_run(run_id: str, uri: str = DEFAULT_URI, into: Path | None = None) -> R
 def child_runs(parent_id: str, uri: str = DEFAULT_URI) -> list[str]:
     """Ids of the job runs under a sweep's parent run, oldest first."""
     mlflow = client(uri)
-    try:
-        parent = mlflow.get_run(parent_id)
-    except Exception as error:  # noqa: BLE001 - MlflowException or a store error: both mean "cannot read it"
-        raise RunStoreError(f"run {parent_id!r} not found in {uri}: {error}") from None
+    parent = get_run(parent_id, uri)
     found = mlflow.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
                                order_by=["attributes.start_time ASC"])
     if not found:
         raise RunStoreError(f"run {parent_id!r} has no child runs: pass a sweep's parent run")
     return [run.info.run_id for run in found]
+
+
+def newest_job_run(uri: str = DEFAULT_URI, experiment: str = DEFAULT_EXPERIMENT, tags: Mapping[str, str] | None = None) -> str:
+    """Id of the finished job run (tag ``harness.kind=job``) that started last in ``experiment`` among those with ``tags``
+    (e.g. a dataset and split). Running or failed jobs and sweep parents never count."""
+    mlflow = client(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        raise RunStoreError(f"no experiment {experiment!r} in {uri} (pass --experiment, or run a job first)")
+    wanted = {"harness.kind": "job", **(tags or {})}
+    newest = mlflow.search_runs([found.experiment_id], filter_string=f"attributes.status = 'FINISHED' and {tag_filter(wanted)}",
+                                order_by=["attributes.start_time DESC"], max_results=1)
+    if not newest:
+        shown = ", ".join(f"{name}={value}" for name, value in wanted.items())
+        raise RunStoreError(f"no finished run with {shown} in experiment {experiment!r} at {uri}")
+    return newest[0].info.run_id

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from harness.atomic_files import atomic_write, write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, ChartResult, Extraction
 from harness.trust.audit import AuditRecord, RunMeta
 
@@ -35,12 +36,12 @@ def write_trust_artifacts(folder: Path, charts: Sequence[Chart], results: Sequen
     today = date.today().isoformat()
     claims = [claim_for_chart(result, None, f"Patient/{result.chart_id}", "Organization/provider", today,
                               run.code_set_year or DEFAULT_CODE_SET_YEAR, redact=redact) for result in results]
-    with open(folder / "claims.ndjson", "w", encoding="utf-8") as out:
+    with atomic_write(folder / "claims.ndjson") as out:
         for claim in claims:
             if claim.claim is not None:
                 out.write(json.dumps(claim.claim, ensure_ascii=False) + "\n")
     billing_csv(results, folder / "billing.csv")
     for name, rows in curves.items():
-        (folder / f"{name}.json").write_text(json.dumps(rows, indent=1))
+        write_text_atomic(folder / f"{name}.json", json.dumps(rows, indent=1))
     billable = [c for c in claims if c.billable]
     return ({"billing_valid_rate": billing_valid_rate(claims)} if billable else {}), head

@@ -33,6 +33,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.atomic_files import atomic_write
 from harness.contracts import (
     AuditEvent,
     Chart,
@@ -157,10 +158,8 @@ class AuditRecord(BaseModel):
 
 def write_audit(path: str | Path, records: Iterable[AuditRecord]) -> str:
     """Write ``records`` as a hash-chained JSONL file (replacing it); return the head hash."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     prev = GENESIS
-    with path.open("w", encoding="utf-8", newline="\n") as out:
+    with atomic_write(path, "w", encoding="utf-8", newline="\n") as out:
         for seq, record in enumerate(records, start=1):
             line = {**record.model_dump(mode="json"), "seq": seq, "prev_hash": prev}
             line["hash"] = prev = _sha256(line)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from fhir.resources.R4B.claim import Claim
 from pydantic import ValidationError
 
+from harness.atomic_files import atomic_write
 from harness.contracts import ChartResult, CodeAssignment
 from harness.trust.redaction import redact_spans
 
@@ -148,7 +149,7 @@ def billing_csv(results: Iterable[ChartResult], path: str | Path) -> int:
     ``evidence_start``/``evidence_end`` are the first evidence span, blank when there is none.
     """
     rows = 0
-    with Path(path).open("w", encoding="utf-8", newline="") as out:
+    with atomic_write(path, "w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(CSV_FIELDS)
         for result in results:

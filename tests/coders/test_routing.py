@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import yaml
+from conftest import PROJECT_ROOT
 from pydantic import ValidationError
 
 from coders.routing import RoutingConfig, route
@@ -15,8 +17,8 @@ def extraction(error: str | None = None) -> Extraction:
     return Extraction(chart_id="c1", extractor="test", error=error)
 
 
-def code(value: str, confidence: float) -> CodeAssignment:
-    return CodeAssignment(code=value, confidence=confidence)
+def code(value: str, confidence: float, estimated: bool = True) -> CodeAssignment:
+    return CodeAssignment(code=value, confidence=confidence, confidence_estimated=estimated)
 
 
 def test_confident_codes_go_auto() -> None:
@@ -69,3 +71,24 @@ def test_high_risk_codes_and_failed_edits_route_with_reasons() -> None:
     decision, reasons = route(extraction(), [code("A41.9", 0.95)], policy, edits)
     assert decision == "review" and reasons == ["high_risk: A41.9", "edit_failed: excludes1 E10.9 E11.9"]
     assert route(extraction(), [code("I10", 0.95)], policy, edits[1:]) == ("auto", [])
+
+
+def test_codes_whose_confidence_is_only_a_prior_go_to_review_named_by_code() -> None:
+    # 0.5 passes the 0.5 threshold: only the flag tells that nobody measured it
+    codes = [code("E11.9", 0.9), code("I50.9", 0.5, estimated=False), code("I10", 0.5, estimated=False)]
+    decision, reasons = route(extraction(), codes, CONFIG)
+    assert (decision, reasons) == ("review", ["unestimated_confidence: I50.9 I10"])
+    assert (reasons[0].kind, reasons[0].detail) == ("unestimated_confidence", "I50.9 I10")
+    ChartResult(chart_id="c1", route=decision, reasons=reasons)
+
+
+def test_unestimated_confidence_review_can_be_turned_off() -> None:
+    lenient = RoutingConfig(review_unestimated_confidence=False)
+    assert route(extraction(), [code("I10", 0.5, estimated=False)], lenient) == ("auto", [])
+    # the threshold still applies to the prior itself
+    assert route(extraction(), [code("I10", 0.3, estimated=False)], lenient)[1] == ["low_confidence: I10 0.30 < 0.5"]
+
+
+def test_the_default_policy_reviews_unestimated_confidences() -> None:
+    shipped = yaml.safe_load((PROJECT_ROOT / "conf" / "routing" / "default.yaml").read_text())
+    assert RoutingConfig.model_validate(shipped).review_unestimated_confidence is True

@@ -25,12 +25,14 @@ CHART = Chart(id="c1", text=TEXT)
 ICD = code_set("icd10cm", 2026)
 
 
-def finding(code: str, phrase: str, confidence: float = 0.9, assertion: str = "present", system: str = "icd10cm") -> Finding:
+def finding(code: str, phrase: str, confidence: float = 0.9, assertion: str = "present", system: str = "icd10cm",
+            estimated: bool = True) -> Finding:
     """A finding whose span points at ``phrase`` in ``TEXT`` (span text left empty: the engine fills it)."""
     start = TEXT.index(phrase)
     kind = "procedure" if system == "icd10pcs" else "diagnosis"
     span = Span(start=start, end=start + len(phrase))
-    return Finding(text=phrase, kind=kind, code=code, system=system, assertion=assertion, confidence=confidence, spans=[span])
+    return Finding(text=phrase, kind=kind, code=code, system=system, assertion=assertion, confidence=confidence, spans=[span],
+                   confidence_estimated=estimated)
 
 
 def extraction(*findings: Finding) -> Extraction:
@@ -203,6 +205,14 @@ def test_assertion_filter_v2_codes_chronic_history_but_not_resolved_history() ->
     assert set(got) == {"I10", "Z87.01", "Z80.3"}
 
 
+@pytest.mark.parametrize("name", ["icd10cm_2026_v1", "icd10cm_2026_v2"])
+def test_hypothetical_mentions_are_not_coded(name: str) -> None:
+    # "risks include stroke": v2 keeps some historical and family mentions, never a hypothetical one
+    got = codes(name, finding("N18.9", "CKD"), finding("I10", "Hypertension", assertion="hypothetical"),
+                finding("Z80.3", "breast cancer", assertion="hypothetical"))
+    assert set(got) == {"N18" if name.endswith("v1") else "N18.9"}
+
+
 def test_assertion_filter_acts_per_finding_after_duplicates_merge() -> None:
     engine = RuleEngine(pack({"id": "present", "type": "assertion_filter", "keep": ["present"]}))
     negated = finding("N18.9", "Type 1 diabetes", 0.99, assertion="negated")
@@ -262,6 +272,23 @@ def test_duplicates_merge_by_max_or_noisy_or_with_evidence_united_and_sorted() -
     assert merged.confidence == 0.6
     assert [(s.start, s.text) for s in merged.evidence] == [(0, "Type 2 diabetes"), (TEXT.index("Type 1"), "Type 1 diabetes")]
     assert codes(pack(confidence_merge="noisy_or"), *findings) == {"E11.9": pytest.approx(1 - 0.5 * 0.4 * 0.6)}
+
+
+@pytest.mark.parametrize(
+    ("merge", "support", "estimated"),
+    [
+        ("max", [(0.5, False)], False),  # only a prior
+        ("max", [(0.9, True), (0.5, False)], True),  # the measured finding sets the confidence
+        ("max", [(0.3, True), (0.5, False)], False),  # the prior raised it
+        ("noisy_or", [(0.9, True), (0.5, False)], False),  # the prior adds to it
+        ("noisy_or", [(0.9, True), (0.0, False)], True),  # a prior of 0 adds nothing
+    ],
+)
+def test_a_code_has_an_estimated_confidence_only_when_no_prior_sets_it(
+        merge: str, support: list[tuple[float, bool]], estimated: bool) -> None:
+    findings = [finding("I10", "Hypertension", c, estimated=e) for c, e in support]
+    [code] = RuleEngine(pack(confidence_merge=merge)).code(CHART, extraction(*findings))
+    assert code.confidence_estimated is estimated
 
 
 def test_min_confidence_max_codes_and_output_order() -> None:

@@ -169,3 +169,13 @@ def test_gate_reads_its_direction_from_the_registry() -> None:
     slower, faster = run(charts_per_s=10.0), run(charts_per_s=100.0)
     assert _run_check(registry.get("charts_per_s"), 0.5, slower, faster, 50, GateConfig()).result == "regression"
     assert _run_check(lower, 0.5, slower, faster, 50, GateConfig()).result == "pass"
+
+
+def test_a_run_without_gold_keeps_only_what_needs_none() -> None:
+    from harness.metrics.registry import without_gold
+
+    recorded = {"micro_f1": 0.0, "micro_f1_ci_low": 0.0, "micro_f1_ci_high": 0.0, "exact_match": 0.9, "auto_precision": 0.0,
+                "review_rate": 0.5, "review_rate_ci_low": 0.4, "review_rate_ci_high": 0.6, "edit_failure_rate": 0.1,
+                "stage_extract_s": 1.0, "n_charts": 20, "n_gold_codes": 0, "charts_skipped": 1}
+    assert without_gold(recorded) == {"review_rate": 0.5, "review_rate_ci_low": 0.4, "review_rate_ci_high": 0.6,
+                                      "edit_failure_rate": 0.1, "stage_extract_s": 1.0, "n_charts": 20, "charts_skipped": 1}

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
+import random
 import signal
 import sqlite3
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel, ConfigDict
 
 from harness.contracts import Chart, Extraction, Finding, Span
+from harness.pipeline import extraction_cache
 from harness.pipeline.extraction_cache import FILENAME, ExtractionCache, extract_cached, extractor_fingerprint
 
 HANG_GUARD_S = 60
@@ -210,6 +214,66 @@ def test_extract_cached_retries_failures(tmp_path: Path) -> None:
     assert out[1].error == "ConnectionError"
     out, hits = extract_cached(cache, _fp(), charts, flaky)
     assert hits == 1 and calls[-1] == ["c2"] and out[1].error is None
+
+
+# ----------------------------------------------------------------------------- unreadable files
+
+
+def _warnings_naming(caplog, path: Path) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and str(path) in r.getMessage()]
+
+
+def test_a_file_of_random_bytes_is_set_aside_and_the_run_goes_on(tmp_path: Path, caplog) -> None:
+    garbage = random.Random(0).randbytes(20_000)
+    (tmp_path / FILENAME).write_bytes(garbage)
+    extractor = _FakeExtractor()
+    charts = [_chart(i) for i in range(3)]
+
+    with caplog.at_level(logging.WARNING, logger="harness.pipeline.extraction_cache"):
+        out, hits = extract_cached(ExtractionCache(tmp_path), extractor_fingerprint(extractor), charts, extractor.extract)
+
+    assert hits == 0 and [e.chart_id for e in out] == ["c0", "c1", "c2"] and extractor.calls == [["c0", "c1", "c2"]]
+    (warning,) = _warnings_naming(caplog, tmp_path / FILENAME)
+    assert "unreadable" in warning and "file is not a database" in warning
+    (aside,) = tmp_path.glob(f"{FILENAME}.corrupt-*")
+    assert aside.read_bytes() == garbage and aside.name in warning  # kept as it was, for a look
+    # the fresh cache kept the new extractions: another job reads them back
+    _, hits = extract_cached(ExtractionCache(tmp_path), extractor_fingerprint(extractor), charts, extractor.extract)
+    assert hits == 3 and len(extractor.calls) == 1
+
+
+def test_a_damaged_database_is_set_aside_on_first_use(tmp_path: Path, caplog) -> None:
+    cache = ExtractionCache(tmp_path)
+    keys = [ExtractionCache.key(_fp(), _chart(i)) for i in range(300)]
+    cache.put_many([(k, _extraction(f"c{i}", "hypertension " * 40)) for i, k in enumerate(keys)])
+    with sqlite3.connect(tmp_path / FILENAME) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every row in the main file, so the damage below reaches them
+    damaged = bytearray((tmp_path / FILENAME).read_bytes())
+    damaged[3 * 4096 : 6 * 4096] = random.Random(1).randbytes(3 * 4096)  # the header stays valid: opening succeeds
+    (tmp_path / FILENAME).write_bytes(bytes(damaged))
+
+    reopened = ExtractionCache(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="harness.pipeline.extraction_cache"):
+        assert reopened.get_many(keys) == {}
+    (warning,) = _warnings_naming(caplog, tmp_path / FILENAME)
+    assert "malformed" in warning
+    (aside,) = (p for p in tmp_path.glob(f"{FILENAME}.corrupt-*") if not p.name.endswith(("-wal", "-shm")))
+    assert aside.name in warning and not (tmp_path / f"{FILENAME}-wal").exists()  # its WAL went with it
+    reopened.put_many([(keys[0], _extraction("c0"))])
+    assert reopened.get_many([keys[0]]) == {keys[0]: _extraction("c0")} and len(reopened) == 1
+
+
+def test_a_busy_database_is_not_mistaken_for_a_corrupt_one(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(extraction_cache, "BUSY_TIMEOUT_S", 0.2)
+    cache = ExtractionCache(tmp_path)
+    key = ExtractionCache.key(_fp(), _chart(1))
+    cache.put_many([(key, _extraction("c1"))])
+    with sqlite3.connect(tmp_path / FILENAME, isolation_level=None) as holder:
+        holder.execute("BEGIN EXCLUSIVE")  # another job holds the write lock past the busy timeout
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            cache.put_many([(ExtractionCache.key(_fp(), _chart(2)), _extraction("c2"))])
+        holder.execute("ROLLBACK")
+    assert not list(tmp_path.glob(f"{FILENAME}.corrupt-*")) and cache.get_many([key]) == {key: _extraction("c1")}
 
 
 # ----------------------------------------------------------------------------- processes

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+
 import pytest
+from conftest import PROJECT_ROOT
 
 from harness.config import DatasetConfig
 from harness.intake.degrade.config import DegradationConfig, PageOpsConfig, RenderConfig
@@ -93,3 +105,56 @@ def test_evidence_found_in_ocr_text_maps_back_to_the_source(sample) -> None:
     matched = sum(any(span.text.lower() in g.evidence[0].text.lower() or g.evidence[0].text.lower() in span.text.lower()
                       for g in chart.gold if g.evidence) for chart, span in spans)
     assert matched / len(spans) > 0.8
+
+
+# One chart rendered and read, the preparer's progress as given; prints a line of the chart's text to stdout.
+PREPARE_ONE = """
+import sys
+from harness.config import DatasetConfig
+from harness.intake.degrade.config import DegradationConfig, RenderConfig
+from harness.intake.ocr import IntakeConfig
+from harness.pipeline.preparation import ChartPreparer
+from harness.sources import load_charts
+
+(chart,) = load_charts(DatasetConfig(name="sample", split="dev", limit=1))
+preparer = ChartPreparer(DegradationConfig(name="rendered", render=RenderConfig()), IntakeConfig(), seed=0,
+                         progress=sys.argv[1] == "on")
+preparer(chart)
+preparer.close()
+print(max(chart.text.splitlines(), key=len))
+"""
+
+
+def stderr_seen_on_a_terminal(code: str, *args: str, timeout_s: float = 300) -> tuple[str, str]:
+    """Run ``code`` with stderr on a pseudo-terminal, as at an interactive shell; returns (stdout, what the terminal showed)."""
+    terminal, child_end = pty.openpty()
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a window: 24 rows, 100 columns
+    run = subprocess.Popen([sys.executable, "-c", code, *args], cwd=PROJECT_ROOT, env=os.environ.copy(), text=True,
+                           stdout=subprocess.PIPE, stderr=child_end)
+    os.close(child_end)
+    shown, deadline = b"", time.monotonic() + timeout_s  # only a guard against a hang
+    while time.monotonic() < deadline:
+        if select.select([terminal], [], [], 1.0)[0]:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    os.close(terminal)
+    out, _ = run.communicate(timeout=timeout_s)
+    assert run.returncode == 0, shown.decode(errors="replace")[-2000:]
+    return out, shown.decode(errors="replace")
+
+
+def test_pages_progress_shows_on_a_terminal_only_when_asked_and_never_chart_text() -> None:
+    out, shown = stderr_seen_on_a_terminal(PREPARE_ONE, "on")
+    line = out.strip()
+    assert re.search(r"pages read: [1-9]\d*page \[[\d:]+, [\d.]+page/s\]", shown), shown  # a count and a rate
+    assert line and line not in shown and line[:30] not in shown  # counts and rates only
+    _, quiet = stderr_seen_on_a_terminal(PREPARE_ONE, "off")
+    assert "pages read" not in quiet
+    piped = subprocess.run([sys.executable, "-c", PREPARE_ONE, "on"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                           timeout=300, env=os.environ.copy())
+    assert piped.returncode == 0 and "pages read" not in piped.stderr  # stderr not a terminal: no bar in logs

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT_ROOT, harness, require, runs, store
+from faults import disk_full_after
 
 RUN_SECTIONS = ("Headline metrics", "Accuracy against review rate", "Reliability of confidence scores",
                 "Metrics per ICD-10 chapter", "Most frequent errors", "Error gallery", "Throughput and cost",
@@ -176,6 +177,27 @@ def test_comparison_of_identical_configs_changes_nothing(jobs: Path, tmp_path: P
     assert tile("charts better in B") == 0 and tile("charts worse in B") == 0 and tile("charts the same") == 10
     assert "no param: same configuration" in page and "<svg" in page
     assert_self_contained(page)
+
+
+@pytest.mark.slow
+def test_a_full_disk_leaves_the_earlier_report_whole_and_no_cut_off_page(jobs: Path, tmp_path: Path) -> None:
+    from harness.tracking.run_store import load_run
+    from reports.compare_report import write_comparison
+    from reports.run_report import write_run_report
+
+    folder = tmp_path / "artifacts"
+    shutil.copytree(jobs / "a" / "artifacts", folder)
+    earlier = (folder / "report.html").read_bytes()
+    assert len(earlier) > 8192
+    with disk_full_after(8192), pytest.raises(OSError):
+        write_run_report(folder, sample_charts(10))
+    assert (folder / "report.html").read_bytes() == earlier and not list(folder.glob(".*"))  # no temporary file left
+
+    _, (a, b, _) = runs(jobs)
+    run_a, run_b = load_run(a.info.run_id, uri(jobs)), load_run(b.info.run_id, uri(jobs))
+    with disk_full_after(8192), pytest.raises(OSError):
+        write_comparison(run_a, run_b, tmp_path / "out" / "c.html")
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 @pytest.mark.slow

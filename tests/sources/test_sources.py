@@ -159,11 +159,12 @@ def test_user_parquet_loads(tmp_path: Path) -> None:
         ('{"id": "c9", "text": ', r"charts\.jsonl:2: malformed JSON"),
         ({"id": "c9"}, r"charts\.jsonl:2: text: Field required"),
         ({"id": "c9", "text": "x", "gold": [{"code": "Q99.99"}]},
-         r"charts\.jsonl:2 \(chart 'c9'\): code 'Q99.99' does not exist in icd10cm 2026"),
-        ({"id": "c9", "text": "x", "gold": [{"code": "not a code"}]}, r"charts\.jsonl:2 \(chart 'c9'\): malformed icd10cm code"),
+         r"charts\.jsonl:2: gold\[0\]\.code: 'Q99.99' does not exist in icd10cm 2026"),
+        ({"id": "c9", "text": "x", "gold": [{"code": "not a code"}]},
+         r"charts\.jsonl:2: gold\[0\]\.code: malformed icd10cm code"),
         ({"id": "c9", "text": "x", "colour": "red"}, r"charts\.jsonl:2: colour: Extra inputs are not permitted"),
-        ({"id": "c1", "text": "again"}, r"charts\.jsonl:2: chart id 'c1' repeats the chart at .*charts\.jsonl:1"),
-        ([1, 2], r"charts\.jsonl:2: expected a JSON object, found list"),
+        ({"id": "c1", "text": "again"}, r"charts\.jsonl:2: id 'c1' repeats the chart at .*charts\.jsonl:1"),
+        ([1, 2], r"charts\.jsonl:2: expected a JSON object \(one chart per line\), found an array"),
     ],
 )
 def test_malformed_user_rows_name_the_line(tmp_path: Path, row, message: str) -> None:

@@ -224,4 +224,4 @@ def test_help_documents_exit_codes_without_importing_mlflow() -> None:
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness.tracking.gate", "--help"], cwd=PROJECT_ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "0  pass" in out.stdout and "1  regression" in out.stdout and "2  inconclusive" in out.stdout
-    assert "promote <run_id>" in out.stdout and " mlflow" not in out.stderr
+    assert "promote <run_id|latest>" in out.stdout and "--candidate <run_id|latest>" in out.stdout and " mlflow" not in out.stderr

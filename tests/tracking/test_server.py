@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
-from conftest import harness, runs, store
+from conftest import PROJECT_ROOT, harness, runs, store
 
 from harness.processes import free_port
 
@@ -62,3 +64,47 @@ def test_server_refuses_a_missing_store(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "harness.tracking.server", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "no MLflow store at" in out.stderr
+
+
+def _server(tmp_path: Path, port: int, **popen) -> subprocess.Popen:
+    """``harness server`` over an empty store (MLflow creates its tables on start)."""
+    (tmp_path / "mlflow.db").touch()
+    return subprocess.Popen([sys.executable, "-m", "harness", "server", "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                             "--port", str(port)], cwd=PROJECT_ROOT, text=True, env=os.environ.copy(), **popen)
+
+
+def test_a_port_another_service_listens_on_is_refused(tmp_path: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        server = _server(tmp_path, port, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = server.communicate(timeout=60)  # refused before mlflow starts: no wait for a health check
+    assert server.returncode == 2, err
+    assert f"port {port}" in err and "Traceback" not in err and "MLflow UI" not in out
+
+
+def _gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE  # dead, waiting for its new parent to reap it
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.slow  # starts a real mlflow server (about 15 s on a fresh store)
+def test_sigkill_of_the_server_takes_mlflow_and_uvicorn_with_it(tmp_path: Path) -> None:
+    server = _server(tmp_path, free_port(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        next(line for line in iter(server.stdout.readline, "") if "MLflow UI" in line)  # serving: uvicorn is up
+        started = psutil.Process(server.pid).children(recursive=True)
+        assert any("mlflow" in p.cmdline() for p in started) and any("uvicorn" in p.cmdline() for p in started)
+    finally:
+        server.kill()  # SIGKILL: the server cannot stop anything itself
+        server.wait(timeout=30)
+    deadline = time.monotonic() + 60  # generous: mlflow passes SIGTERM on to uvicorn, which shuts down
+    while time.monotonic() < deadline and not all(_gone(p) for p in started):
+        time.sleep(0.2)
+    left = [p for p in started if not _gone(p)]
+    for process in left:  # leave nothing running whatever the outcome
+        process.kill()
+    assert not left, [p.cmdline() for p in left]

@@ -1,0 +1,160 @@
+"""One line of a chart file as a ``Chart``: JSON, shape, ``meta``, values, schema, id and gold codes, in that order.
+
+Nothing here lets a parser's own exception out: every problem is a ``LineProblem`` that names the field, and none
+quotes the chart's text (patient text must not reach logs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Any
+
+from pydantic import ValidationError
+
+from coders.codeset import canonical_code, code_set, is_well_formed
+from harness.config import DatasetConfig
+from harness.contracts import Chart
+from harness.sources.loaded import LineProblem
+
+MAX_DEPTH = 64
+"""Deepest nesting of objects and arrays accepted (a chart needs four levels); later stages write charts back as
+JSON from deep in their own stack, so a chart that only just parses could still fail there."""
+_QUOTED = 24
+"""At most this many characters of a value are quoted in a problem (codes and splits, never chart text)."""
+
+
+def chart_from_line(content: bytes | dict[str, Any], config: DatasetConfig) -> Chart:
+    """The chart on one JSONL line (its bytes) or Parquet row (a dict), with canonical gold codes of ``code_systems``."""
+    record = content if isinstance(content, dict) else _line_value(content, config.max_line_bytes)
+    if not isinstance(record, dict):
+        raise LineProblem(f"expected a JSON object (one chart per line), found {_json_type(record)}")
+    if isinstance(record.get("meta"), str):  # Parquet writers often store meta as a JSON string
+        record = {**record, "meta": _meta_from_string(record["meta"])}
+    _check_values(record)
+    try:
+        chart = Chart.model_validate(record)
+    except ValidationError as error:
+        raise LineProblem(_validation_problem(error)) from None
+    if not chart.id.strip():
+        raise LineProblem("id: empty")
+    _canonical_gold(chart, config)
+    chart.gold = [g for g in chart.gold if g.system in config.code_systems]
+    return chart
+
+
+def quoted(value: Any) -> str:
+    """``repr`` of a short value, cut so that a misplaced paragraph is not copied into a message."""
+    text = repr(value)
+    return text if len(text) <= _QUOTED else f"{text[:_QUOTED]}..."
+
+
+def _line_value(line: bytes, max_line_bytes: int) -> Any:
+    if len(line) > max_line_bytes:
+        raise LineProblem(f"line longer than dataset.max_line_bytes ({max_line_bytes} bytes)")
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise LineProblem(f"not valid UTF-8 (byte {error.start + 1} of the line: {error.reason})") from None
+    return _json(text)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except json.JSONDecodeError as error:
+        raise LineProblem(f"malformed JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise LineProblem(f"malformed JSON (nested deeper than {MAX_DEPTH} levels)") from None
+    except LineProblem:
+        raise
+    except ValueError:  # the only other one: an integer too long for Python to convert
+        raise LineProblem(f"malformed JSON (a number longer than {sys.get_int_max_str_digits()} digits)") from None
+
+
+def _not_json(constant: str) -> Any:
+    raise LineProblem(f"malformed JSON ({constant} is not a JSON value)")
+
+
+def _meta_from_string(text: str) -> dict[str, Any]:
+    expected = "meta: expected a JSON object or a string holding one, found a string"
+    try:
+        meta = _json(text)
+    except LineProblem:
+        raise LineProblem(f"{expected} that is not JSON") from None
+    if not isinstance(meta, dict):
+        raise LineProblem(f"{expected} holding {_json_type(meta)}")
+    return meta
+
+
+def _json_type(value: Any) -> str:
+    for kind, name in ((bool, "a boolean"), (int | float, "a number"), (str, "a string"), (list, "an array")):
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else f"a {type(value).__name__}"
+
+
+def _check_values(record: dict[str, Any]) -> None:
+    """Every value is one JSON can hold, its strings are real text, and it nests no deeper than ``MAX_DEPTH``.
+
+    JSON allows ``\\ud800`` escapes that decode to no character, and Parquet holds timestamps and bytes: either
+    would fail later, when a stage writes the chart out. Walked with a stack, not recursion, for the same reason.
+    """
+    stack: list[tuple[str, Any, int]] = [(str(key), value, 1) for key, value in reversed(record.items())]
+    while stack:
+        field, value, depth = stack.pop()
+        if isinstance(value, str):
+            if not value.isascii() and not _encodable(value):
+                raise LineProblem(f"{field}: holds an unpaired surrogate (a \\ud800-\\udfff escape), which is not text")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise LineProblem(f"{field}: {value} is not a JSON number")
+        elif isinstance(value, dict | list):
+            if depth >= MAX_DEPTH:
+                raise LineProblem(f"{field}: nested deeper than {MAX_DEPTH} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            children = [(f"{field}.{key}" if isinstance(value, dict) else f"{field}[{key}]", child, depth + 1)
+                        for key, child in items]
+            stack.extend(reversed(children))
+        elif not (value is None or isinstance(value, int)):  # bool is an int
+            raise LineProblem(f"{field}: {_json_type(value)} value, which JSON cannot hold")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _validation_problem(error: ValidationError, shown: int = 3) -> str:
+    problems = [": ".join(filter(None, (_field(e["loc"]), e["msg"].removeprefix("Value error, ")))) for e in error.errors()]
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    return "; ".join(problems[:shown]) + more
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    """``gold[0].evidence[1].end`` from pydantic's ``("gold", 0, "evidence", 1, "end")``; "" for the whole chart
+    (whose own checks name the page)."""
+    name = ""
+    for part in loc:
+        name += f"[{part}]" if isinstance(part, int) else f".{part}" if name else str(part)
+    return name
+
+
+def _canonical_gold(chart: Chart, config: DatasetConfig) -> None:
+    """Canonicalise each gold code in place, and check its shape, its existence (if asked) and its evidence offsets."""
+    for i, gold in enumerate(chart.gold):
+        raw = gold.code
+        gold.code = canonical_code(raw, gold.system)
+        if not is_well_formed(gold.code, gold.system):
+            raise LineProblem(f"gold[{i}].code: malformed {gold.system} code {quoted(raw)}")
+        if config.unknown_gold_codes == "error" and gold.code not in code_set(gold.system, config.code_set_year):
+            raise LineProblem(f"gold[{i}].code: {quoted(raw)} does not exist in {gold.system} {config.code_set_year} "
+                              "(dataset.unknown_gold_codes=keep keeps it)")
+        for j, span in enumerate(gold.evidence):
+            if span.end > len(chart.text):
+                raise LineProblem(f"gold[{i}].evidence[{j}]: {span.start}-{span.end} falls outside the text "
+                                  f"({len(chart.text)} characters)")
