@@ -320,8 +320,8 @@ class JobIdentity:
     """The command-line overrides (``degradation=fax_light``): what differs from the defaults, shown in the run name."""
     parent_run_id: str | None = None
     """The sweep's parent run, for a job of a sweep."""
-    started: float = 0.0
-    """When the job began (``time.time()``); MLflow shows it as the run's start."""
+    started: float | None = None
+    """When the job began (``time.time()``); MLflow shows it as the run's start (None: when the run is recorded)."""
 
     def run_name(self, job: JobConfig) -> str:
         base = f"{job.dataset.name}-{job.extractor.name}-{job.rules.name}"
