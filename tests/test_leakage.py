@@ -36,3 +36,33 @@ def test_same_text_under_another_id_is_leakage() -> None:
 
 def test_empty_texts_are_not_the_same_note() -> None:
     check_disjoint([chart("t", "   ")], [chart("d", "")], "calibrator")
+
+
+@pytest.mark.slow
+def test_the_sample_exported_without_splits_never_trains_on_what_it_scores(tmp_path) -> None:
+    """Exported without meta.split: one file runs untrained with the notice; a file per split scores as dataset=sample."""
+    import json
+    import subprocess
+    import sys
+
+    from harness.config import DatasetConfig
+    from harness.sources import load_charts
+
+    for split in ("dev", "train"):
+        with open(tmp_path / f"sample_{split}.jsonl", "w") as out:
+            for exported in load_charts(DatasetConfig(name="sample", split=split), purpose="learn"):
+                row = exported.model_dump(mode="json")
+                row["meta"].pop("split")
+                out.write(json.dumps(row) + "\n")
+
+    def micro_f1(*overrides: str) -> tuple[float, str]:
+        done = subprocess.run([sys.executable, "-m", "harness", "tracking.enabled=false", "extraction_cache=false",
+                               f"hydra.run.dir={tmp_path / 'run'}", *overrides], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600, check=True)
+        return json.loads((tmp_path / "run" / "run.json").read_text())["metrics"]["micro_f1"], done.stdout + done.stderr
+
+    reference, _ = micro_f1()
+    split_files, _ = micro_f1("dataset=jsonl", 'dataset.path="sample_{split}.jsonl"')
+    one_file, said = micro_f1("dataset=jsonl", "dataset.path=sample_dev.jsonl")
+    assert split_files == reference
+    assert "dictionary: no labelled training charts" in said and one_file < reference
