@@ -246,7 +246,9 @@ def test_scanned_charts_with_bad_page_files_are_routed_not_lost(tmp_path: Path) 
         rows.append({"id": f"scan-{name}", "text": "", "pages": [{"index": 0, "offset": 0, "image_path": f"{name}.png"}]})
     (tmp_path / "charts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    harness(tmp_path, "dataset=jsonl", f"dataset.path={tmp_path / 'charts.jsonl'}", "extractor.train_split=null", store(tmp_path))
+    # untrained, so every code is unestimated: only intake may route here
+    harness(tmp_path, "dataset=jsonl", f"dataset.path={tmp_path / 'charts.jsonl'}", "extractor.train_split=null",
+            "routing.review_unestimated_confidence=false", store(tmp_path))
     client, (run,) = runs(tmp_path)
     predictions = {p["chart_id"]: p for p in map(json.loads, artifact(client, run, "predictions.jsonl").read_text().splitlines())}
     assert set(predictions) == {r["id"] for r in rows}  # nothing lost
