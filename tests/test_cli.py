@@ -274,7 +274,10 @@ def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path)
 
     def rows() -> int:
         with closing(sqlite3.connect(cache / "extractions" / "extractions.sqlite")) as db:
-            return db.execute("select count(*) from extractions").fetchone()[0]
+            try:
+                return db.execute("select count(*) from extractions").fetchone()[0]
+            except sqlite3.OperationalError:  # the job has opened the file but not yet created its table
+                return 0
 
     job = subprocess.Popen([sys.executable, "-m", "harness", *args, "hydra.run.dir=killed"], cwd=tmp_path, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
