@@ -70,4 +70,4 @@ DATASETS = Registry(
         "parquet": "harness.sources.user_files:load_user_charts",
     },
 )
-"""Chart sources: each takes a ``DatasetConfig`` and returns a list of ``Chart``."""
+"""Chart sources: each takes a ``DatasetConfig`` and a ``Purpose`` and returns ``LoadedCharts`` (charts, skipped lines)."""

@@ -17,11 +17,7 @@ def load_split(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCh
     ``evaluate``: cut to ``config.limit``; a split without charts is a ``DataError``. ``learn``: every chart of the
     split (user files leave out charts without ``meta.split``), possibly none.
     """
-    from harness.sources.user_files import load_user_charts
-
-    source = DATASETS.resolve(config.name)
-    # the registry's sources take a config and return charts; user files alone know evaluation-only charts and skips
-    loaded = load_user_charts(config, purpose) if source is load_user_charts else LoadedCharts(charts=source(config))
+    loaded = DATASETS.resolve(config.name)(config, purpose)
     charts = sorted(loaded.charts, key=lambda c: c.id)
     if purpose == "evaluate":
         if not charts:

@@ -18,6 +18,7 @@ from harness.config import DatasetConfig
 from harness.contracts import Chart, CodeSystem, GoldCode, Span
 from harness.errors import DataError
 from harness.sources.chart_dataset import cached_charts, files_digest
+from harness.sources.loaded import LoadedCharts, Purpose
 
 _LABEL_FILES: dict[str, CodeSystem] = {"D": "icd10cm", "P": "icd10pcs"}
 _X_LABELS: dict[str, CodeSystem] = {"DIAGNOSTICO": "icd10cm", "PROCEDIMIENTO": "icd10pcs"}
@@ -152,11 +153,11 @@ def _load(config: DatasetConfig, language: str) -> list[Chart]:
     )
 
 
-def load_codiesp_es(config: DatasetConfig) -> list[Chart]:
-    """Spanish cases with D/P codes and evidence offsets."""
-    return _load(config, "es")
+def load_codiesp_es(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
+    """Spanish cases with D/P codes and evidence offsets (every chart names its split, so ``purpose`` changes nothing)."""
+    return LoadedCharts(charts=_load(config, "es"))
 
 
-def load_codiesp_en(config: DatasetConfig) -> list[Chart]:
+def load_codiesp_en(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
     """English translation with document-level codes (the translation has no offsets)."""
-    return _load(config, "en")
+    return LoadedCharts(charts=_load(config, "en"))

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.config import DatasetConfig
-from harness.contracts import Chart
+from harness.sources.loaded import LoadedCharts, Purpose
 from harness.sources.user_files import load_chart_file
 
 SAMPLE_FILE = Path(__file__).resolve().parents[3] / "datasets" / "sample" / "charts.jsonl"
 
 
-def load_sample(config: DatasetConfig) -> list[Chart]:
-    return load_chart_file(Path(config.path) if config.path else SAMPLE_FILE, config)
+def load_sample(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
+    """The sample's charts of ``config.split`` (every chart names its split, so ``purpose`` changes nothing)."""
+    return LoadedCharts(charts=load_chart_file(Path(config.path) if config.path else SAMPLE_FILE, config))
