@@ -18,6 +18,7 @@ from harness.config import DatasetConfig, EvaluationConfig, RulesConfig, Trackin
 from harness.errors import ConfigError
 from harness.intake.degrade.config import DegradationConfig
 from harness.intake.ocr import IntakeConfig
+from harness.pipeline.streaming import PipelineConfig
 from harness.registry import EXTRACTORS
 from harness.trust.calibration_split import CalibrationRunConfig
 
@@ -67,10 +68,10 @@ class JobConfig(BaseModel):
     """Where the run is recorded."""
     evaluation: EvaluationConfig
     """How metrics and their intervals are computed."""
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    """How the stages are scheduled (streaming, or stop-and-go batches)."""
     seed: int = 0
     """Seed of every random choice (degradation, bootstrap, calibration hold-out): same config and seed, same results."""
-    batch_size: int = Field(default=32, ge=1)
-    """Charts per extractor call (model backends batch on this)."""
     extraction_cache: bool = True
     """Reuse extractions of identical charts under an identical extractor."""
     summary: bool = True

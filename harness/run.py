@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from coders.rule_pack import RulePack
     from extractors.base import Extractor
     from harness.metrics.coding import ChartOutcome
-    from harness.pipeline.batched import PipelineDesign, PipelineRun
+    from harness.pipeline.chart_steps import PipelineDesign, PipelineRun
     from harness.pipeline.preparation import ChartPreparer
     from harness.sources import SkippedLine
     from harness.tracking.mlflow_store import Tracker
@@ -128,8 +128,8 @@ def calibrator_for(calibration: CalibrationRunConfig, design: PipelineDesign, da
 
     The calibration charts must carry gold codes and be disjoint from the ``evaluated`` ones."""
     from harness.leakage import check_disjoint
-    from harness.pipeline.batched import run_pipeline
     from harness.pipeline.extraction_cache import extractor_fingerprint
+    from harness.pipeline.streaming import run_pipeline
     from harness.sources import load_charts
     from harness.trust.calibration_split import fit_or_reuse, holdout, load_checked
 
@@ -169,7 +169,7 @@ def build_design(job: JobConfig) -> Built:
     from coders.routing import route
     from coders.rule_pack import load_pack
     from harness.intake.ocr import check_tesseract
-    from harness.pipeline.batched import PipelineDesign
+    from harness.pipeline.chart_steps import PipelineDesign
     from harness.pipeline.extraction_cache import ExtractionCache
     from harness.pipeline.preparation import ChartPreparer
     from harness.registry import EXTRACTORS
@@ -228,7 +228,7 @@ def learning_charts(job: JobConfig, extractor: Extractor, evaluated: Sequence[Ch
 
 def run_design(job: JobConfig, built: Built) -> Ran:
     """Read the charts, fit the extractor (and calibrator), and run the pipeline: one result per chart."""
-    from harness.pipeline.batched import run_pipeline
+    from harness.pipeline.streaming import run_pipeline
     from harness.sources import load_split
     from harness.tracking.system_metrics import SystemSampler
     from harness.trust.calibration_split import calibrating
@@ -254,7 +254,7 @@ def run_design(job: JobConfig, built: Built) -> Ran:
     sampler = SystemSampler(tracking.system_metrics_interval_s) if tracking.enabled and tracking.system_metrics else nullcontext()
     try:
         with sampler:
-            run = run_pipeline(charts, design, batch_size=job.batch_size)
+            run = run_pipeline(charts, design, job.pipeline)
     finally:
         built.preparer.close()
     if len(run.results) != len(charts):
@@ -290,7 +290,7 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     from harness.metrics.extraction import extraction_metrics
     from harness.metrics.robustness import robustness_metrics
     from harness.metrics.trust import trust_metrics
-    from harness.pipeline.batched import stage_totals
+    from harness.pipeline.chart_steps import stage_totals
 
     evaluation, charts, run = job.evaluation, ran.charts, ran.run
     bootstrap = {"n_resamples": evaluation.n_resamples, "confidence": evaluation.confidence, "seed": job.seed}
@@ -301,6 +301,7 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     if evaluation.machine_usd_per_hour is not None and charts:
         metrics["cost_per_1k_charts_usd"] = run.wall_s / len(charts) * 1000 / 3600 * evaluation.machine_usd_per_hour
     metrics["extraction_cache_hits"] = run.cache_hits
+    metrics["extract_busy_share"] = run.extract_busy_s / run.wall_s if run.wall_s > 0 else float("nan")
     metrics.update(extraction_metrics(run.extractions))
     metrics.update(ran.system)
     trust, curves = trust_metrics(charts, run.results, job.dataset.code_systems)
@@ -393,7 +394,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
             start_time=identity.started,
         )
         try:
-            tracker.log(run_id, params=flatten(config), metrics=metrics, history=ran.history)
+            tracker.log(run_id, params=flatten(config) | engine_params(extractor), metrics=metrics, history=ran.history)
             tracker.log_artifacts(run_id, output_dir)
         except BaseException:
             tracker.finish(run_id, "FAILED")
@@ -404,6 +405,12 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
     write_run_json(output_dir.parent / "run.json", context, metrics, ran)
     if job.summary:
         print(render_summary(metrics, context, notes=run_notes(ran)))
+
+
+def engine_params(extractor: Extractor) -> dict[str, str]:
+    """What an extractor reports of its engine (device, engine version, resolved settings), as ``engine.*`` params."""
+    report = getattr(extractor, "run_params", None)
+    return {f"engine.{key}": str(value) for key, value in (report() if report else {}).items()}
 
 
 def write_skipped_lines(path: Path, skipped: Sequence[SkippedLine]) -> None:

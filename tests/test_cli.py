@@ -269,7 +269,7 @@ def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path)
     from contextlib import closing
 
     cache = tmp_path / "cache"
-    args = ["dataset.limit=5", "degradation=rendered", "batch_size=1", "seed=2", store(tmp_path)]
+    args = ["dataset.limit=5", "degradation=rendered", "pipeline.queue_size=2", "seed=2", store(tmp_path)]
     env = {**os.environ, "HARNESS_CACHE_DIR": str(cache)}
 
     def rows() -> int:

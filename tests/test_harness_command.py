@@ -54,9 +54,9 @@ def test_unknown_command_and_incomplete_group_exit_2(capsys: pytest.CaptureFixtu
 
 @pytest.mark.slow  # spawns python -m harness
 def test_a_bad_override_is_a_usage_error_naming_the_key() -> None:
-    out = harness("run", "batch_size=0", "tracking.enabled=false")
+    out = harness("run", "pipeline.batch_size=0", "tracking.enabled=false")
     assert out.returncode == 2
-    assert "batch_size" in out.stderr
+    assert "pipeline.batch_size" in out.stderr
 
 
 def test_a_rule_pack_path_is_taken_as_the_pack(tmp_path) -> None:

@@ -10,6 +10,7 @@ however the run ends, since they show patient charts.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,10 @@ class ChartPreparer:
 
     With ``progress``, pages rendered and read are counted on a bar on stderr (off when stderr is not a
     terminal); it shows counts and rates only, never chart text. Call ``close`` when done.
+
+    Several threads may prepare charts at once (the streaming pipeline's intake): degradation runs one chart at
+    a time, since Augraphy draws from process-wide random generators and changes the working directory, while
+    reading pages (tesseract processes) overlaps freely.
     """
 
     def __init__(self, degradation: DegradationConfig, intake: IntakeConfig, seed: int, progress: bool = True):
@@ -77,6 +82,8 @@ class ChartPreparer:
         self.progress = progress
         self._work = ScratchFolder(PAGES_PREFIX)
         self._pages_bar: tqdm | None = None
+        self._degrading = threading.Lock()
+        self._counting = threading.Lock()
 
     def close(self) -> None:
         """Delete the page images and end the progress bar."""
@@ -91,9 +98,10 @@ class ChartPreparer:
             return self._scanned(chart)
         if self.degradation.render is None and self.degradation.text_noise is None:  # nothing to do
             return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
-        started = time.perf_counter()
-        degraded = degrade_chart(chart, self.degradation, self.seed, self._work.path)
-        degraded_at = time.perf_counter()
+        with self._degrading:
+            started = time.perf_counter()
+            degraded = degrade_chart(chart, self.degradation, self.seed, self._work.path)
+            degraded_at = time.perf_counter()
         if degraded.text is not None:  # text-only: noise but no pages to read
             cer = ocr_cer(degraded.text, chart.text)
             facts = ChartIntake(
@@ -143,12 +151,13 @@ class ChartPreparer:
         return Prepared(_readable(chart, text, offsets, images), facts, degrade_s, result.seconds, source_offsets)
 
     def _count_pages(self, pages: int) -> None:
-        if self._pages_bar is None:
-            from tqdm import tqdm
+        with self._counting:  # intake threads count at once; one bar
+            if self._pages_bar is None:
+                from tqdm import tqdm
 
-            # Charts arrive one at a time, so there is no total: a count and a rate, from the first page on.
-            self._pages_bar = tqdm(desc="pages read", unit="page", disable=None if self.progress else True)
-        self._pages_bar.update(pages)
+                # Charts arrive one at a time, so there is no total: a count and a rate, from the first page on.
+                self._pages_bar = tqdm(desc="pages read", unit="page", position=3, disable=None if self.progress else True)
+            self._pages_bar.update(pages)
 
 
 def _readable(chart: Chart, text: str, page_offsets: list[int], images: list[str] | None = None) -> Chart:

@@ -262,8 +262,8 @@ AT_FILE = "dataset.path={file}"
 FAULT_CASES: list[Case] = [
     Case("tracking_uri_bogus", _clean, [AT_FILE, "tracking.enabled=true", "tracking.uri=bogus://x"], 2, "tracking store"),
     Case("seed_not_a_number", _clean, [AT_FILE, "seed=abc"], 2, "seed"),
-    Case("batch_size_zero", _clean, [AT_FILE, "batch_size=0"], 2, "batch_size"),
-    Case("batch_size_negative", _clean, [AT_FILE, "batch_size=-1"], 2, "batch_size"),
+    Case("batch_size_zero", _clean, [AT_FILE, "pipeline.batch_size=0"], 2, "pipeline.batch_size"),
+    Case("queue_size_negative", _clean, [AT_FILE, "pipeline.queue_size=-1"], 2, "pipeline.queue_size"),
     Case("rules_as_a_path", _with_pack, [AT_FILE, "rules={folder}/icd10cm_2026_v1.yaml"], 0, "", charts_in=2),
     Case("rules_path_missing", _clean, [AT_FILE, "rules={folder}/no_such_pack.yaml"], 2, "no_such_pack"),
     Case("unknown_dataset", _clean, [AT_FILE, "dataset.name=nope"], 2, "nope"),

@@ -6,10 +6,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+import pytest
+
 from coders.engine import RuleEngine
 from coders.routing import RoutingConfig, route
 from harness.contracts import Chart, Extraction, Finding, Span
-from harness.pipeline.batched import PipelineDesign, run_pipeline, stage_totals
+from harness.pipeline.chart_steps import PipelineDesign
+from harness.pipeline.streaming import PipelineConfig, run_pipeline
 
 TEXT = "Assessment: essential hypertension, on lisinopril."
 
@@ -60,7 +63,8 @@ def design(code=None, prepare=None) -> PipelineDesign:
     )
 
 
-def test_every_chart_gets_exactly_one_result() -> None:
+@pytest.mark.parametrize("policy", ["streaming", "stop_and_go"])
+def test_every_chart_gets_exactly_one_result(policy: str) -> None:
     charts = [
         Chart(id="a-coded", text=TEXT),
         Chart(id="b-empty", text="   \n"),
@@ -68,19 +72,21 @@ def test_every_chart_gets_exactly_one_result() -> None:
         Chart(id="d-fails", text="FAIL"),
         Chart(id="e-coded", text=TEXT),
     ]
-    # batch_size=3 puts the failing chart in a batch with a good one: both go to review, the rest are coded.
-    run = run_pipeline(charts, replace(design(), extractor=SlowStubExtractor()), batch_size=3, progress=False)
+    # batch_size=3 puts the failing chart in a call with a good one: retried alone, only the failing chart goes to review.
+    config = PipelineConfig(policy=policy, batch_size=3)
+    run = run_pipeline(charts, replace(design(), extractor=SlowStubExtractor()), config, progress=False)
     results, wall = run.results, run.wall_s
-    assert [r.chart_id for r in results] == [c.id for c in charts]
+    assert [r.chart_id for r in results] == [c.id for c in charts] and run.policy == policy
     by_id = {r.chart_id: r for r in results}
     assert by_id["a-coded"].route == "auto" and [c.code for c in by_id["a-coded"].codes] == ["I10"]
     assert by_id["b-empty"].reasons == ["empty_chart"]
     assert by_id["c-nothing"].reasons == ["no_codes"]
     assert by_id["d-fails"].route == "review" and by_id["d-fails"].reasons[0].startswith("extraction_failed: RuntimeError")
-    assert by_id["e-coded"].route == "review"  # same batch as the crash
-    # the wall time spans both batches: at least their two extractor calls, and every stage of every chart
-    assert wall >= 2 * SlowStubExtractor.delay_s and wall >= sum(stage_totals(results).values())
-    assert sum(r.stage_seconds["extract"] for r in results if "extract" in r.stage_seconds) >= 2 * SlowStubExtractor.delay_s
+    assert by_id["e-coded"].route == "auto" and [c.code for c in by_id["e-coded"].codes] == ["I10"]
+    # the wall time spans every extractor call, and every stage of every chart
+    assert wall >= run.extract_calls * SlowStubExtractor.delay_s and wall >= run.extract_busy_s
+    assert sum(r.stage_seconds["extract"] for r in results if "extract" in r.stage_seconds) == pytest.approx(run.extract_busy_s)
+    assert [e.chart_id for e in run.extractions] == ["a-coded", "c-nothing", "d-fails", "e-coded"]
 
 
 def test_rule_engine_failure_routes_the_chart() -> None:

@@ -82,7 +82,8 @@ def test_evidence_found_in_ocr_text_maps_back_to_the_source(sample) -> None:
     from coders.engine import RuleEngine
     from coders.routing import RoutingConfig, route
     from extractors.dictionary.extractor import DictionaryExtractor
-    from harness.pipeline.batched import PipelineDesign, run_pipeline
+    from harness.pipeline.chart_steps import PipelineDesign
+    from harness.pipeline.streaming import run_pipeline
 
     extractor = DictionaryExtractor({"name": "dictionary"})
     extractor.fit(load_charts(DatasetConfig(name="sample", split="train")))

@@ -1,7 +1,7 @@
-"""The batched pipeline: extract -> code -> calibrate -> edit -> route, one ``ChartResult`` per input chart.
+"""A pipeline design and what it does to one chart: prepare, extract (a call over many charts), code, edit, route.
 
-No chart is ever dropped: an empty chart, a failed extraction or a rule-engine
-failure becomes a result routed to review with the reason.
+``harness.pipeline.streaming`` schedules these steps over a dataset. No chart is ever dropped: an empty
+chart, a failed extraction or a rule-engine failure becomes a result routed to review with the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from extractors.base import Extractor
 from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, EditResult, Extraction, ReviewReason, digest
 from harness.metrics.robustness import ChartIntake
-from harness.pipeline.extraction_cache import ExtractionCache, extract_cached, extractor_fingerprint
+from harness.pipeline.extraction_cache import ExtractionCache, extract_cached
 from harness.pipeline.preparation import Prepared
 
 
@@ -50,20 +50,32 @@ class PipelineRun:
     cache_hits: int = 0
     """Charts whose extraction came from the cache (no extractor call)."""
     extractions: list[Extraction] = field(default_factory=list)
-    """Every extraction made or reused, in processing order (charts with no readable text have none)."""
+    """Every extraction made or reused, in input order (charts with no readable text have none)."""
+    policy: str = "streaming"
+    """How the stages were scheduled (``PipelineConfig.policy``)."""
+    extract_busy_s: float = 0.0
+    """Seconds with an extractor call in flight (the engine's busy time, seen from the pipeline)."""
+    extract_calls: int = 0
+    """Extractor calls made (cache hits need none)."""
+    peak_in_flight: int = 0
+    """Most charts admitted but not yet coded at any moment: what bounds the pipeline's memory."""
 
 
-def _extract_batch(extractor: Extractor, batch: Sequence[Chart]) -> list[Extraction]:
+def extract_batch(extractor: Extractor, batch: Sequence[Chart]) -> list[Extraction]:
+    """One extractor call over ``batch``; if the call raises, each chart is retried alone, so only the chart that
+    breaks the extractor goes to review (which charts share a call depends on timing when streaming)."""
     try:
         extractions = extractor.extract(batch)
-    except Exception as error:  # one broken batch must not end the run: its charts go to review
+    except Exception as error:  # one broken chart must not end the run, nor take its batch-mates with it
+        if len(batch) > 1:
+            return [extraction for chart in batch for extraction in extract_batch(extractor, [chart])]
         return [Extraction(chart_id=c.id, extractor=extractor.name, error=f"{type(error).__name__}: {error}") for c in batch]
     if [e.chart_id for e in extractions] != [c.id for c in batch]:
         raise RuntimeError(f"extractor {extractor.name!r} returned results that do not match its input charts one to one")
     return extractions
 
 
-def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract_s: float, facts: ChartIntake) -> ChartResult:
+def coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract_s: float, facts: ChartIntake) -> ChartResult:
     started = time.perf_counter()
     try:
         codes = design.code(chart, extraction)
@@ -122,7 +134,7 @@ def _coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract
     )
 
 
-def _empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
+def empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
     return ChartResult(
         chart_id=chart.id,
         route="review",
@@ -132,7 +144,7 @@ def _empty_chart(chart: Chart, facts: ChartIntake) -> ChartResult:
     )
 
 
-def _prepared(design: PipelineDesign, chart: Chart) -> Prepared:
+def prepared(design: PipelineDesign, chart: Chart) -> Prepared:
     if design.prepare is None:
         return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
     try:
@@ -143,56 +155,57 @@ def _prepared(design: PipelineDesign, chart: Chart) -> Prepared:
         return Prepared(blank, ChartIntake(kept_ranges=(), reasons=(failed,)), 0.0, 0.0)
 
 
-def _evidence_to_source(result: ChartResult, source: Chart, offsets: list[int]) -> None:
+def finished(design: PipelineDesign, source: Chart, prepared: Prepared, extraction: Extraction | None,
+             extract_s: float) -> ChartResult:
+    """The chart's result: coded from its extraction, or routed to review as empty when it had no readable text."""
+    if extraction is None:
+        result = empty_chart(source, prepared.facts)
+    else:
+        result = coded(design, prepared.chart, extraction, extract_s, prepared.facts)
+        if prepared.source_offsets is not None:
+            evidence_to_source(result, source, prepared.source_offsets)
+    result.stage_seconds.update(prepared.stage_seconds)
+    return result
+
+
+@dataclass
+class ExtractedGroup:
+    """One extractor call's outcome for a group of readable charts."""
+
+    extractions: list[Extraction]
+    hits: int
+    """Charts served from the cache."""
+    busy_s: float
+    """Seconds the extractor call took (0 when the cache served every chart)."""
+
+
+def extract_group(design: PipelineDesign, fingerprint: str, charts: Sequence[Chart]) -> ExtractedGroup:
+    """Extract ``charts`` in one call, through the cache when the design has one (fresh extractions are stored
+    as soon as the call returns, so a killed run loses at most the charts in flight)."""
+    busy = [0.0]
+
+    def timed(batch: Sequence[Chart]) -> list[Extraction]:
+        started = time.perf_counter()
+        try:
+            return extract_batch(design.extractor, batch)
+        finally:
+            busy[0] += time.perf_counter() - started
+
+    if not charts:
+        return ExtractedGroup([], 0, 0.0)
+    if design.cache is None:
+        return ExtractedGroup(timed(charts), 0, busy[0])
+    extractions, hits = extract_cached(design.cache, fingerprint, charts, timed)
+    return ExtractedGroup(extractions, hits, busy[0])
+
+
+def evidence_to_source(result: ChartResult, source: Chart, offsets: list[int]) -> None:
     """Point evidence found in intake text back at the source chart's characters."""
     last = len(offsets) - 1
     for code in result.codes:
         for span in code.evidence:
             start, end = offsets[min(span.start, last)], offsets[min(span.end, last)]
             span.start, span.end, span.text, span.page = start, end, source.text[start:end], source.page_of(start)
-
-
-def run_pipeline(charts: Sequence[Chart], design: PipelineDesign, batch_size: int = 32, progress: bool = True) -> PipelineRun:
-    """Run every chart through the design: one result per chart, in input order."""
-    from tqdm import tqdm
-
-    results: dict[str, ChartResult] = {}
-    intake: dict[str, ChartIntake] = {}
-    source_by_id = {chart.id: chart for chart in charts}
-    # after fit: the fingerprint covers what was learned
-    fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""
-    hits, made = 0, []
-    started = time.perf_counter()
-    with tqdm(total=len(charts), desc="charts", unit="chart", disable=None if progress else True) as bar:
-        for i in range(0, len(charts), batch_size):
-            readable, prepared = [], {}
-            for chart in charts[i : i + batch_size]:
-                prepared[chart.id] = p = _prepared(design, chart)
-                intake[chart.id] = p.facts
-                if p.chart.text.strip():
-                    readable.append(p.chart)
-                else:
-                    results[chart.id] = _empty_chart(chart, p.facts)
-                    results[chart.id].stage_seconds.update(p.stage_seconds)
-            batch_started = time.perf_counter()
-            if design.cache is None:
-                extractions = _extract_batch(design.extractor, readable) if readable else []
-            else:
-                extractions, batch_hits = extract_cached(design.cache, fingerprint, readable,
-                                                         lambda b: _extract_batch(design.extractor, b))
-                hits += batch_hits
-            made.extend(extractions)
-            per_chart = (time.perf_counter() - batch_started) / max(len(readable), 1)
-            for chart, extraction in zip(readable, extractions, strict=True):
-                p = prepared[chart.id]
-                result = _coded(design, chart, extraction, per_chart, p.facts)
-                result.stage_seconds.update(p.stage_seconds)
-                if p.source_offsets is not None:
-                    _evidence_to_source(result, source_by_id[chart.id], p.source_offsets)
-                results[chart.id] = result
-            bar.update(min(batch_size, len(charts) - i))
-    wall = time.perf_counter() - started
-    return PipelineRun([results[c.id] for c in charts], [intake[c.id] for c in charts], wall, hits, made)
 
 
 def stage_totals(results: Sequence[ChartResult]) -> dict[str, float]:

@@ -1,0 +1,297 @@
+"""Scheduling a pipeline design over a dataset: stages that overlap (``streaming``) or take turns (``stop_and_go``).
+
+Streaming runs three stages at once, joined by bounded hand-offs:
+
+- intake: ``intake_threads`` charts are degraded and read at a time (each OCRs its pages with the intake's own
+  tesseract workers), in input order of admission;
+- extraction (the calling thread, where model engines start and signals arrive): whenever the extractor is
+  free it takes *every* chart that intake has made ready, so the engine always holds all prompts there are
+  (up to ``queue_size``); a call's fresh extractions are cached as it returns;
+- coding, edits and routing: one thread, chart by chart as extractions arrive.
+
+At most ``queue_size`` charts are admitted and not yet coded at any moment, so memory follows the queue, not
+the dataset (charts may come from a generator). Results are returned in input order. Which charts share an
+extractor call depends on timing; findings do not, except where an engine's numerics depend on the batch.
+
+``stop_and_go`` is the earlier policy, kept as the baseline of ``harness bench pipeline``: prepare
+``batch_size`` charts, extract them, code them, then the next batch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import chain
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.contracts import Chart, ChartResult, Extraction
+from harness.metrics.robustness import ChartIntake
+from harness.pipeline.chart_steps import PipelineDesign, PipelineRun, extract_group, finished, prepared
+from harness.pipeline.extraction_cache import extractor_fingerprint
+from harness.pipeline.preparation import Prepared
+
+
+class PipelineConfig(BaseModel):
+    """How the stages are scheduled (``conf/pipeline/<policy>.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "streaming"
+    """Hydra option name."""
+    policy: Literal["streaming", "stop_and_go"] = "streaming"
+    """``streaming``: intake, extraction and coding overlap; ``stop_and_go``: each batch goes through one stage at a time."""
+    queue_size: int = Field(default=256, ge=1)
+    """Most charts admitted and not yet coded (streaming): bounds memory, and the most charts in one extractor call."""
+    intake_threads: int = Field(default=2, ge=1)
+    """Charts degraded and read at once (streaming); each also runs ``intake.workers`` tesseract processes."""
+    batch_size: int = Field(default=32, ge=1)
+    """Charts per batch of the ``stop_and_go`` policy."""
+
+
+_DONE = object()
+"""End of a stage's output."""
+
+
+@dataclass
+class _Admitted:
+    index: int
+    source: Chart
+    prepared: Prepared | None = None
+    extraction: Extraction | None = None
+    extract_s: float = 0.0
+
+
+@dataclass
+class _Bars:
+    """One progress line per stage (charts read, extracted, coded): counts and rates only, never chart text."""
+
+    total: int | None
+    show: bool
+    bars: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from tqdm import tqdm
+
+        for position, stage in enumerate(("read", "extracted", "coded")):
+            self.bars[stage] = tqdm(total=self.total, desc=f"charts {stage:<9}", unit="chart", position=position,
+                                    disable=None if self.show else True, leave=True)
+
+    def update(self, stage: str, n: int = 1) -> None:
+        self.bars[stage].update(n)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+class _Stream:
+    """The shared state of one streaming run: hand-offs, the admission limit, the first error of any stage."""
+
+    def __init__(self, design: PipelineDesign, config: PipelineConfig, fingerprint: str, bars: _Bars):
+        self.design, self.config, self.fingerprint, self.bars = design, config, fingerprint, bars
+        self.ready: queue.Queue = queue.Queue()  # intake -> extraction; bounded by the admission slots
+        self.extracted: queue.Queue = queue.Queue()  # extraction -> coding; bounded by the admission slots
+        self.slots = threading.BoundedSemaphore(config.queue_size)
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.results: dict[int, ChartResult] = {}
+        self.intake_facts: dict[int, ChartIntake] = {}
+        self.extractions: dict[int, Extraction] = {}
+        self.in_flight = self.peak_in_flight = 0
+        self._count = threading.Lock()
+        self.hits = self.calls = 0
+        self.busy_s = 0.0
+
+    def fail(self, error: BaseException) -> None:
+        if self.error is None:
+            self.error = error
+        self.stop.set()
+
+    def _admit(self) -> bool:
+        """Wait for room for one more chart; False once the run is stopping."""
+        while not self.stop.is_set():
+            if self.slots.acquire(timeout=0.1):
+                with self._count:
+                    self.in_flight += 1
+                    self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                return True
+        return False
+
+    def _release(self) -> None:
+        with self._count:
+            self.in_flight -= 1
+        self.slots.release()
+
+    # -- intake ---------------------------------------------------------------------------------------
+
+    def intake(self, charts: Iterable[Chart]) -> None:
+        try:
+            with ThreadPoolExecutor(self.config.intake_threads, thread_name_prefix="pipeline-intake") as pool:
+                for index, chart in enumerate(charts):
+                    if not self._admit():
+                        break
+                    pool.submit(self._prepare, _Admitted(index, chart))
+        except BaseException as error:  # e.g. a chart source that fails half way: the run stops and says why
+            self.fail(error)
+        finally:
+            self.ready.put(_DONE)
+
+    def _prepare(self, item: _Admitted) -> None:
+        try:
+            item.prepared = prepared(self.design, item.source)
+            self.ready.put(item)
+            self.bars.update("read")
+        except BaseException as error:  # ``prepared`` turns chart failures into reasons: this is a bug, stop
+            self.fail(error)
+
+    # -- extraction -----------------------------------------------------------------------------------
+
+    def _waiting(self) -> Iterator[object]:
+        """Items from intake: blocks for the first, then takes every one that is ready now."""
+        while not self.stop.is_set():
+            try:
+                first = self.ready.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            yield first
+            if first is _DONE:
+                return
+            while True:
+                try:
+                    yield self.ready.get_nowait()
+                except queue.Empty:
+                    break
+            yield None  # end of what is ready now
+
+    def extract(self) -> None:
+        """Runs in the calling thread: one extractor call per group of ready charts until intake is done."""
+        group: list[_Admitted] = []
+        done = False
+        try:
+            for item in self._waiting():
+                if item is _DONE:
+                    done = True
+                elif item is not None:
+                    group.append(item)
+                    continue
+                self._extract(group)
+                group = []
+                if done:
+                    break
+        finally:
+            self.extracted.put(_DONE)
+
+    def _extract(self, group: list[_Admitted]) -> None:
+        readable = [item for item in group if item.prepared.chart.text.strip()]
+        if readable:
+            outcome = extract_group(self.design, self.fingerprint, [item.prepared.chart for item in readable])
+            self.hits += outcome.hits
+            self.calls += outcome.busy_s > 0
+            self.busy_s += outcome.busy_s
+            per_chart = outcome.busy_s / len(readable)
+            for item, extraction in zip(readable, outcome.extractions, strict=True):
+                item.extraction, item.extract_s = extraction, per_chart
+        self.bars.update("extracted", len(group))
+        for item in group:
+            self.extracted.put(item)
+
+    # -- coding ---------------------------------------------------------------------------------------
+
+    def code(self) -> None:
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = self.extracted.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is _DONE:
+                    return
+                self.results[item.index] = finished(self.design, item.source, item.prepared, item.extraction, item.extract_s)
+                self.intake_facts[item.index] = item.prepared.facts
+                if item.extraction is not None:
+                    self.extractions[item.index] = item.extraction
+                self.bars.update("coded")
+                self._release()
+        except BaseException as error:  # a bug in coding: stop every stage and raise it in the caller
+            self.fail(error)
+
+
+def run_pipeline(charts: Iterable[Chart], design: PipelineDesign, config: PipelineConfig | None = None,
+                 progress: bool = True) -> PipelineRun:
+    """Run every chart through the design: one result per chart, in input order."""
+    config = config or PipelineConfig()
+    total = len(charts) if hasattr(charts, "__len__") else None
+    # after fit: the fingerprint covers what was learned
+    fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""
+    bars = _Bars(total, progress)
+    schedule: Callable[..., PipelineRun] = _streaming if config.policy == "streaming" else _stop_and_go
+    started = time.perf_counter()
+    try:
+        run = schedule(charts, design, config, fingerprint, bars)
+    finally:
+        bars.close()
+    run.wall_s = time.perf_counter() - started
+    return run
+
+
+def _streaming(charts: Iterable[Chart], design: PipelineDesign, config: PipelineConfig, fingerprint: str,
+               bars: _Bars) -> PipelineRun:
+    stream = _Stream(design, config, fingerprint, bars)
+    intake = threading.Thread(target=stream.intake, args=(charts,), name="pipeline-intake", daemon=True)
+    coding = threading.Thread(target=stream.code, name="pipeline-coding", daemon=True)
+    intake.start()
+    coding.start()
+    try:
+        stream.extract()
+    except BaseException as error:  # Ctrl-C or a bug while extracting: the other stages stop too
+        stream.fail(error)
+    finally:
+        coding.join()
+        if stream.error is None:
+            intake.join()
+        else:
+            stream.stop.set()
+            intake.join(timeout=30)  # a page being read finishes; nothing new is admitted
+    if stream.error is not None:
+        raise stream.error
+    order = sorted(stream.results)
+    return PipelineRun([stream.results[i] for i in order], [stream.intake_facts[i] for i in order], 0.0, stream.hits,
+                       [stream.extractions[i] for i in order if i in stream.extractions], extract_busy_s=stream.busy_s,
+                       extract_calls=stream.calls, peak_in_flight=stream.peak_in_flight)
+
+
+def _stop_and_go(charts: Iterable[Chart], design: PipelineDesign, config: PipelineConfig, fingerprint: str,
+                 bars: _Bars) -> PipelineRun:
+    results, extractions, intake = [], [], []
+    hits = calls = 0
+    busy = 0.0
+    batch: list[Chart] = []
+    for chart in chain(charts, [None]):  # None: the end, which sends the last, short batch
+        if chart is not None:
+            batch.append(chart)
+            if len(batch) < config.batch_size:
+                continue
+        ready = [prepared(design, source) for source in batch]
+        bars.update("read", len(batch))
+        readable = [p.chart for p in ready if p.chart.text.strip()]
+        outcome = extract_group(design, fingerprint, readable)
+        hits, calls, busy = hits + outcome.hits, calls + (outcome.busy_s > 0), busy + outcome.busy_s
+        bars.update("extracted", len(batch))
+        made = iter(outcome.extractions)
+        per_chart = outcome.busy_s / max(len(readable), 1)
+        for source, p in zip(batch, ready, strict=True):
+            extraction = next(made) if p.chart.text.strip() else None
+            results.append(finished(design, source, p, extraction, per_chart))
+            intake.append(p.facts)
+            if extraction is not None:
+                extractions.append(extraction)
+        bars.update("coded", len(batch))
+        batch = []
+    return PipelineRun(results, intake, 0.0, hits, extractions, policy="stop_and_go", extract_busy_s=busy,
+                       extract_calls=calls, peak_in_flight=config.batch_size)

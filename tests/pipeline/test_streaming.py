@@ -1,0 +1,148 @@
+"""The streaming schedule: input order, bounded memory, failure isolation, and the same results as stop-and-go."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+
+import pytest
+from test_pipeline import TEXT, StubExtractor, design
+
+from harness.contracts import Chart, Extraction
+from harness.metrics.robustness import ChartIntake
+from harness.pipeline.preparation import Prepared
+from harness.pipeline.streaming import PipelineConfig, run_pipeline
+
+
+class RecordingExtractor(StubExtractor):
+    """The stub, remembering which charts each call got (from whichever thread calls it)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.threads: set[str] = set()
+
+    def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
+        self.calls.append([c.id for c in charts])
+        self.threads.add(threading.current_thread().name)
+        time.sleep(0.002)
+        return super().extract(charts)
+
+
+def jittered_prepare(seed: int):
+    """Intake that takes a different, seeded time per chart, so charts finish intake out of input order."""
+    delays = random.Random(seed)
+    lock = threading.Lock()
+
+    def prepare(chart: Chart) -> Prepared:
+        with lock:
+            delay = delays.uniform(0, 0.004)
+        time.sleep(delay)
+        return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, delay)
+
+    return prepare
+
+
+def test_results_keep_input_order_and_every_chart_is_extracted_once() -> None:
+    charts = [Chart(id=f"c{i:03d}", text=TEXT if i % 3 else "Well child visit.") for i in range(120)]
+    extractor = RecordingExtractor()
+    config = PipelineConfig(queue_size=16, intake_threads=4)
+    run = run_pipeline(charts, replace(design(prepare=jittered_prepare(0)), extractor=extractor), config, progress=False)
+    assert [r.chart_id for r in run.results] == [c.id for c in charts]
+    assert [e.chart_id for e in run.extractions] == [c.id for c in charts]
+    extracted = [chart_id for call in extractor.calls for chart_id in call]
+    assert sorted(extracted) == [c.id for c in charts]  # each once, whatever the grouping
+    assert max(map(len, extractor.calls)) <= config.queue_size and run.peak_in_flight <= config.queue_size
+    assert extractor.threads == {threading.current_thread().name}  # engines start and run in the calling thread
+    assert all(r.codes[0].code == "I10" for r, c in zip(run.results, charts, strict=True) if "hypertension" in c.text)
+    assert run.extract_calls == len(extractor.calls)
+
+
+def test_streaming_and_stop_and_go_give_the_same_results(sample_charts_and_dictionary) -> None:
+    charts, extractor = sample_charts_and_dictionary
+    results = {}
+    for policy in ("streaming", "stop_and_go"):
+        run = run_pipeline(charts, replace(design(), extractor=extractor), PipelineConfig(policy=policy, batch_size=7),
+                           progress=False)
+        results[policy] = [(r.chart_id, [(c.code, c.confidence) for c in r.codes], r.route, r.reasons) for r in run.results]
+    assert results["streaming"] == results["stop_and_go"]
+    assert any(codes for _, codes, _, _ in results["streaming"])
+
+
+@pytest.fixture(scope="module")
+def sample_charts_and_dictionary():
+    from extractors.dictionary.extractor import DictionaryExtractor
+    from harness.config import DatasetConfig
+    from harness.sources import load_charts
+
+    extractor = DictionaryExtractor({"name": "dictionary"})
+    extractor.fit(load_charts(DatasetConfig(name="sample", split="train")))
+    return load_charts(DatasetConfig(name="sample", split="dev")), extractor
+
+
+def big_charts(n: int, chars: int) -> Iterator[Chart]:
+    """``n`` charts of ``chars`` characters each, made one at a time (the dataset never sits in memory)."""
+    filler = "Patient seen in clinic today. " * (chars // 30)
+    for i in range(n):
+        yield Chart(id=f"big-{i:05d}", text=f"{TEXT} {filler}{i}")
+
+
+def working_memory(n: int, chart_chars: int = 20_000) -> int:
+    """Peak traced bytes of a streaming run above what it keeps (its results): the charts in flight, not the dataset."""
+    config, piped = PipelineConfig(queue_size=8, intake_threads=2), design()  # the rule engine's tables load outside
+    tracemalloc.start()
+    try:
+        run = run_pipeline(big_charts(n, chart_chars), piped, config, progress=False)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(run.results) == n and run.peak_in_flight <= config.queue_size
+    return peak - kept
+
+
+def test_memory_follows_the_queue_not_the_dataset() -> None:
+    """2,000 charts of 20 kB (40 MB of text, made one at a time) through a queue of 8: the memory in use beyond the
+    results stays near 8 charts' worth, the same as for 200 charts."""
+    small, large = working_memory(200), working_memory(2000)
+    assert large < 2000 * 20_000 / 20, large
+    assert large < 2 * small + 1_000_000, (small, large)
+
+
+def test_a_chart_source_that_fails_half_way_stops_the_run_with_its_error() -> None:
+    def source() -> Iterator[Chart]:
+        for i in range(5):
+            yield Chart(id=f"c{i}", text=TEXT)
+        raise OSError("charts.jsonl: read failed at line 6")
+
+    with pytest.raises(OSError, match="line 6"):
+        run_pipeline(source(), design(), PipelineConfig(queue_size=2), progress=False)
+
+
+def test_a_bug_in_coding_stops_every_stage_and_is_raised() -> None:
+    def finish_badly(chart: Chart, extraction: Extraction):
+        raise AssertionError("rule engine bug")
+
+    broken = replace(design(), route=lambda *args: (_ for _ in ()).throw(ZeroDivisionError("routing bug")))
+    with pytest.raises(ZeroDivisionError, match="routing bug"):
+        run_pipeline([Chart(id=f"c{i}", text=TEXT) for i in range(50)], broken, PipelineConfig(queue_size=4), progress=False)
+    # a coding failure is not a bug: it routes the chart
+    coded = run_pipeline([Chart(id="c", text=TEXT)], design(code=finish_badly), progress=False).results
+    assert coded[0].reasons[0] == "coding_failed: AssertionError"
+
+
+def test_ctrl_c_while_extracting_stops_the_other_stages() -> None:
+    class Interrupted(StubExtractor):
+        def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
+            raise KeyboardInterrupt
+
+    before = threading.active_count()
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline([Chart(id=f"c{i}", text=TEXT) for i in range(50)], replace(design(), extractor=Interrupted()),
+                     PipelineConfig(queue_size=4), progress=False)
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before
