@@ -56,6 +56,7 @@ EXTRACTORS = Registry(
         "transformers": "extractors.llm.transformers_backend:TransformersExtractor",
         "vllm": "extractors.llm.vllm_backend:VllmExtractor",
         "openai_server": "extractors.llm.openai_server:OpenAIServerExtractor",
+        "simulated_accelerator": "extractors.simulated_accelerator:SimulatedAcceleratorExtractor",
     },
 )
 """Extractors: each takes its validated config dict and returns an object with ``fit`` and ``extract``."""

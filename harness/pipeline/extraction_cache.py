@@ -204,6 +204,19 @@ def _unreadable(error: sqlite3.DatabaseError) -> bool:
     return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _UNREADABLE  # extended codes keep the primary in the low byte
 
 
+def cached_extractions(cache: ExtractionCache, fingerprint: str, charts: Sequence[Chart]) -> tuple[list[str], dict[int, Extraction]]:
+    """The cache key of every chart, and the cached extraction of each chart that has one (by position), rebound to
+    the asking chart's id (the key is content, not id)."""
+    keys = [ExtractionCache.key(fingerprint, chart) for chart in charts]
+    cached = cache.get_many(keys)
+    found = {}
+    for i, (chart, key) in enumerate(zip(charts, keys, strict=True)):
+        if key in cached:
+            hit = cached[key]
+            found[i] = hit if hit.chart_id == chart.id else hit.model_copy(update={"chart_id": chart.id})
+    return keys, found
+
+
 def extract_cached(
     cache: ExtractionCache,
     fingerprint: str,
@@ -212,22 +225,13 @@ def extract_cached(
 ) -> tuple[list[Extraction], int]:
     """Extractions for ``charts`` in order, calling ``extract`` only on the misses; returns them and the hit count.
 
-    Hits are rebound to the asking chart's id (the key is content, not id). New
-    extractions without an error are stored before returning, so a killed run keeps them.
+    New extractions without an error are stored before returning, so a killed run keeps them.
     """
-    keys = [ExtractionCache.key(fingerprint, chart) for chart in charts]
-    cached = cache.get_many(keys)
-    missing = [i for i, key in enumerate(keys) if key not in cached]
+    keys, found = cached_extractions(cache, fingerprint, charts)
+    missing = [i for i in range(len(charts)) if i not in found]
     fresh = extract([charts[i] for i in missing]) if missing else []
     if len(fresh) != len(missing):
         raise RuntimeError(f"extract returned {len(fresh)} extractions for {len(missing)} charts")
     cache.put_many([(keys[i], extraction) for i, extraction in zip(missing, fresh, strict=True)])
-    by_index = dict(zip(missing, fresh, strict=True))
-    out: list[Extraction] = []
-    for i, (chart, key) in enumerate(zip(charts, keys, strict=True)):
-        if i in by_index:
-            out.append(by_index[i])
-        else:
-            hit = cached[key]
-            out.append(hit if hit.chart_id == chart.id else hit.model_copy(update={"chart_id": chart.id}))
-    return out, len(charts) - len(missing)
+    found.update(zip(missing, fresh, strict=True))
+    return [found[i] for i in range(len(charts))], len(charts) - len(missing)

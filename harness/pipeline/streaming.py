@@ -22,7 +22,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from harness.contracts import Chart, ChartResult, Extraction
 from harness.metrics.robustness import ChartIntake
 from harness.pipeline.chart_steps import PipelineDesign, PipelineRun, extract_group, finished, prepared
-from harness.pipeline.extraction_cache import extractor_fingerprint
+from harness.pipeline.extraction_cache import cached_extractions, extractor_fingerprint
 from harness.pipeline.preparation import Prepared
 
 
@@ -65,6 +66,7 @@ class _Admitted:
     prepared: Prepared | None = None
     extraction: Extraction | None = None
     extract_s: float = 0.0
+    cache_key: str = ""
 
 
 @dataclass
@@ -152,53 +154,111 @@ class _Stream:
 
     # -- extraction -----------------------------------------------------------------------------------
 
-    def _waiting(self) -> Iterator[object]:
-        """Items from intake: blocks for the first, then takes every one that is ready now."""
-        while not self.stop.is_set():
+    def _take_ready(self, block: bool) -> list:
+        """Every item intake has made ready now (``_DONE`` last, when intake is over); with ``block``, waits for one."""
+        items = []
+        while block and not items and not self.stop.is_set():
             try:
-                first = self.ready.get(timeout=0.1)
+                items.append(self.ready.get(timeout=0.1))
             except queue.Empty:
                 continue
-            yield first
-            if first is _DONE:
-                return
-            while True:
-                try:
-                    yield self.ready.get_nowait()
-                except queue.Empty:
-                    break
-            yield None  # end of what is ready now
+        while True:
+            try:
+                items.append(self.ready.get_nowait())
+            except queue.Empty:
+                return items
 
     def extract(self) -> None:
-        """Runs in the calling thread: one extractor call per group of ready charts until intake is done."""
-        group: list[_Admitted] = []
-        done = False
+        """Runs in the calling thread until intake is done: an extractor that takes charts while it works gets each
+        chart as soon as it is ready; any other gets one call per group of ready charts."""
         try:
-            for item in self._waiting():
-                if item is _DONE:
-                    done = True
-                elif item is not None:
-                    group.append(item)
-                    continue
-                self._extract(group)
-                group = []
-                if done:
-                    break
+            if callable(getattr(self.design.extractor, "submit", None)):
+                self._extract_continuously()
+            else:
+                self._extract_in_groups()
         finally:
             self.extracted.put(_DONE)
 
-    def _extract(self, group: list[_Admitted]) -> None:
-        readable = [item for item in group if item.prepared.chart.text.strip()]
-        if readable:
-            outcome = extract_group(self.design, self.fingerprint, [item.prepared.chart for item in readable])
-            self.hits += outcome.hits
-            self.calls += outcome.busy_s > 0
-            self.busy_s += outcome.busy_s
-            per_chart = outcome.busy_s / len(readable)
-            for item, extraction in zip(readable, outcome.extractions, strict=True):
-                item.extraction, item.extract_s = extraction, per_chart
-        self.bars.update("extracted", len(group))
-        for item in group:
+    def _extract_in_groups(self) -> None:
+        done = False
+        while not done and not self.stop.is_set():
+            items = self._take_ready(block=True)
+            done = _DONE in items
+            group = [item for item in items if item is not _DONE]
+            readable = [item for item in group if item.prepared.chart.text.strip()]
+            if readable:
+                outcome = extract_group(self.design, self.fingerprint, [item.prepared.chart for item in readable])
+                self.hits += outcome.hits
+                self.calls += outcome.busy_s > 0
+                self.busy_s += outcome.busy_s
+                for item, extraction in zip(readable, outcome.extractions, strict=True):
+                    item.extraction, item.extract_s = extraction, outcome.busy_s / len(readable)
+            self._hand_on(group)
+
+    def _extract_continuously(self) -> None:
+        extractor, cache = self.design.extractor, self.design.cache
+        pending: dict[str, deque[_Admitted]] = {}
+        in_flight, done, busy_since = 0, False, 0.0
+        while not (done and not in_flight) and not self.stop.is_set():
+            items = self._take_ready(block=not in_flight and not done)
+            done = done or _DONE in items
+            arrived = [item for item in items if item is not _DONE]
+            readable = [item for item in arrived if item.prepared.chart.text.strip()]
+            self._hand_on([item for item in arrived if not item.prepared.chart.text.strip()])
+            if cache is not None and readable:
+                keys, found = cached_extractions(cache, self.fingerprint, [item.prepared.chart for item in readable])
+                for i, item in enumerate(readable):
+                    item.cache_key, item.extraction = keys[i], found.get(i)
+                self.hits += len(found)
+                self._hand_on([item for item in readable if item.extraction is not None])
+                readable = [item for item in readable if item.extraction is None]
+            if readable:
+                if not in_flight:
+                    busy_since = time.perf_counter()
+                in_flight += len(readable)
+                for item in readable:
+                    pending.setdefault(item.prepared.chart.id, deque()).append(item)
+                self.calls += 1
+                try:
+                    extractor.submit([item.prepared.chart for item in readable])
+                except Exception as error:  # the engine refused them: these charts go to review, the run goes on
+                    in_flight -= self._arrived(pending, self._failed(readable, error))
+            if in_flight:
+                try:
+                    finished = extractor.collect(wait_s=0.02)
+                except Exception as error:  # the engine broke: what it held goes to review, later charts try again
+                    finished = self._failed([item for queued in pending.values() for item in queued], error)
+                in_flight -= self._arrived(pending, finished)
+                if not in_flight:
+                    self.busy_s += time.perf_counter() - busy_since
+
+    def _failed(self, items: list[_Admitted], error: Exception) -> list[Extraction]:
+        """Failed extractions for ``items``, handed back as if the engine had."""
+        message = f"{type(error).__name__}: {error}"
+        return [Extraction(chart_id=item.prepared.chart.id, extractor=self.design.extractor.name, error=message)
+                for item in items]
+
+    def _arrived(self, pending: dict[str, deque[_Admitted]], finished: list[Extraction]) -> int:
+        """Match finished extractions to their charts, cache and hand them on; returns how many arrived."""
+        arrived = []
+        for extraction in finished:
+            queued = pending.get(extraction.chart_id)
+            if not queued:
+                raise RuntimeError(f"extractor {self.design.extractor.name!r} returned chart {extraction.chart_id!r}, "
+                                   "which is not in flight")
+            item = queued.popleft()
+            if not queued:
+                del pending[extraction.chart_id]
+            item.extraction, item.extract_s = extraction, extraction.latency_s or 0.0
+            arrived.append(item)
+        if self.design.cache is not None:
+            self.design.cache.put_many([(item.cache_key, item.extraction) for item in arrived])
+        self._hand_on(arrived)
+        return len(arrived)
+
+    def _hand_on(self, items: list[_Admitted]) -> None:
+        self.bars.update("extracted", len(items))
+        for item in items:
             self.extracted.put(item)
 
     # -- coding ---------------------------------------------------------------------------------------

@@ -146,3 +146,74 @@ def test_ctrl_c_while_extracting_stops_the_other_stages() -> None:
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert threading.active_count() == before
+
+
+def fast_accelerator(**device: object):
+    from extractors.simulated_accelerator import SimulatedAcceleratorExtractor
+
+    settings = {"prefill_tokens_per_s": 1e6, "decode_tokens_per_s": 2000.0, "output_tokens_per_chart": 20,
+                "call_overhead_s": 0.0, "max_num_seqs": 4, **device}
+    return SimulatedAcceleratorExtractor({"name": "simulated_accelerator", **settings})
+
+
+def test_an_engine_that_batches_continuously_gets_each_chart_when_ready_with_the_same_results(
+        sample_charts_and_dictionary, tmp_path) -> None:
+    from harness.pipeline.extraction_cache import ExtractionCache
+
+    charts, dictionary = sample_charts_and_dictionary
+    accelerator = fast_accelerator()
+    accelerator.wrapped = dictionary  # fitted already
+    cached = replace(design(prepare=jittered_prepare(1)), extractor=accelerator, cache=ExtractionCache(tmp_path))
+    try:
+        streamed = run_pipeline(charts, cached, PipelineConfig(queue_size=6), progress=False)
+        again = run_pipeline(charts, cached, PipelineConfig(queue_size=6), progress=False)
+        grouped = run_pipeline(charts, replace(cached, cache=None), PipelineConfig(policy="stop_and_go", batch_size=5),
+                               progress=False)
+    finally:
+        accelerator.close()
+    assert streamed.cache_hits == 0 and again.cache_hits == len(charts) and again.extract_calls == 0
+    assert streamed.extract_calls >= 1 and 0 < streamed.extract_busy_s <= streamed.wall_s
+    assert [e.chart_id for e in streamed.extractions] == [c.id for c in charts]
+    for run in (again, grouped):
+        assert [(r.chart_id, r.codes, r.route, r.reasons) for r in run.results] == \
+            [(r.chart_id, r.codes, r.route, r.reasons) for r in streamed.results]
+
+
+def test_an_engine_that_breaks_mid_stream_sends_what_it_held_to_review_and_takes_later_charts() -> None:
+    class BreaksOnce:
+        """The accelerator, whose first collect fails (a crashed engine step)."""
+
+        def __init__(self) -> None:
+            self.inner, self.broken = fast_accelerator(wraps="oracle", train_split=None), False
+            self.name = "simulated_accelerator"
+            self.version = "2"
+
+        def extract(self, charts):
+            return self.inner.extract(charts)
+
+        def submit(self, charts) -> None:
+            self.inner.submit(charts)
+
+        def collect(self, wait_s: float):
+            if not self.broken:
+                self.broken = True
+                self.inner.collect(wait_s=5.0)  # whatever finished is lost with the step
+                raise RuntimeError("engine step failed")
+            return self.inner.collect(wait_s)
+
+    def later_half_later(chart: Chart) -> Prepared:  # c4..c7 reach the engine well after it broke
+        time.sleep(0.5 if int(chart.id[1:]) >= 4 else 0.0)
+        return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
+
+    engine = BreaksOnce()
+    charts = [Chart(id=f"c{i}", text=TEXT) for i in range(8)]
+    try:
+        run = run_pipeline(charts, replace(design(prepare=later_half_later), extractor=engine),
+                           PipelineConfig(queue_size=8, intake_threads=8), progress=False)
+    finally:
+        engine.inner.close()
+    failed = [r.chart_id for r in run.results if any(reason.startswith("extraction_failed: RuntimeError: engine step failed")
+                                            for reason in r.reasons)]
+    assert [r.chart_id for r in run.results] == [c.id for c in charts]
+    assert 1 <= len(failed) <= 4  # what was in flight at the failure
+    assert not set(failed) & {c.id for c in charts[4:]}  # the later charts were extracted
