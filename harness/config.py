@@ -114,6 +114,11 @@ class EvaluationConfig(_Config):
     """Coverage of the bootstrap intervals."""
     machine_usd_per_hour: float | None = Field(default=None, ge=0)
     """Price of the machine the run used, for ``cost_per_1k_charts_usd``; None leaves cost out."""
+    capacity_target_charts_per_day: float = Field(default=10_000, ge=0, allow_inf_nan=False)
+    """Charts a day production must code, for ``engines_for_target``. An assumption, not a measurement: set it to the
+    real volume."""
+    capacity_hours_per_day: float = Field(default=24, gt=0, le=24)
+    """Hours a day each engine works, for ``engines_for_target``; engines run round the clock unless told."""
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"

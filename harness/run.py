@@ -286,6 +286,7 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     """Every metric of the run (intervals by chart-level bootstrap) and the trust layer's curves; without gold codes,
     only what needs none."""
     from harness.metrics import registry
+    from harness.metrics.capacity import capacity
     from harness.metrics.coding import evaluate
     from harness.metrics.extraction import extraction_metrics
     from harness.metrics.robustness import robustness_metrics
@@ -296,6 +297,8 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     bootstrap = {"n_resamples": evaluation.n_resamples, "confidence": evaluation.confidence, "seed": job.seed}
     metrics = evaluate(outcomes, run.wall_s, **bootstrap)
     metrics.update(robustness_metrics(charts, outcomes, run.intake, **bootstrap))
+    metrics.update(capacity(metrics["charts_per_s"], evaluation.capacity_target_charts_per_day,
+                            evaluation.capacity_hours_per_day))
     metrics.update({f"stage_{stage}_s": seconds for stage, seconds in stage_totals(run.results).items()})
     metrics["wall_s"] = run.wall_s
     if evaluation.machine_usd_per_hour is not None and charts:

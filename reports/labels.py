@@ -29,7 +29,7 @@ def label(name: str) -> str:
 
 
 def format_value(name: str, value: float | None) -> str:
-    """``value`` of metric ``name`` in its unit: ``84.0%``, ``0.54 ms``, ``976 /s``, ``$1.14``."""
+    """``value`` of metric ``name`` in its unit: ``84.0%``, ``0.54 ms``, ``976 /s``, ``3,510 /h``, ``$1.14``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     unit = info(name).unit
@@ -39,6 +39,8 @@ def format_value(name: str, value: float | None) -> str:
         return _seconds(value)
     if unit == "per_second":
         return f"{_significant(value)} /s"
+    if unit == "per_hour":
+        return f"{_significant(value)} /h"
     if unit == "usd":
         return f"${value:,.2f}" if value >= 0.01 else f"${value:.2g}"
     if unit == "count":

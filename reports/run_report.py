@@ -273,7 +273,7 @@ def _throughput(metrics: Mapping[str, float], config: Mapping[str, Any], confide
             if "cost_per_1k_charts_usd" in metrics else tag("span", "not set: ", tag("code", "evaluation.machine_usd_per_hour")))
     stages = sorted((n for n in metrics if n.startswith("stage_") and n.endswith("_s")), key=lambda n: -metrics[n])
     total = sum(metrics[n] for n in stages) or 1.0
-    body: list[object] = [facts({"Cost per 1,000 charts": cost})]
+    body: list[object] = [facts({"Cost per 1,000 charts": cost, **_capacity(metrics, config)})]
     hits = metrics.get("extraction_cache_hits", 0)
     if hits:
         body.append(note(f"{int(hits)} of {int(metrics.get('n_charts', 0))} extractions were reused from the cache, so "
@@ -287,8 +287,28 @@ def _throughput(metrics: Mapping[str, float], config: Mapping[str, Any], confide
                            "Where the pipeline spent its time, summed over charts."))
     body.append(metric_table(metrics, names("system"), confidence))
     return section("Throughput and cost",
-                   "how fast charts went through, where the time went, and what 1,000 charts cost on this machine "
-                   "(machine price per hour times time per chart).", *body)
+                   "how fast charts went through, where the time went, what 1,000 charts cost on this machine "
+                   "(machine price per hour times time per chart), and how many such engines a daily volume needs "
+                   "(assuming throughput grows with engines).", *body)
+
+
+def _capacity(metrics: Mapping[str, float], config: Mapping[str, Any]) -> dict[str, object]:
+    """The capacity line: charts per hour of one engine and engines for the daily target, with the target and hours
+    it assumes; nothing for a run recorded before capacity was measured."""
+    from harness.config import EvaluationConfig
+
+    if "charts_per_hour_per_engine" not in metrics:
+        return {}
+    evaluation, defaults = config.get("evaluation", {}), EvaluationConfig()
+    target = float(evaluation.get("capacity_target_charts_per_day", defaults.capacity_target_charts_per_day))
+    hours = float(evaluation.get("capacity_hours_per_day", defaults.capacity_hours_per_day))
+    per_hour = format_value("charts_per_hour_per_engine", metrics["charts_per_hour_per_engine"]).removesuffix(" /h")
+    needed = metrics.get("engines_for_target")
+    engines = format_value("engines_for_target", needed) + (" engine" if needed == 1 else " engines")
+    return {"Capacity": join([
+        f"{per_hour} charts per hour per engine; {engines} for {target:,.0f} charts a day at {hours:g} hours a day (",
+        tag("code", "evaluation.capacity_target_charts_per_day"), ", ", tag("code", "evaluation.capacity_hours_per_day"),
+        ")"])}
 
 
 def _degradation(metrics: Mapping[str, float], config: Mapping[str, Any], confidence: float) -> Section:

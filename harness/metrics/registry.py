@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
-Unit = Literal["share", "seconds", "per_second", "usd", "count", "score", "megabytes", "number"]
+Unit = Literal["share", "seconds", "per_second", "per_hour", "usd", "count", "score", "megabytes", "number"]
 Group = Literal["codes", "review", "calibration", "evidence", "edits", "billing", "extraction", "intake", "recoverable",
                 "throughput", "system"]
 """What a metric is about; report sections show a group each (``recoverable``: scored against what intake kept)."""
@@ -148,6 +148,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("output_tokens_per_s", "Model output tokens per second", "per_second", UP, "throughput"),
     Metric("wall_s", "Pipeline time, whole run", "seconds", DOWN, "throughput"),
     Metric("cost_per_1k_charts_usd", "Machine cost per 1,000 charts", "usd", DOWN, "throughput"),
+    Metric("charts_per_hour_per_engine", "Charts per hour, one engine", "per_hour", UP, "throughput"),
+    Metric("engines_for_target", "Engines needed for the daily chart target", "count", DOWN, "throughput"),
+    Metric("extract_busy_share", "Share of pipeline time the extractor was busy", "share", UP, "throughput"),
     Metric("extraction_cache_hits", "Extractions reused from the cache", "count", NEITHER, "throughput"),
     Metric("stage_<stage>_s", "Time in stage '{stage}'", "seconds", DOWN, "throughput"),
     Metric("gpu_count", "GPUs", "count", NEITHER, "system", summary=False),

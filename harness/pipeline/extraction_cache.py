@@ -204,7 +204,8 @@ def _unreadable(error: sqlite3.DatabaseError) -> bool:
     return (getattr(error, "sqlite_errorcode", 0) & 0xFF) in _UNREADABLE  # extended codes keep the primary in the low byte
 
 
-def cached_extractions(cache: ExtractionCache, fingerprint: str, charts: Sequence[Chart]) -> tuple[list[str], dict[int, Extraction]]:
+def cached_extractions(cache: ExtractionCache, fingerprint: str,
+                       charts: Sequence[Chart]) -> tuple[list[str], dict[int, Extraction]]:
     """The cache key of every chart, and the cached extraction of each chart that has one (by position), rebound to
     the asking chart's id (the key is content, not id)."""
     keys = [ExtractionCache.key(fingerprint, chart) for chart in charts]

@@ -277,3 +277,20 @@ def test_run_report_renders_in_a_headless_browser(jobs: Path, tmp_path: Path) ->
     for title in RUN_SECTIONS:
         assert f'<section id="{re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")}">' in dom.stdout, title
     assert dom.stdout.count("<svg") >= 4
+
+
+def test_throughput_section_shows_capacity_with_its_assumptions() -> None:
+    from harness.metrics.capacity import capacity
+    from reports.labels import format_value
+    from reports.run_report import _throughput
+
+    metrics = {"charts_per_s": 0.1, "wall_s": 100.0, **capacity(0.1, 20_000, 8)}
+    config = {"evaluation": {"capacity_target_charts_per_day": 20_000, "capacity_hours_per_day": 8}}
+    section = _throughput(metrics, config, 0.95)
+    assert "360 charts per hour per engine; 7 engines for 20,000 charts a day at 8 hours a day" in section
+    assert "evaluation.capacity_target_charts_per_day" in section and "evaluation.capacity_hours_per_day" in section
+    assert "engines_for_target" in section  # and in the throughput table, under its MLflow name
+    assert format_value("charts_per_hour_per_engine", 3512.4) == "3,512 /h"
+    one = _throughput({"charts_per_s": 1.0, **capacity(1.0, 10_000, 24)}, {}, 0.95)  # defaults when the config is silent
+    assert "1 engine for 10,000 charts a day at 24 hours a day" in one
+    assert "Capacity" not in _throughput({"charts_per_s": 0.1}, {}, 0.95), "a run recorded before capacity shows none"
