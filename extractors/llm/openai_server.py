@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from extractors.llm import engine_pool
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
 from extractors.llm.prompting import image_data_url
 from harness.processes import free_port, stop_process_group
@@ -84,6 +85,7 @@ class OpenAIServerExtractor(ChatModelExtractor):
         cfg = self.config
         path = model_path(cfg.model)
         self._revision = model_revision(path)
+        engine_pool.shutdown()  # a vLLM engine an earlier job of this process left loaded holds the device the server needs
         port = free_port()
         command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(path), "--host", "127.0.0.1",
                    "--port", str(port), "--served-model-name", str(self.model_id), "--seed", str(cfg.seed),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+from extractors.llm import engine_pool
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
 
 
@@ -43,6 +44,7 @@ class TransformersExtractor(ChatModelExtractor):
 
         from extractors.llm.weights import model_path, model_revision
 
+        engine_pool.shutdown()  # one model per device: a vLLM engine an earlier job of this process left loaded goes
         path = model_path(self.config.model)
         device = self.config.device
         if device == "auto":

