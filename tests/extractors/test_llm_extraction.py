@@ -348,3 +348,45 @@ def test_real_vllm_engine_is_reused_across_jobs_and_replaced_on_new_settings(smo
     finally:
         engine_pool.shutdown()
     assert _engine_processes() == set()
+
+
+@pytest.mark.slow  # starts the real vLLM engine
+def test_real_vllm_streams_charts_into_the_running_engine_with_the_batch_calls_results(smollm2_dir):
+    """submit/collect (continuous batching: charts join while others decode) give the outputs LLM.chat gives; a job
+    that stops with prompts in flight aborts them, so the next job on the shared engine sees only its own."""
+    from extractors.llm import engine_pool
+    from extractors.llm.vllm_backend import VllmExtractor
+    from harness.pipeline.chart_steps import PipelineDesign
+    from harness.pipeline.streaming import PipelineConfig, run_pipeline
+
+    require(importlib.util.find_spec("vllm") is not None, "pip install -e '.[cpu]' (CPU) or '.[gpu]' (GPU)")
+    settings = {"name": "vllm", "model": "smollm2", "cpu_kvcache_gib": 1, "max_model_len": 1024, "max_new_tokens": 32}
+    charts = [Chart(id="a", text="Pt with type 2 diabetes mellitus, on metformin. Denies chest pain."),
+              Chart(id="b", text="History of hypertension. Presents with acute cough and fever; chest x-ray shows pneumonia."),
+              Chart(id="c", text="No evidence of DVT on ultrasound. Chronic kidney disease stage 3.")]
+    try:
+        batch = VllmExtractor(settings)
+        expected = {e.chart_id: (e.raw_output, e.output_tokens, e.error) for e in batch.extract(charts)}
+        batch.close()
+
+        streamed = VllmExtractor(settings)
+        design = PipelineDesign(extractor=streamed, code=lambda chart, extraction: [], coder_id="none",
+                                route=lambda extraction, codes, edits: ("auto", []), router_id="none")
+        run = run_pipeline(charts, design, PipelineConfig(queue_size=2), progress=False)
+        assert {e.chart_id: (e.raw_output, e.output_tokens, e.error) for e in run.extractions} == expected
+        assert [e.chart_id for e in run.extractions] == ["a", "b", "c"] and run.extract_calls >= 2  # queue of 2: joined later
+        assert all(e.latency_s > 0 for e in run.extractions)
+
+        streamed.submit(charts[:2])  # a job that stops here: its prompts are still generating
+        streamed.close()
+        after = VllmExtractor(settings)
+        after.submit(charts[2:])
+        got = []
+        while not got:
+            got += after.collect(wait_s=1.0)
+        assert [e.chart_id for e in got] == ["c"] and after.collect(wait_s=0.5) == []
+        assert (got[0].raw_output, got[0].output_tokens, got[0].error) == expected["c"]
+        after.close()
+        assert engine_pool.starts() >= 1
+    finally:
+        engine_pool.shutdown()
