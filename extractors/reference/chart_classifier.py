@@ -22,6 +22,9 @@ import numpy as np
 
 from extractors.reference.span_lexicon import key_tokens, sentences
 
+_DENSE_ROWS = 256
+"""Charts per dense similarity block of ``neighbour_votes`` (256 x training charts floats)."""
+
 
 def chart_words(text: str) -> list[str]:
     """The classifier's tokens: stemmed words (a module-level function, so fitted vectorizers pickle)."""
@@ -43,7 +46,8 @@ class ChartClassifier:
         self.codes: list[str] = []
         self._column: dict[str, int] = {}
 
-    def fit(self, texts: Sequence[str], gold: Sequence[frozenset[str]]) -> ChartClassifier:
+    def fit(self, words: Sequence[list[str]], gold: Sequence[frozenset[str]]) -> ChartClassifier:
+        """Fit on the charts' words (``chart_words`` of each text) and gold codes."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
@@ -51,7 +55,7 @@ class ChartClassifier:
         self.codes = sorted(code for code, n in counts.items() if n >= self.min_charts)
         self._column = {code: j for j, code in enumerate(self.codes)}
         self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=2, ngram_range=(1, 1))
-        x = self._vectorizer.fit_transform([self._ngrams(chart_words(t)) for t in texts])
+        x = self._vectorizer.fit_transform([self._ngrams(w) for w in words])
         self._charts = x.T.tocsr()
         self._gold = [sorted(codes) for codes in gold]
         if not self.codes:
@@ -72,19 +76,37 @@ class ChartClassifier:
     def _ngrams(words: list[str]) -> list[str]:
         return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
-    def _features(self, texts: Sequence[str]) -> Any:
-        return self._vectorizer.transform([self._ngrams(chart_words(t)) for t in texts])
+    def features(self, words: Sequence[list[str]]) -> Any:
+        """TF-IDF rows of texts given by their words (``chart_words``), for ``predict`` and ``neighbour_votes``."""
+        return self._vectorizer.transform([self._ngrams(w) for w in words])
 
-    def predict(self, text: str) -> dict[str, float]:
-        """Probability of every modelled code for one chart."""
+    def predict(self, features: Any) -> list[dict[str, float]]:
+        """Probability of every modelled code for each chart, from one sparse product of its ``features`` rows.
+
+        Each row of a CSR-times-dense product is summed on its own, in the same order whatever the other rows,
+        and the logistic runs row by row: each chart's probabilities are the same, bit for bit, scored alone or with others.
+        """
         if not self.codes:
-            return {}
-        z = np.asarray(self._features([text]) @ self._weights).ravel() + self._bias
-        return dict(zip(self.codes, (1.0 / (1.0 + np.exp(-z))).tolist()))
+            return [{} for _ in range(features.shape[0])]
+        product = np.asarray(features @ self._weights)
+        out = []
+        for row in product:
+            z = row + self._bias
+            out.append(dict(zip(self.codes, (1.0 / (1.0 + np.exp(-z))).tolist())))
+        return out
 
-    def neighbour_votes(self, text: str) -> dict[str, float]:
-        """Similarity-weighted share of the ``neighbours`` most similar training charts that hold each code."""
-        sims = (self._features([text]) @ self._charts).toarray().ravel()
+    def neighbour_votes(self, features: Any) -> list[dict[str, float]]:
+        """Per chart (a ``features`` row): similarity-weighted share of its ``neighbours`` nearest training charts with each code.
+
+        One sparse product for all charts; its rows are summed independently, so a chart's votes do not depend on the others.
+        """
+        out = []
+        for lo in range(0, features.shape[0], _DENSE_ROWS):  # a dense block of charts x training charts at a time
+            block = (features[lo : lo + _DENSE_ROWS] @ self._charts).toarray()
+            out.extend(self._votes(sims) for sims in block)
+        return out
+
+    def _votes(self, sims: np.ndarray) -> dict[str, float]:
         nearest = np.argsort(-sims, kind="stable")[: self.neighbours]
         total = float(sims[nearest].sum())
         votes: dict[str, float] = {}
@@ -95,16 +117,28 @@ class ChartClassifier:
                 votes[code] = votes.get(code, 0.0) + float(sims[i]) / total
         return votes
 
-    def evidence(self, text: str, codes: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """``(start, end)`` of the sentence that supports each code most; codes no sentence supports are left out."""
-        columns = [(code, self._column[code]) for code in codes if code in self._column]
-        parts = sentences(text)
-        if not columns or not parts:
-            return {}
-        scores = np.asarray(self._features([text[s:e] for s, e in parts]) @ self._weights[:, [j for _, j in columns]])
-        found = {}
-        for k, (code, _) in enumerate(columns):
-            best = int(np.argmax(scores[:, k]))
-            if scores[best, k] > 0:
-                found[code] = parts[best]
-        return found
+    def evidence(self, wanted: Sequence[tuple[str, Sequence[str]]]) -> list[dict[str, tuple[int, int]]]:
+        """For each ``(text, codes)``: ``(start, end)`` of the sentence that supports each code most (codes no
+        sentence supports are left out). The sentences of all texts are vectorised in one call."""
+        jobs = []
+        for text, codes in wanted:
+            columns = [(code, self._column[code]) for code in codes if code in self._column]
+            parts = sentences(text)
+            jobs.append((columns, parts) if columns and parts else None)
+        texts = [text[s:e] for (text, _), job in zip(wanted, jobs) if job is not None for s, e in job[1]]
+        x = self.features([chart_words(text) for text in texts]) if texts else None
+        out, row = [], 0
+        for job in jobs:
+            if job is None:
+                out.append({})
+                continue
+            columns, parts = job
+            scores = np.asarray(x[row : row + len(parts)] @ self._weights[:, [j for _, j in columns]])
+            row += len(parts)
+            found = {}
+            for k, (code, _) in enumerate(columns):
+                best = int(np.argmax(scores[:, k]))
+                if scores[best, k] > 0:
+                    found[code] = parts[best]
+            out.append(found)
+        return out

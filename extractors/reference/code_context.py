@@ -38,11 +38,18 @@ class CodeProfiles:
 
     def score(self, code: str, tokens: Sequence[KeyToken], first: int, words: int) -> float:
         """Profile mass of ``code`` covered by the window around ``tokens[first : first + words]``."""
-        profile = self.profiles.get(code)
-        if not profile:
-            return 0.0
+        return self.mass(code, self.words_around(tokens, first, words))
+
+    def words_around(self, tokens: Sequence[KeyToken], first: int, words: int) -> list[str]:
+        """The distinct words of the window around ``tokens[first : first + words]`` (inside its clause), in text order."""
         segment = tokens[first].segment
         lo, hi = max(0, first - self.window), min(len(tokens), first + words + self.window)
         # distinct words in text order: a float sum over a set would vary with the string hash seed
-        window = dict.fromkeys(t.key for t in tokens[lo:hi] if t.segment == segment)
+        return list(dict.fromkeys(t.key for t in tokens[lo:hi] if t.segment == segment))
+
+    def mass(self, code: str, window: Sequence[str]) -> float:
+        """Profile mass of ``code`` covered by ``window`` (``words_around``): one window serves every code of a mention."""
+        profile = self.profiles.get(code)
+        if not profile:
+            return 0.0
         return sum(profile.get(w, 0.0) for w in window)

@@ -6,6 +6,10 @@ loads it on first use (the pipeline's ``fit`` call, before any chart is extracte
 mismatched artifact stops the run with an error naming what differs. ``fit`` only checks that the
 pipeline's training charts are the ones the artifact was fitted on.
 
+Charts are scored in batches (``ReferenceModel.predict_many``: one call of each scikit-learn model for the
+whole batch, the same results as chart by chart) with the libraries' thread pools capped at ``threads``;
+when a batch fails, its charts are scored one by one, so only a chart that fails alone gets ``error`` set.
+
 One finding per candidate code, with ``confidence`` = the re-ranker's calibrated probability
 and the assertion of its best mention (every assertion is reported: CodiEsp codes negated and
 uncertain mentions, the rule pack decides). Evidence is explicit in ``attributes["evidence"]``:
@@ -16,14 +20,15 @@ the chart classifier supports: its strongest sentence) or ``none`` (no span supp
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from extractors.base import extract_each
 from extractors.reference.artifact import CODES, Artifact, check_training_data, load_artifact
-from extractors.reference.model import ReferenceModel
+from extractors.reference.model import Candidate, ReferenceModel, model_threads
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, Extraction, Finding, Span
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,17 @@ class ReferenceConfig(BaseModel):
     """Code-set year the artifact must declare."""
     train_split: str | None = "train"
     """Split whose charts the pipeline passes to ``fit``, checked against the artifact's training digest; None: no check."""
+    threads: int | None = Field(default=1, ge=1, exclude=True)
+    """Most OpenMP/BLAS threads of the model's scikit-learn calls (``threadpoolctl``); None: the libraries' default,
+    one per core.
+
+    1 by default: scoring is mostly Python (tokens, lexicon, features), and a batch's calls into scikit-learn are
+    short parallel regions (the re-ranker alone runs thousands of tree predictions), so more threads gain little even
+    on an idle machine, while beside other busy processes (the jobs of a sweep) every region waits for threads the OS
+    has descheduled: chart by chart with the default pools this was 83x slower under load. Give a job alone on a
+    machine more only if ``harness bench reference`` shows a gain there. Results are the same whatever the value (each
+    row is computed by one thread), so the field is excluded from the config's dump and from the extraction-cache
+    key (``harness.pipeline.extraction_cache.extractor_fingerprint``)."""
 
 
 class ReferenceExtractor:
@@ -96,16 +112,32 @@ class ReferenceExtractor:
             self._warned = True  # once per run, not once per batch
             log.warning("the reference artifact was fitted on split(s) %s, which are being extracted: scores will be optimistic",
                         ", ".join(sorted(learned)))
-        return extract_each(self.name, charts, lambda chart: self._findings(model, chart),
-                            model_id=str(self.artifact.path.name), model_revision=self.model_revision)
+        fields = {"model_id": str(self.artifact.path.name), "model_revision": self.model_revision}
+        with model_threads(self.config.threads):
+            started = time.perf_counter()
+            try:
+                findings = self._findings_many(model, charts)
+            except Exception as exc:  # one bad chart must not fail its batch: score them one by one, isolating it
+                log.warning("reference extraction of a batch of %d charts failed (%s: %s); scoring them one by one",
+                            len(charts), type(exc).__name__, exc)
+                return extract_each(self.name, charts, lambda chart: self._findings_many(model, [chart])[0], **fields)
+            share = (time.perf_counter() - started) / max(len(charts), 1)  # one batch: latencies sum to its wall time
+        return [Extraction(chart_id=chart.id, findings=found, extractor=self.name, latency_s=share, **fields)
+                for chart, found in zip(charts, findings, strict=True)]
+
+    @classmethod
+    def _findings_many(cls, model: ReferenceModel, charts: Sequence[Chart]) -> list[list[Finding]]:
+        """The findings of each chart, its candidate codes scored together (``ReferenceModel.predict_many``)."""
+        for chart in charts:
+            if chart.language != model.language:
+                raise ValueError(f"chart language {chart.language!r}, artifact fitted for {model.language!r}")
+        return [cls._findings(model, chart, candidates) for chart, candidates in zip(charts, model.predict_many(charts))]
 
     @staticmethod
-    def _findings(model: ReferenceModel, chart: Chart) -> list[Finding]:
+    def _findings(model: ReferenceModel, chart: Chart, candidates: list[Candidate]) -> list[Finding]:
         """The scored candidate codes of one chart as findings, most probable first."""
-        if chart.language != model.language:
-            raise ValueError(f"chart language {chart.language!r}, artifact fitted for {model.language!r}")
         out = []
-        for cand in model.predict(chart):
+        for cand in candidates:
             spans = [Span(start=s, end=e, text=chart.text[s:e], page=chart.page_of(s)) for s, e in cand.mentions]
             f = cand.features
             out.append(Finding(

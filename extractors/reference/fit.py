@@ -4,7 +4,7 @@
     harness fit --language es --codes D --refit-on train,dev  # final artifact (settings chosen on dev)
     harness fit --language en --codes P --limit 40 --out /tmp/ref-slice
     harness fit --language es --codes D --set use_reranker=false --name es_D_no_reranker
-    harness fit --language es --codes P --threads 1   # one of several fits sharing a machine
+    harness fit --language es --codes P --threads 2   # alone on a machine: more threads for the re-ranker
 
 Reads ``$HARNESS_DATA_DIR/codiesp`` (or ``--data-dir``); writes under
 ``<cache>/reference/<name>`` unless ``--out`` names a folder. ``--tracking-uri`` also logs the
@@ -47,27 +47,31 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="settings", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                    help="override a fit setting of extractors.reference.settings.ReferenceSettings (repeatable)")
     p.add_argument("--tracking-uri", default=None, help="also log the artifact to this MLflow store")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="most OpenMP/BLAS threads of the fit (default: one per core); give each of several fits that "
-                        "share a machine its share. The fitted model is the same whatever N")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="most OpenMP/BLAS threads of the fit (default: 1, fastest when other processes share the cores: "
+                        "with more, every short parallel region waits for descheduled threads). Fits with the same N are "
+                        "identical; with another N the chart classifier's weights may differ in their last bits (BLAS "
+                        "splits its sums by thread)")
     return p
 
 
 def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | None = None, data_dir: str | None = None,
                  out: Path | None = None, name: str | None = None, settings: dict | None = None,
-                 threads: int | None = None, progress: bool = True) -> tuple[Path, Any]:
+                 threads: int | None = 1, progress: bool = True) -> tuple[Path, Any]:
     """Fit on the given CodiEsp splits and save the artifact; returns its folder and the fitted ``ReferenceModel``.
 
-    ``threads`` caps the OpenMP and BLAS thread pools during the fit (None: the libraries' default). With
+    ``threads`` caps the OpenMP and BLAS thread pools during the fit (None: the libraries' default, one per core;
+    1 by default: the fit is mostly Python and short library calls, which more threads slow down as soon as other
+    processes share the cores, see ``extractors.reference.extractor.ReferenceConfig.threads``). The artifact is the
+    same for the same ``threads``, bit for bit; with another count, liblinear's BLAS sums (split by thread once the
+    classifier's vocabulary is large) can move the classifier's weights by about 1e-14. With
     ``progress``, a bar on stderr (off when stderr is not a terminal) names the step under way: loading each
     split, fitting, saving.
     """
-    import sklearn.ensemble  # noqa: F401  loads scikit-learn's OpenMP runtime, so that the thread limit below reaches it
-    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     from extractors.reference.artifact import CODES, artifact_name, resolve, save_artifact
-    from extractors.reference.model import ReferenceModel
+    from extractors.reference.model import ReferenceModel, model_threads
     from extractors.reference.settings import VERSION, ReferenceSettings
     from harness.config import DatasetConfig
     from harness.sources import dataset_digest, load_charts
@@ -90,7 +94,7 @@ def fit_artifact(language: str, codes: str, splits: list[str], *, limit: int | N
     log.info("fitting the reference model on %d %s charts (%s, %s)", len(charts), language, "+".join(splits), system)
     bar.set_postfix_str(f"fitting on {len(charts)} charts (minutes)")
     started = time.perf_counter()
-    with threadpool_limits(limits=threads):
+    with model_threads(threads):
         model = ReferenceModel(fit_settings, language, system).fit(charts)
     fit_s = time.perf_counter() - started
     bar.update()

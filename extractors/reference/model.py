@@ -29,18 +29,20 @@ sources' own estimates: term precision, similarity times the nearest span's prec
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import functools
 import math
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from extractors.dictionary.assertion import AssertionDetector
-from extractors.reference.chart_classifier import ChartClassifier
+from extractors.reference.chart_classifier import ChartClassifier, chart_words
 from extractors.reference.code_context import CodeProfiles
 from extractors.reference.settings import ReferenceSettings
 from extractors.reference.span_lexicon import (
@@ -52,9 +54,9 @@ from extractors.reference.span_lexicon import (
     icd_terms,
     induced_terms,
     key_tokens,
-    title_terms,
+    term_key,
 )
-from extractors.reference.span_retrieval import SpanRetriever
+from extractors.reference.span_retrieval import Neighbour, SpanRetriever
 from harness.contracts import Assertion, Chart, CodeSystem
 
 _ASSERTIONS: tuple[Assertion, ...] = ("negated", "possible", "historical", "family")
@@ -147,9 +149,10 @@ class ReferenceModel:
             folds = KFold(n_splits=min(s.folds, len(charts)), shuffle=True, random_state=s.seed)
             for fit_idx, held_idx in folds.split(np.arange(len(charts))):
                 sources = self._fit_sources([charts[i] for i in fit_idx], tokens)
-                for i in held_idx:
-                    gold = gold_codes(charts[i], self.system)
-                    for cand in self._candidates(charts[i], tokens[charts[i].id], sources):
+                held = [charts[i] for i in held_idx]
+                for chart, cands in zip(held, self._candidates_many(held, [tokens[c.id] for c in held], sources)):
+                    gold = gold_codes(chart, self.system)
+                    for cand in cands:
                         rows.append([cand.features[f] for f in FEATURES])
                         labels.append(int(cand.code in gold))
         self.timings["cross_fit_s"] = time.perf_counter() - started
@@ -172,7 +175,8 @@ class ReferenceModel:
         if self.language in s.icd_term_languages and self.system == "icd10cm":
             icd_terms(lexicon, _icd_index(s.code_set_year, s.max_term_words))
         if self.language in s.cie_term_languages and self.system == "icd10cm":
-            title_terms(lexicon, _cie_titles(s.code_set_year))
+            for key, code in _cie_title_keys(s.code_set_year):  # as ``title_terms`` does, keyed once per process
+                lexicon.add(key, code, "icd")
         if s.induce_terms and not mentions:
             induced_terms(lexicon, labelled, max_words=s.induce_max_words, min_charts=s.induce_min_charts,
                           min_precision=s.induce_min_precision)
@@ -184,8 +188,10 @@ class ReferenceModel:
             retriever = SpanRetriever(s.retrieval_max_words, s.retrieval_min_similarity).fit(learned)
         classifier = None
         if s.use_classifier:
+            # words tokenized afresh, not the tokens' keys: the vocabulary then shares no string object with the
+            # lexicon's statistics, and the model pickles to the same bytes as before candidates were batched
             classifier = ChartClassifier(s.classifier_min_charts, s.classifier_c, s.seed).fit(
-                [c.text for c in charts], [chart.gold for chart in labelled])
+                [chart_words(c.text) for c in charts], [chart.gold for chart in labelled])
         code_charts = Counter(code for chart in labelled for code in chart.gold)
         return Sources(lexicon, precision, retriever, classifier, CodeProfiles(lexicon), code_charts, len(charts))
 
@@ -209,32 +215,56 @@ class ReferenceModel:
 
     def predict(self, chart: Chart) -> list[Candidate]:
         """Candidates scored at least ``min_confidence``, most probable first (ties by code)."""
+        return self.predict_many([chart])[0]
+
+    def predict_many(self, charts: Sequence[Chart]) -> list[list[Candidate]]:
+        """``predict`` of each chart, calling each scikit-learn model once for all of them.
+
+        Candidates are built chart by chart, but the classifier, the retrieval index, the re-ranker and
+        the classifier's sentence evidence each score the rows of every chart in one call. Every row is
+        computed on its own (sparse products row by row, trees and isotonic calibrators sample by sample),
+        so the results are those of ``predict`` on each chart, bit for bit; only the number of calls into
+        the libraries (each a parallel region of OpenMP, costly when other processes share the cores) falls.
+        """
         if self.sources is None:
             raise RuntimeError("the reference model is not fitted")
-        candidates = self._candidates(chart, key_tokens(chart.text), self.sources)
-        if not candidates:
-            return []
-        if self.reranker is not None:
-            x = np.array([[c.features[f] for f in FEATURES] for c in candidates])
-            scores = self.reranker.predict_proba(x)[:, 1]
+        candidates = self._candidates_many(charts, [key_tokens(chart.text) for chart in charts], self.sources)
+        flat = [cand for cands in candidates for cand in cands]
+        if self.reranker is not None and flat:
+            scores = self.reranker.predict_proba(np.array([[c.features[f] for f in FEATURES] for c in flat]))[:, 1]
         else:
-            scores = [_source_estimate(c.features) for c in candidates]
-        for cand, score in zip(candidates, scores):
+            scores = [_source_estimate(c.features) for c in flat]
+        for cand, score in zip(flat, scores):
             cand.score = round(float(score), 6)  # rounded so that a reloaded model ranks identically
-        kept = [c for c in candidates if c.score >= self.settings.min_confidence]
-        self._attach_sentences(chart, [c for c in kept if not c.mentions])
-        return sorted(kept, key=lambda c: (-c.score, c.code))
+        kept = [[c for c in cands if c.score >= self.settings.min_confidence] for cands in candidates]
+        self._attach_sentences(charts, [[c for c in cands if not c.mentions] for cands in kept])
+        return [sorted(cands, key=lambda c: (-c.score, c.code)) for cands in kept]
 
-    def _candidates(self, chart: Chart, tokens: list[KeyToken], sources: Sources) -> list[Candidate]:
-        """Every code some source proposes for the chart, with all of ``FEATURES`` set, sorted by code."""
+    def _candidates_many(self, charts: Sequence[Chart], tokens: Sequence[list[KeyToken]],
+                         sources: Sources) -> list[list[Candidate]]:
+        """``_candidates`` of each chart, with the retrieval and classifier scores of all charts computed at once."""
+        if not charts:
+            return []
+        neighbours = sources.retriever.neighbours(tokens) if sources.retriever is not None else [[] for _ in charts]
+        probabilities: list[dict[str, float]] = [{} for _ in charts]
+        votes: list[dict[str, float]] = [{} for _ in charts]
+        if sources.classifier is not None:
+            x = sources.classifier.features([[t.key for t in chart_tokens] for chart_tokens in tokens])  # chart_words
+            probabilities = sources.classifier.predict(x)
+            votes = sources.classifier.neighbour_votes(x)
+        return [self._candidates(chart, chart_tokens, sources, near, p, v)
+                for chart, chart_tokens, near, p, v in zip(charts, tokens, neighbours, probabilities, votes)]
+
+    def _candidates(self, chart: Chart, tokens: list[KeyToken], sources: Sources, neighbours: list[Neighbour],
+                    probabilities: dict[str, float], votes: dict[str, float]) -> list[Candidate]:
+        """Every code some source proposes for the chart, with all of ``FEATURES`` set, sorted by code.
+
+        ``neighbours``, ``probabilities`` and ``votes``: the chart's retrieval hits, classifier probabilities and
+        nearest-charts votes (``_candidates_many`` computes them for many charts at once).
+        """
         cands: dict[str, Candidate] = {}
         best = self._lexicon_candidates(tokens, sources, cands)
-        if sources.retriever is not None:
-            self._retrieval_candidates(tokens, sources, cands, best)
-        probabilities, votes = {}, {}
-        if sources.classifier is not None:
-            probabilities = sources.classifier.predict(chart.text)
-            votes = sources.classifier.neighbour_votes(chart.text)
+        self._retrieval_candidates(tokens, neighbours, sources, cands, best)
         for code, p in probabilities.items():
             if p >= self.settings.classifier_min_probability:
                 cands.setdefault(code, Candidate(code))
@@ -248,6 +278,7 @@ class ReferenceModel:
                            probabilities.get(code, 0.0))
             categories.setdefault(code[:3], []).append((-estimate, code))
         sibling_rank = {code: rank for group in categories.values() for rank, (_, code) in enumerate(sorted(group))}
+        starts = [t.start for t in tokens]
         for code, cand in cands.items():
             f = cand.features
             f["clf_probability"] = probabilities.get(code, 0.0)
@@ -260,7 +291,7 @@ class ReferenceModel:
             f["sibling_rank"] = float(sibling_rank[code])
             f["chart_candidates"] = math.log1p(len(cands))
             first = min((start for start, _ in cand.mentions), default=None)
-            f["first_position"] = _position(tokens, first) / max(len(tokens), 1) if first is not None else 1.0
+            f["first_position"] = _position(starts, first) / max(len(tokens), 1) if first is not None else 1.0
             cand.assertion = assertions[cand.mentions[0]] if cand.mentions else "present"
             cand.evidence_kind = "mention" if cand.mentions else "none"
             for a in _ASSERTIONS:
@@ -282,7 +313,8 @@ class ReferenceModel:
                      and h.words > hit.words] if hit.nested else []
             total = sum(codes.values())
             # the codes of one term compete for the mention: how much better its context fits this code than the rest
-            context = {code: sources.profiles.score(code, tokens, hit.first, hit.words) for code in codes}
+            window = sources.profiles.words_around(tokens, hit.first, hit.words)
+            context = {code: sources.profiles.mass(code, window) for code in codes}
             for code, count in codes.items():
                 cand = cands.setdefault(code, Candidate(code))
                 f = cand.features
@@ -308,10 +340,10 @@ class ReferenceModel:
         return {code: span for code, (_, span) in best.items()}
 
     @staticmethod
-    def _retrieval_candidates(tokens: list[KeyToken], sources: Sources, cands: dict[str, Candidate],
-                              lexicon_best: dict[str, tuple[int, int]]) -> None:
+    def _retrieval_candidates(tokens: list[KeyToken], neighbours: list[Neighbour], sources: Sources,
+                              cands: dict[str, Candidate], lexicon_best: dict[str, tuple[int, int]]) -> None:
         """Add the codes of each phrase's nearest learned term; their phrases are evidence only where the lexicon found none."""
-        for near in sources.retriever.neighbours(tokens):
+        for near in neighbours:
             for code in sources.lexicon.codes[near.span]:
                 cand = cands.setdefault(code, Candidate(code))
                 f = cand.features
@@ -328,21 +360,45 @@ class ReferenceModel:
             self._detector = AssertionDetector(self.language, max_scope=self.settings.assertion_scope)
         return dict(zip(spans, self._detector.assertions(text, spans)))
 
-    def _attach_sentences(self, chart: Chart, cands: list[Candidate]) -> None:
-        """Codes without a mention get the classifier's strongest sentence as evidence, where one supports them."""
+    def _attach_sentences(self, charts: Sequence[Chart], cands: Sequence[list[Candidate]]) -> None:
+        """Codes without a mention get the classifier's strongest sentence as evidence, where one supports them.
+
+        ``cands[i]``: the mentionless candidates of ``charts[i]``; the sentences of all charts are scored in one call.
+        """
         classifier = self.sources.classifier
-        found = classifier.evidence(chart.text, [c.code for c in cands]) if classifier is not None and cands else {}
-        for cand in cands:
-            if cand.code in found:
-                cand.mentions = [found[cand.code]]
-                cand.evidence_kind = "sentence"
+        wanted = [(chart, chart_cands) for chart, chart_cands in zip(charts, cands) if chart_cands]
+        if classifier is None or not wanted:
+            return
+        found = classifier.evidence([(chart.text, [c.code for c in chart_cands]) for chart, chart_cands in wanted])
+        for (_, chart_cands), chart_found in zip(wanted, found):
+            for cand in chart_cands:
+                if cand.code in chart_found:
+                    cand.mentions = [chart_found[cand.code]]
+                    cand.evidence_kind = "sentence"
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_detector": None}  # compiled cue patterns are rebuilt on load
 
 
-def _position(tokens: list[KeyToken], start: int) -> int:
-    return next((i for i, t in enumerate(tokens) if t.start >= start), len(tokens))
+@contextlib.contextmanager
+def model_threads(threads: int | None) -> Iterator[None]:
+    """Cap the OpenMP and BLAS thread pools of the scikit-learn calls inside at ``threads`` (None: leave them as they are).
+
+    ``threadpoolctl`` limits the libraries loaded when the block starts, so scikit-learn's OpenMP runtime is loaded first.
+    """
+    if threads is None:
+        yield
+        return
+    import sklearn.ensemble  # noqa: F401  loads scikit-learn's OpenMP runtime, so that the limit reaches it
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        yield
+
+
+def _position(starts: list[int], start: int) -> int:
+    """Index of the first token starting at or after ``start`` (``starts``: the chart's token starts, increasing)."""
+    return bisect.bisect_left(starts, start)
 
 
 def _source_estimate(f: dict[str, float]) -> float:
@@ -350,10 +406,11 @@ def _source_estimate(f: dict[str, float]) -> float:
 
 
 @functools.cache
-def _cie_titles(year: int) -> list[tuple[str, str]]:
+def _cie_title_keys(year: int) -> tuple[tuple[str, str], ...]:
+    """``(term_key(title), code)`` of the Spanish ICD-10 titles: every fold's lexicon adds them."""
     from extractors.reference.cie10_titles import cie10_titles
 
-    return cie10_titles(year)
+    return tuple((term_key(title), code) for title, code in cie10_titles(year))
 
 
 def _icd_index(year: int, max_words: int) -> dict[str, str]:
