@@ -56,3 +56,23 @@ def check_llm_bench_output(stdout: str, n_charts: int) -> None:
     assert _within_rounding(float(ratio.group(1)), raw_s, harness_s)  # raw seconds over harness seconds
     assert ratio.group(2) == ratio.group(3)  # greedy decoding: the same prompts give the same tokens on both sides
     assert int(ratio.group(2)) > 0 and raw_rate > 0 and harness_rate > 0  # the engine generated on both sides
+
+
+def test_pipeline_bench_measures_the_four_schedules_and_their_efficiency(capsys) -> None:
+    """Real intake (fax_light pages through tesseract) and the simulated accelerator balanced against it."""
+    from harness.benchmarks.pipeline import main as bench_pipeline
+
+    assert bench_pipeline(["--limit", "3", "--balance", "--set", "output_tokens_per_chart=10"]) == 0
+    out = capsys.readouterr().out
+    seconds = {}
+    for label in ("(a) intake alone", "(b) extraction alone", "(c) stop-and-go", "(d) streaming"):
+        row = re.search(re.escape(label) + r"[^│]*│\s+([0-9.]+)\s+│\s+([0-9.]+)", out)
+        assert row, f"no row {label!r} in:\n{out}"
+        seconds[label[:3]] = float(row.group(1))
+        assert _within_rounding(float(row.group(2)), 3, seconds[label[:3]])  # charts/s from its own seconds
+    efficiency = re.search(r"streaming efficiency \(share of the ideal overlap\): ([0-9.]+); stop-and-go: ([0-9.]+)", out)
+    assert efficiency, out
+    ideal = max(seconds["(a)"], seconds["(b)"])
+    assert abs(float(efficiency.group(1)) - ideal / seconds["(d)"]) < 0.01
+    assert abs(float(efficiency.group(2)) - ideal / seconds["(c)"]) < 0.01
+    assert "charts with the same codes and routes under both policies: 3 of 3" in out  # the simulation is deterministic
