@@ -27,6 +27,8 @@ class Row:
     seconds: float
     busy_s: float | None = None
     calls: int | None = None
+    output_tokens: int = 0
+    """Tokens the model generated (0 for intake and for extractors without a model)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             outcomes.append([(r.chart_id, [c.code for c in r.codes], r.route, r.reasons) for r in run.results])
             label = f"(c) stop-and-go, batches of {args.batch_size}" if policy == "stop_and_go" else \
                 f"(d) streaming, queue {args.queue_size}"
-            rows.append(Row(label, run.wall_s, run.extract_busy_s, run.extract_calls))
+            rows.append(Row(label, run.wall_s, run.extract_busy_s, run.extract_calls,
+                            sum(e.output_tokens for e in run.extractions)))
     finally:
         preparer.close()
         if extractor is not None:
@@ -112,15 +115,15 @@ def main(argv: list[str] | None = None) -> int:
 
     table = Table(title=f"Pipeline overlap: {len(charts)} charts of {args.dataset}/{args.split}, {args.degradation}, "
                         f"extractor {args.extractor}", title_justify="left")
-    for column in ("path", "seconds", "charts/s", "extractor calls", "engine busy share", "max(a, b) / this"):
+    for column in ("path", "seconds", "charts/s", "extractor calls", "output tokens", "engine busy share", "max(a, b) / this"):
         table.add_column(column, justify="left" if column == "path" else "right")
     ideal = max(rows[0].seconds, rows[1].seconds)
     for row in rows:
         table.add_row(row.path, f"{row.seconds:.2f}", f"{len(charts) / row.seconds:.2f}",
-                      "" if row.calls is None else str(row.calls),
+                      "" if row.calls is None else str(row.calls), str(row.output_tokens) if row.output_tokens else "",
                       "" if row.busy_s is None else f"{row.busy_s / row.seconds:.2f}",
                       f"{ideal / row.seconds:.2f}" if row.busy_s is not None else "")
-    console = Console(width=130)
+    console = Console(width=150)
     console.print(table)
     console.print(f"streaming efficiency (share of the ideal overlap): {ideal / rows[3].seconds:.2f}; "
                   f"stop-and-go: {ideal / rows[2].seconds:.2f}", highlight=False)
@@ -134,11 +137,12 @@ def extraction_alone(extractor, charts, largest_call: int) -> Row:
     """Every readable chart extracted with nothing else running, in calls as large as streaming could make."""
     started = time.perf_counter()
     calls = 0
+    tokens = 0
     for first in range(0, len(charts), largest_call):
-        extractor.extract(charts[first : first + largest_call])
+        tokens += sum(e.output_tokens for e in extractor.extract(charts[first : first + largest_call]))
         calls += 1
     seconds = time.perf_counter() - started
-    return Row(f"(b) extraction alone (calls of up to {largest_call})", seconds, None, calls)
+    return Row(f"(b) extraction alone (calls of up to {largest_call})", seconds, None, calls, tokens)
 
 
 def balanced_prefill(settings: dict, charts, intake_s: float) -> float:
