@@ -12,7 +12,8 @@ import pytest
 from conftest import PROJECT_ROOT, artifact, harness, runs, store
 
 # machine measurements, not results
-TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s", "system", "gpu_", "cost_per_1k")
+TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s", "system", "gpu_", "cost_per_1k", "charts_per_hour", "engines_for",
+          "extract_busy")
 
 
 @pytest.mark.slow

@@ -30,7 +30,8 @@ JOBS = {
     "sample_fax_light": ["degradation=fax_light", "dataset.limit=3"],
 }
 NEEDS_DATA = {"codiesp_es_dictionary"}
-TIMING = re.compile(r"^(wall_s|charts_per_s|pages_per_s|chart_latency_|stage_|cost_per_|system/)|tokens_per_s")
+TIMING = re.compile(r"^(wall_s|charts_per_s|charts_per_hour|engines_for|extract_busy|pages_per_s|chart_latency_|stage_"
+                    r"|cost_per_|system/)|tokens_per_s")
 """Metrics that measure the machine, not the pipeline's decisions."""
 
 
