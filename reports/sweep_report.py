@@ -22,6 +22,7 @@ from typing import Any
 from harness.atomic_files import write_text_atomic
 from harness.metrics.registry import names
 from harness.tracking.run_store import RecordedRun
+from harness.tracking.sweep_jobs import JobState
 from reports import cli, labels
 from reports.html import Html, Section, esc, figure, note, page, section, table, tag
 from reports.run_data import ReportError, differing_params, param_label, run_config
@@ -29,16 +30,20 @@ from reports.run_data import ReportError, differing_params, param_label, run_con
 ARTIFACT = "sweep_report.html"
 
 
-def write_sweep_report(runs: list[RecordedRun], out: Path) -> Path:
-    """Write the comparison page of ``runs`` (a sweep's job runs, in sweep order) to ``out``."""
-    if not runs:
+def write_sweep_report(runs: list[RecordedRun], out: Path, jobs: Sequence[JobState] = ()) -> Path:
+    """Write the comparison page of ``runs`` (a sweep's finished job runs, in sweep order) to ``out``; ``jobs`` (every
+    job of the sweep with its state) adds a section on the jobs that did not finish."""
+    if not runs and not jobs:
         raise ReportError("a sweep report needs at least one run")
-    swept = differing_params(runs)
+    unfinished = [job for job in jobs if job.status != "finished"]
+    swept = differing_params(runs) if runs else []
     shown = [m for m in names(sweep=True) if any(m in run.metrics for run in runs)]  # accuracy, review, automation, speed
-    sections = [_runs_table(runs, swept, shown), *(_over(param, runs, swept, shown) for param in swept)]
-    dataset = run_config(runs[0].folder).get("dataset", {})
+    sections = [_jobs_table(unfinished, len(jobs))] if unfinished else []
+    if runs:
+        sections += [_runs_table(runs, swept, shown), *(_over(param, runs, swept, shown) for param in swept)]
+    dataset = run_config(runs[0].folder).get("dataset", {}) if runs else {}
     identity = {
-        "Runs": len(runs),
+        "Runs": f"{len(runs)} finished" + (f" of {len(jobs)} jobs" if jobs else ""),
         "Swept": ", ".join(f"{param_label(p)} ({', '.join(_values(runs, p))})" for p in swept)
         or "nothing: the runs share every param",
         "Charts": f"{dataset.get('name', '?')} / {dataset.get('split', '?')}",
@@ -54,6 +59,17 @@ def _values(runs: Sequence[RecordedRun], param: str) -> list[str]:
         return sorted(values, key=float)
     except ValueError:
         return values
+
+
+def _jobs_table(unfinished: Sequence[JobState], planned: int) -> Section:
+    rows = [(esc(job.status), tag("code", job.overrides or "(defaults)"), tag("code", job.run_id[:8]) if job.run_id else "–",
+             esc(job.error or "–")) for job in unfinished]
+    return section(
+        "Jobs that did not finish",
+        f"{len(unfinished)} of {planned} jobs have no finished run: failed (the job raised), running, or missing (never "
+        "recorded: not started, killed or pre-empted). Their figures are absent below. Re-submitting the sweep into its "
+        "folder (hydra.sweep.dir=...) runs only these.",
+        table(["status", "overrides", "run", "error"], rows))
 
 
 def _runs_table(runs: Sequence[RecordedRun], swept: Sequence[str], shown: Sequence[str]) -> Section:
@@ -135,9 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def build(args: Any) -> Path:
         from harness.tracking.run_store import child_runs, load_run
+        from harness.tracking.sweep_jobs import job_states
 
         runs = [load_run(run_id, args.tracking_uri) for run_id in child_runs(args.parent_run_id, args.tracking_uri)]
-        out = write_sweep_report(runs, args.out or Path(f"sweep-{args.parent_run_id[:8]}.html"))
+        jobs = job_states(args.parent_run_id, args.tracking_uri)
+        out = write_sweep_report(runs, args.out or Path(f"sweep-{args.parent_run_id[:8]}.html"), jobs)
         log_to_parent(args.parent_run_id, out, args.tracking_uri)
         return out
 

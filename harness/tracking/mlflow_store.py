@@ -92,9 +92,21 @@ class Tracker:
                 if experiment is not None:
                     self._experiment_id = experiment.experiment_id
                 else:
-                    self._experiment_id = client.create_experiment(self.config.experiment,
-                                                                   artifact_location=self._artifact_location())
+                    self._experiment_id = self._create_experiment(client)
         return self._experiment_id
+
+    def _create_experiment(self, client: MlflowClient) -> str:
+        """Create the experiment; if another job created it first (parallel jobs on a tracking server, which the
+        SQLite file lock does not cover), use theirs."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return client.create_experiment(self.config.experiment, artifact_location=self._artifact_location())
+        except MlflowException:
+            experiment = client.get_experiment_by_name(self.config.experiment)
+            if experiment is None:
+                raise
+            return experiment.experiment_id
 
     def check(self) -> None:
         """Reach the store and its experiment now, so a bad ``tracking.uri`` fails before any chart is processed."""
@@ -116,6 +128,11 @@ class Tracker:
         with self._locked() as client:
             return client.create_run(experiment_id, start_time=_epoch_ms(start_time), run_name=run_name,
                                      tags=all_tags).info.run_id
+
+    def reopen(self, run_id: str) -> None:
+        """Mark an ended run as running again (a sweep re-submitted into its folder)."""
+        with self._locked() as client:
+            client.update_run(run_id, status="RUNNING")
 
     def log(
         self,

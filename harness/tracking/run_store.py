@@ -108,14 +108,16 @@ def load_run(run_id: str, uri: str = DEFAULT_URI, into: Path | None = None) -> R
     return recorded
 
 
-def child_runs(parent_id: str, uri: str = DEFAULT_URI) -> list[str]:
-    """Ids of the job runs under a sweep's parent run, oldest first."""
+def child_runs(parent_id: str, uri: str = DEFAULT_URI, required: bool = True) -> list[str]:
+    """Ids of the finished job runs under a sweep's parent run, oldest first (failed jobs have no results to compare);
+    with ``required``, none is an error."""
     mlflow = client(uri)
     parent = get_run(parent_id, uri)
-    found = mlflow.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'",
+    found = mlflow.search_runs([parent.info.experiment_id],
+                               filter_string=f"tags.mlflow.parentRunId = '{parent_id}' and attributes.status = 'FINISHED'",
                                order_by=["attributes.start_time ASC"])
-    if not found:
-        raise RunStoreError(f"run {parent_id!r} has no child runs: pass a sweep's parent run")
+    if not found and required:
+        raise RunStoreError(f"run {parent_id!r} has no finished child runs: pass a sweep's parent run")
     return [run.info.run_id for run in found]
 
 
