@@ -29,17 +29,18 @@ COMMANDS: dict[str, Command] = {
     "run": Command("harness.cli:run", "run a job, or a sweep with -m: harness run dataset=... extractor=... rules=..."),
     "gate": Command("harness.tracking.gate:main", "compare a candidate run with a baseline; exit 1 on a real regression"),
     "report": Command("harness.cli:report", "write an HTML report: report run <id> | sweep <id> | compare <a> <b>"),
-    "server": Command("harness.tracking.server:main", "start the MLflow UI over the run store (127.0.0.1 only)"),
+    "server": Command("harness.tracking.server:main", "start the MLflow server over a store (127.0.0.1 by default)"),
     "audit": Command("harness.trust.audit:main", "verify a run's hash-chained audit trail"),
     "rules": Command("coders.cli:main", "validate and list rule packs"),
     "fit": Command("extractors.reference.fit:main", "fit the reference extractor's artifact on CodiEsp"),
     "models": Command("extractors.llm.weights:main", "prepare local model weights for the model-served extractors"),
     "download": Command("harness.sources.download:main", "download a dataset and verify its checksums"),
-    "bench": Command("harness.cli:bench", "throughput benchmarks: bench pages | llm | pipeline | reference"),
+    "bench": Command("harness.cli:bench", "benchmarks: bench pages | llm | pipeline | reference | tracking"),
 }
 REPORTS = {"run": "reports.run_report:main", "sweep": "reports.sweep_report:main", "compare": "reports.compare_report:main"}
 BENCHES = {"pages": "harness.benchmarks.pages:main", "llm": "harness.benchmarks.llm:main",
-           "pipeline": "harness.benchmarks.pipeline:main", "reference": "harness.benchmarks.reference:main"}
+           "pipeline": "harness.benchmarks.pipeline:main", "reference": "harness.benchmarks.reference:main",
+           "tracking": "harness.benchmarks.tracking:main"}
 
 
 def usage() -> str:

@@ -77,3 +77,20 @@ def test_pipeline_bench_measures_the_four_schedules_and_their_efficiency(capsys)
     assert abs(float(efficiency.group(1)) - ideal / seconds["(d)"]) < 0.01
     assert abs(float(efficiency.group(2)) - ideal / seconds["(c)"]) < 0.01
     assert "charts with the same codes and routes under both policies: 3 of 3" in out  # the simulation is deterministic
+
+
+def test_tracking_bench_counts_runs_started_and_recorded(capsys) -> None:
+    """Two jobs at once into a fresh SQLite store, with and without the Tracker's lock: every run read back complete."""
+    from harness.benchmarks.tracking import main as bench_tracking
+
+    assert bench_tracking(["--jobs", "2", "--unlocked"]) == 0
+    out = capsys.readouterr().out
+    for lock in ("file lock", "none"):
+        cells = r"\s+│\s+(\d+)" * 4 + r"\s+│\s+([0-9.]+)" * 2
+        row = re.search(r"sqlite \(a fresh store\)\s+│ " + lock + cells, out)
+        assert row, f"no row for lock {lock!r} in:\n{out}"
+        jobs, started, recorded, errors = map(int, row.groups()[:4])
+        wall_s, per_s = map(float, row.groups()[4:])
+        assert (jobs, started, recorded, errors) == (2, 2, 2, 0)
+        assert wall_s > 0.005  # runs/s from the seconds, both printed to 2 decimals
+        assert recorded / (wall_s + 0.005) - 0.005 <= per_s <= recorded / (wall_s - 0.005) + 0.005
