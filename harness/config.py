@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, CodeSystem
 from harness.registry import DATASETS
@@ -35,6 +35,11 @@ class DatasetConfig(_Config):
     """Split to evaluate on."""
     limit: int | None = Field(default=None, ge=1)
     """Evaluate only the first ``limit`` charts (by id) of the split; None = all."""
+    num_shards: int = Field(default=1, ge=1)
+    """Split the evaluated charts (after ``limit``) into this many disjoint shards by a hash of the chart id, for a sweep
+    over ``shard`` (a SLURM job array); ``harness merge <parent run>`` combines them (``harness.sources.shards``)."""
+    shard: int = Field(default=0, ge=0)
+    """Which shard this job evaluates, from 0 to ``num_shards - 1``."""
     data_dir: str | None = None
     """Root of external data (CodiEsp lives in ``<data_dir>/codiesp/<split>/``); defaults to ``$HARNESS_DATA_DIR``."""
     path: str | None = None
@@ -69,6 +74,13 @@ class DatasetConfig(_Config):
     @classmethod
     def _registered(cls, name: str) -> str:
         return DATASETS.check(name)
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> DatasetConfig:
+        if self.shard >= self.num_shards:
+            raise ValueError(f"dataset.shard={self.shard} is not below dataset.num_shards={self.num_shards} "
+                             f"(shards are numbered 0 to {self.num_shards - 1})")
+        return self
 
     def resolved_data_dir(self) -> Path:
         root = self.data_dir or os.environ.get("HARNESS_DATA_DIR")

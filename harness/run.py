@@ -13,7 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -326,8 +326,14 @@ class JobIdentity:
     """The sweep's parent run, for a job of a sweep."""
     started: float | None = None
     """When the job began (``time.time()``); MLflow shows it as the run's start (None: when the run is recorded)."""
+    name: str | None = None
+    """The run's name when not made from the job and its overrides (a merged run's)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags beside the job's own (a merged run's ``harness.merged_from``, ...)."""
 
     def run_name(self, job: JobConfig) -> str:
+        if self.name:
+            return self.name[:_RUN_NAME_CHARS]
         base = f"{job.dataset.name}-{job.extractor.name}-{job.rules.name}"
         return f"{base} {' '.join(self.overrides)}"[:_RUN_NAME_CHARS] if self.overrides else base
 
@@ -341,6 +347,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
     """Emit the billing output and audit trail, write the artifacts and report, log to MLflow, write ``run.json`` beside
     the artifacts and print the summary."""
     from harness.metrics.coding import per_chart_scores
+    from harness.pipeline.recorded_run import write_pipeline_record
     from harness.sources import dataset_digest
     from harness.tracking.mlflow_store import flatten
     from harness.trust.artifacts import write_trust_artifacts
@@ -359,6 +366,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
                                                 run_meta, curves, redact)
     metrics.update(billing)
     write_artifacts(output_dir, config, charts, run.results, per_chart_scores(outcomes), metrics, redact)
+    write_pipeline_record(output_dir, run, extractor, redact)  # what ``harness merge`` rebuilds a sharded run from
     write_skipped_lines(output_dir / "skipped_lines.jsonl", ran.skipped)
     write_run_report(output_dir, charts, redact)
     if ran.calibrator is not None:
@@ -383,6 +391,8 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
                 "dataset": dataset.name,
                 "dataset.split": dataset.split,
                 "dataset.digest": context["dataset_digest"],
+                "dataset.num_shards": str(dataset.num_shards),
+                "dataset.shard": str(dataset.shard),
                 "rules.pack": pack.name,
                 "rules.version": str(pack.version),
                 "extractor": extractor.name,
@@ -392,6 +402,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
                 "audit.head": audit_head,
                 "harness.kind": "job",
                 "harness.overrides": " ".join(identity.overrides),
+                **identity.tags,
             },
             parent_run_id=identity.parent_run_id,
             start_time=identity.started,

@@ -30,7 +30,7 @@ LAYERS = [
 installed-engine check and the leakage check; ``harness.job`` is the job (``run``, ``job_config``) and the ``harness`` command."""
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines"}
-JOB = {"run", "job_config", "cli", "__main__"}
+JOB = {"run", "job_config", "cli", "__main__", "merge"}
 
 
 def unit_of(module: str) -> str:

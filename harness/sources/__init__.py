@@ -7,15 +7,18 @@ from harness.contracts import Chart, digest
 from harness.errors import DataError
 from harness.registry import DATASETS
 from harness.sources.loaded import LoadedCharts, Purpose, SkippedLine
+from harness.sources.shards import select_shard, shard_charts, shard_of
 
-__all__ = ["DataError", "LoadedCharts", "Purpose", "SkippedLine", "dataset_digest", "load_charts", "load_split"]
+__all__ = ["DataError", "LoadedCharts", "Purpose", "SkippedLine", "dataset_digest", "load_charts", "load_split", "shard_charts",
+           "shard_of"]
 
 
 def load_split(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
     """The charts of ``config.split`` sorted by id, and the lines skipped reading them.
 
-    ``evaluate``: cut to ``config.limit``; a split without charts is a ``DataError``. ``learn``: every chart of the
-    split (user files leave out charts without ``meta.split``), possibly none.
+    ``evaluate``: cut to ``config.limit``, then to shard ``config.shard`` of ``config.num_shards``
+    (``harness.sources.shards``); a split or shard without charts is a ``DataError``. ``learn``: every chart of the
+    split (user files leave out charts without ``meta.split``), possibly none, never sharded.
     """
     loaded = DATASETS.resolve(config.name)(config, purpose)
     charts = sorted(loaded.charts, key=lambda c: c.id)
@@ -23,6 +26,7 @@ def load_split(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCh
         if not charts:
             raise DataError(f"dataset {config.name!r} split {config.split!r} has no charts")
         charts = charts[: config.limit] if config.limit else charts
+        charts = select_shard(charts, config)
     return LoadedCharts(charts=charts, skipped=loaded.skipped)
 
 

@@ -148,7 +148,7 @@ def _load(config: DatasetConfig, language: str) -> list[Chart]:
         folder=str(folder),
         split=config.split,
         language=language,
-        config_json=config.model_dump_json(exclude={"limit", "cache_dir"}),
+        config_json=config.model_dump_json(exclude={"limit", "num_shards", "shard", "cache_dir"}),
         fingerprint=files_digest(files),
     )
 
