@@ -62,3 +62,23 @@ def test_a_sweep_on_slurm_records_every_job_under_one_parent_on_the_team_server(
     # Each job ran as a task of one SLURM job array (submitit keeps a folder per task in the sweep folder).
     tasks = sorted(path.name for path in (sweep / ".submitit").iterdir() if path.name[0].isdigit() and "_" in path.name)
     assert len(tasks) == 2 and {name.split("_")[1] for name in tasks} == {"0", "1"} and len({n.split("_")[0] for n in tasks}) == 1
+
+
+@pytest.mark.slow
+def test_shards_run_as_a_slurm_job_array_and_merge_on_the_team_server(
+        cluster: slurm.OneNodeCluster, team_server: str, tmp_path: Path) -> None:
+    from harness.tracking.run_store import client, newest_job_run
+
+    sweep = tmp_path / "sweep"
+    done = subprocess.run([sys.executable, "-m", "harness", "-m", "hydra/launcher=slurm_cpu", "hydra.launcher.cpus_per_task=1",
+                           "hydra.launcher.mem_gb=1", "dataset.limit=6", "dataset.num_shards=2", "dataset.shard=0,1",
+                           "summary=false", f"tracking.uri={team_server}", f"hydra.sweep.dir={sweep}"],
+                          cwd=tmp_path, env=cluster.env(), capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    parent = (sweep / ".mlflow_parent_run_id").read_text().strip()
+    merged = subprocess.run([sys.executable, "-m", "harness", "merge", parent, "--tracking-uri", team_server,
+                             "--output-dir", str(tmp_path / "merged")], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    run = client(team_server).get_run(newest_job_run(team_server))  # what gate --candidate latest picks
+    assert run.data.tags["harness.merge_of"] == parent and run.data.metrics["n_charts"] == 6
+    assert "per_chart_scores.jsonl" in {a.path for a in client(team_server).list_artifacts(run.info.run_id)}
