@@ -18,6 +18,7 @@ from harness.config import DatasetConfig, EvaluationConfig, RulesConfig, Trackin
 from harness.errors import ConfigError
 from harness.intake.degrade.config import DegradationConfig
 from harness.intake.ocr import IntakeConfig
+from harness.operations.config import OperationsConfig
 from harness.pipeline.streaming import PipelineConfig
 from harness.registry import EXTRACTORS
 from harness.trust.calibration_split import CalibrationRunConfig
@@ -70,6 +71,8 @@ class JobConfig(BaseModel):
     """How metrics and their intervals are computed."""
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     """How the stages are scheduled (streaming, or stop-and-go batches)."""
+    operations: OperationsConfig = Field(default_factory=OperationsConfig)
+    """The workload model that turns routes and errors into a coding department's outcomes (denials, coder time, queue)."""
     seed: int = 0
     """Seed of every random choice (degradation, bootstrap, calibration hold-out): same config and seed, same results."""
     extraction_cache: bool = True

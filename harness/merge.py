@@ -54,7 +54,8 @@ SAME_TAGS = ("dataset", "dataset.split", "rules.pack", "rules.version", "extract
 MACHINE_GROUPS = frozenset({"throughput", "system"})
 """Registry groups whose metrics measure the machine and the run's circumstances (timings, cache reuse, resources)."""
 MACHINE_UNITS = frozenset({"seconds", "per_second", "per_hour", "usd"})
-"""Units of metrics that measure time, wherever they are grouped (``pages_per_s`` is an intake metric)."""
+"""Units of metrics that measure time, wherever they are grouped (``pages_per_s`` is an intake metric); coder
+``minutes`` are the workload model's, not the machine's."""
 _SHOWN_DIFFERENCES = 3
 
 
@@ -64,12 +65,17 @@ class MergeRefused(HarnessError):
 
 def measures_the_machine(name: str) -> bool:
     """Whether recorded metric ``name`` (or a bound of one) measures the machine rather than the pipeline's decisions:
-    what a merged run cannot reproduce exactly (registry group throughput or system, or a unit of time or money)."""
+    what a merged run cannot reproduce exactly (the registry's ``machine`` flag where set, else group throughput or
+    system, or a unit of machine time or money)."""
     from harness.metrics import registry
 
     base = next((name.removesuffix(suffix) for suffix in registry.BOUNDS if name.endswith(suffix)), name)
     found = registry.find(base)
-    return found is not None and (found.group in MACHINE_GROUPS or found.unit in MACHINE_UNITS)
+    if found is None:
+        return False
+    if found.machine is not None:  # said outright: coder throughput is per hour of a coder, time to claim has latency in it
+        return found.machine
+    return found.group in MACHINE_GROUPS or found.unit in MACHINE_UNITS
 
 
 @dataclass(frozen=True)

@@ -283,14 +283,16 @@ def outcomes_of(job: JobConfig, ran: Ran) -> list[ChartOutcome]:
 
 
 def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[dict[str, float], dict[str, Any]]:
-    """Every metric of the run (intervals by chart-level bootstrap) and the trust layer's curves; without gold codes,
-    only what needs none."""
+    """Every metric of the run (intervals by chart-level bootstrap) and the documents written beside them (the trust
+    layer's curves, the operations model's ``operations.json``); without gold codes, only what needs none."""
     from harness.metrics import registry
     from harness.metrics.capacity import capacity
     from harness.metrics.coding import evaluate
     from harness.metrics.extraction import extraction_metrics
     from harness.metrics.robustness import robustness_metrics
     from harness.metrics.trust import trust_metrics
+    from harness.operations import DOCUMENT as OPERATIONS_DOCUMENT
+    from harness.operations import live_facts, operations
     from harness.pipeline.chart_steps import stage_totals
 
     evaluation, charts, run = job.evaluation, ran.charts, ran.run
@@ -310,6 +312,10 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     trust, curves = trust_metrics(charts, run.results, job.dataset.code_systems)
     metrics.update(trust)
     metrics["charts_skipped"] = len(ran.skipped)
+    if ran.labelled:  # the workload model needs to know which charts carry a wrong or missing code
+        ops = operations(live_facts(run.results, outcomes, ran.labelled), job.operations, **bootstrap)
+        metrics.update(ops.metrics)
+        curves[OPERATIONS_DOCUMENT] = ops.document  # written beside the curves: operations.json
     if not ran.labelled:  # not zero: a figure measured against no gold would read as a result
         metrics = registry.without_gold(metrics)
         curves = {}

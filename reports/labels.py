@@ -29,7 +29,8 @@ def label(name: str) -> str:
 
 
 def format_value(name: str, value: float | None) -> str:
-    """``value`` of metric ``name`` in its unit: ``84.0%``, ``0.54 ms``, ``976 /s``, ``3,510 /h``, ``$1.14``."""
+    """``value`` of metric ``name`` in its unit: ``84.0%``, ``0.54 ms``, ``6.5 min``, ``18.2 h``, ``976 /s``, ``3,510 /h``,
+    ``$1.14``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     unit = info(name).unit
@@ -37,6 +38,10 @@ def format_value(name: str, value: float | None) -> str:
         return f"{value * 100:.1f}%"
     if unit == "seconds":
         return _seconds(value)
+    if unit == "minutes":
+        return f"{_significant(value)} min"
+    if unit == "hours":
+        return f"{_significant(value)} h"
     if unit == "per_second":
         return f"{_significant(value)} /s"
     if unit == "per_hour":

@@ -13,7 +13,7 @@ from conftest import PROJECT_ROOT, artifact, harness, runs, store
 
 # machine measurements, not results
 TIMING = ("charts_per_s", "chart_latency", "stage_", "wall_s", "system", "gpu_", "cost_per_1k", "charts_per_hour", "engines_for",
-          "extract_busy")
+          "extract_busy", "extraction_cache", "time_to_claim")
 
 
 @pytest.mark.slow
@@ -172,7 +172,7 @@ def test_every_config_option_composes() -> None:
 
     conf = PROJECT_ROOT / "conf"
     groups = ("dataset", "degradation", "routing", "calibration", "edits", "tracking", "evaluation", "intake", "rules",
-              "extractor")
+              "operations", "extractor")
     composed = 0
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
         for group in groups:

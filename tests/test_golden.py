@@ -31,7 +31,7 @@ JOBS = {
 }
 NEEDS_DATA = {"codiesp_es_dictionary"}
 TIMING = re.compile(r"^(wall_s|charts_per_s|charts_per_hour|engines_for|extract_busy|pages_per_s|chart_latency_|stage_"
-                    r"|cost_per_|system/)|tokens_per_s")
+                    r"|cost_per_|system/|time_to_claim_)|tokens_per_s")
 """Metrics that measure the machine, not the pipeline's decisions."""
 
 

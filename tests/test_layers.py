@@ -20,6 +20,7 @@ LAYERS = [
     ["harness.sources", "extractors"],
     ["extractors.dictionary", "extractors.llm"],
     ["harness.metrics"],
+    ["harness.operations"],  # the workload model reads runs' results and scores, and uses the bootstrap
     ["harness.pipeline", "harness.tracking"],
     ["extractors.reference"],  # its fit command records the fit in MLflow
     ["reports"],

@@ -21,10 +21,11 @@ from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
-Unit = Literal["share", "seconds", "per_second", "per_hour", "usd", "count", "score", "megabytes", "number"]
+Unit = Literal["share", "seconds", "minutes", "hours", "per_second", "per_hour", "usd", "count", "score", "megabytes", "number"]
 Group = Literal["codes", "review", "calibration", "evidence", "edits", "billing", "extraction", "intake", "recoverable",
-                "throughput", "system"]
-"""What a metric is about; report sections show a group each (``recoverable``: scored against what intake kept)."""
+                "operations", "throughput", "system"]
+"""What a metric is about; report sections show a group each (``recoverable``: scored against what intake kept;
+``operations``: a coding department's outcomes under the workload model of ``harness.operations``)."""
 GateTest = Literal["paired", "mcnemar", "floor", "ratio"]
 """How the CI gate may judge a metric, in the order its table lists them:
 
@@ -77,6 +78,9 @@ class Metric:
     """How the CI gate may judge it; None: never gated."""
     needs_gold: bool = False
     """Measured against gold codes: not recorded for a run without them (an evaluation-only run)."""
+    machine: bool | None = None
+    """Measures the machine (its timings, resources) rather than the pipeline's decisions, so it differs between runs of
+    the same config and seed; None: decided by group and unit (``harness.merge.measures_the_machine``)."""
 
     @property
     def is_family(self) -> bool:
@@ -140,6 +144,27 @@ METRICS: tuple[Metric, ...] = (
            needs_gold=True),
     Metric("n_gold_codes_recoverable", "Gold codes with evidence after intake", "count", NEITHER, "recoverable", summary=False,
            needs_gold=True),
+    Metric("denial_rate", "Claims a payer would deny (failed payer edit or wrong code)", "share", DOWN, "operations",
+           interval=True, needs_gold=True),
+    Metric("rework_rate", "Charts that come back for correction", "share", DOWN, "operations", interval=True, needs_gold=True),
+    Metric("coder_minutes_per_chart", "Coder minutes per chart (review, QA, rework)", "minutes", DOWN, "operations",
+           interval=True, needs_gold=True),
+    Metric("coder_throughput_charts_per_hour", "Charts per coder hour", "per_hour", UP, "operations", interval=True,
+           needs_gold=True, machine=False),
+    Metric("coder_time_saved", "Coder time saved against coding every chart by hand", "share", UP, "operations",
+           interval=True, needs_gold=True),
+    Metric("coder_utilization", "Coder hours the daily volume needs (share of those available)", "share", DOWN, "operations",
+           needs_gold=True),
+    Metric("operations_stable", "Review queue keeps up with arrivals (1 yes, 0 no)", "number", UP, "operations",
+           needs_gold=True),
+    Metric("review_queue_backlog", "Charts waiting for review at the end of the simulated days", "count", DOWN, "operations",
+           needs_gold=True),
+    Metric("backlog_growth_per_day", "Growth of the review backlog per day (charts)", "number", DOWN, "operations",
+           needs_gold=True),
+    Metric("time_to_claim_p50_h", "Hours from arrival to claim, median", "hours", DOWN, "operations", needs_gold=True,
+           machine=True),
+    Metric("time_to_claim_p95_h", "Hours from arrival to claim, slowest 5%", "hours", DOWN, "operations", needs_gold=True,
+           machine=True),
     Metric("charts_per_s", "Charts per second", "per_second", UP, "throughput", interval=True, sweep=True,
            gate=GateRule("ratio", "max_throughput_drop")),
     Metric("chart_latency_p50_s", "Time per chart, median", "seconds", DOWN, "throughput", interval=True),

@@ -48,6 +48,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
     from harness.metrics.extraction import extraction_metrics
     from harness.metrics.robustness import ChartIntake, robustness_metrics
     from harness.metrics.trust import trust_metrics
+    from harness.operations import OperationsConfig, live_facts, operations
     from harness.tracking.system_metrics import SystemSampler
     from harness.trust.artifacts import write_trust_artifacts
     from harness.trust.audit import RunMeta
@@ -68,6 +69,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
     metrics |= trust
     billing, _ = write_trust_artifacts(tmp_path_factory.mktemp("trust"), given, made, {}, RunMeta(extractor="x"), curves, True)
     metrics |= billing
+    metrics |= operations(live_facts(made, outcomes, True), OperationsConfig(), n_resamples=50).metrics
     with SystemSampler(interval_s=60) as sampler:
         pass
     metrics |= sampler.summary() | {sample.name: sample.value for sample in sampler.samples}
@@ -111,7 +113,8 @@ def keys_written_in_source() -> set[Key]:
 
 def test_every_recorded_key_is_registered(recorded: dict[str, float]) -> None:
     assert {"micro_f1", "quality_auroc", "unsupported_evidence_rate", "edit_excludes1_failure_rate", "billing_valid_rate",
-            "system_memory_peak_mb"} <= recorded.keys(), "the hand-made run should reach every metric module"
+            "system_memory_peak_mb", "denial_rate", "time_to_claim_p95_h"} <= recorded.keys(), \
+        "the hand-made run should reach every metric module"
     assert [key for key in sorted(recorded) if not registry.is_registered(key)] == []
 
 
