@@ -38,7 +38,7 @@ def test_load_run_returns_per_chart_rows(sweep: tuple[str, str, list[str]], tmp_
 def test_child_runs_lists_the_sweep_jobs(sweep: tuple[str, str, list[str]]) -> None:
     uri, parent, children = sweep
     assert child_runs(parent, uri) == children and len(children) == 2
-    with pytest.raises(RunStoreError, match=f"run '{children[0]}' has no child runs"):
+    with pytest.raises(RunStoreError, match=f"run '{children[0]}' has no finished child runs"):
         child_runs(children[0], uri)
 
 
