@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "run": Command("harness.cli:run", "run a job, or a sweep with -m: harness run dataset=... extractor=... rules=..."),
     "gate": Command("harness.tracking.gate:main", "compare a candidate run with a baseline; exit 1 on a real regression"),
     "merge": Command("harness.merge:main", "combine the shards of a sharded sweep into one run"),
+    "operations": Command("harness.operations.what_if:main", "a run's operational outcomes under other assumptions"),
     "report": Command("harness.cli:report", "write an HTML report: report run <id> | sweep <id> | compare <a> <b>"),
     "server": Command("harness.tracking.server:main", "start the MLflow server over a store (127.0.0.1 by default)"),
     "audit": Command("harness.trust.audit:main", "verify a run's hash-chained audit trail"),

@@ -1,6 +1,7 @@
 """The comparison report: run b against run a on the same charts, paired chart by chart.
 
 Headline differences (with paired bootstrap intervals where ``harness.metrics.paired_stats`` has them),
+the coding department's outcomes (denials, rework and coder minutes paired by chart; the review queue),
 the per-chart change in F1 (a histogram and how many charts got better, worse or stayed the same),
 and the codes b gets right more or less often than a, with example charts. The page names codes and
 chart ids only, never chart text.
@@ -21,6 +22,7 @@ from harness.metrics.registry import headline
 from harness.tracking.run_store import RecordedRun
 from reports import cli, labels
 from reports.html import Html, Section, badge, figure, note, page, section, table, tag, tiles
+from reports.operations import compare_section
 from reports.run_data import ReportError, chart_codes, differing_params, param_label, run_config
 
 TOP_CODES = 10
@@ -35,7 +37,10 @@ def write_comparison(a: RecordedRun, b: RecordedRun, out: Path) -> Path:
     Raises ``ReportError`` (a ``ValueError``) naming both runs unless they scored the same charts.
     """
     _check_same_charts(a, b)
-    sections = [_headline(a, b), _per_chart(a, b), _codes(a, b)]
+    evaluation = run_config(a.folder).get("evaluation", {})
+    operations = compare_section(a, b, int(evaluation.get("n_resamples", 1000)), float(evaluation.get("confidence", 0.95)),
+                                 seed=0)  # None when neither run has operations.json
+    sections = [_headline(a, b), *([operations] if operations is not None else []), _per_chart(a, b), _codes(a, b)]
     changed = differing_params([a, b])
     identity = {"Run A": _who(a), "Run B": _who(b), "Charts": f"{len(a.per_chart)} charts, paired by chart id",
                 "What differs": "; ".join(f"{param_label(p)}: {a.params.get(p, '–')} → {b.params.get(p, '–')}" for p in changed)

@@ -1,4 +1,4 @@
-"""Report figures as inline SVG strings: risk-coverage, reliability, bars, histograms, lines over a sweep.
+"""Report figures as inline SVG strings: risk-coverage, reliability, bars, histograms, lines over a sweep, values by day.
 
 matplotlib is imported on first use (reports' ``--help`` stays fast) and drawn on an Agg canvas
 without pyplot, so no GUI backend or global figure state is involved. Output is byte-for-byte
@@ -202,3 +202,24 @@ def lines(title: str, x_values: Sequence[str], panels: Sequence[Panel], *, xlabe
             ax.set_visible(False)
 
     return _svg(title, (3.4 * columns, 2.8 * rows + 0.4), draw)
+
+
+def daily(title: str, series: Mapping[str, Sequence[float]], *, ylabel: str, xlabel: str = "working day") -> str:
+    """Values at the end of each day (day 1 first), a line per series: a queue's backlog over the simulated days."""
+
+    def draw(figure: Figure) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        ax = figure.add_subplot()
+        top = 0.0
+        for n, (name, values) in enumerate(series.items()):
+            days = list(range(1, len(values) + 1))
+            ax.plot(days, list(values), marker="o", ms=3, lw=1.6, color=PALETTE[n % len(PALETTE)], label=name or None)
+            top = max([top, *values])
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(title=title, xlabel=xlabel, ylabel=ylabel, ylim=(0, top * 1.1 + 1))
+        if len(series) > 1:
+            ax.legend(fontsize=8)
+
+    return _svg(title, (6.4, 3.0), draw)

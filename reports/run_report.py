@@ -1,8 +1,9 @@
 """The run report: one self-contained HTML page per job, for coding leads.
 
-Sections: headline metrics; accuracy against review (risk-coverage); reliability of the confidence
-scores; metrics per ICD-10 chapter; most frequent errors; an error gallery; throughput and cost;
-input degradation and OCR; every recorded metric. Each opens with one line on how to read it.
+Sections: headline metrics; accuracy against review (risk-coverage); operations (coder time, denials,
+the review queue and the workload model's assumptions, from ``operations.json``); reliability of the
+confidence scores; metrics per ICD-10 chapter; most frequent errors; an error gallery; throughput and
+cost; input degradation and OCR; every recorded metric. Each opens with one line on how to read it.
 
 Patient text appears only in the error gallery, and only when the charts are given and ``redact``
 is off; otherwise evidence is shown as character offsets.
@@ -27,6 +28,7 @@ from harness.metrics.registry import headline, names
 from reports import cli
 from reports.html import Html, Section, badge, cards, esc, facts, figure, join, metric_table, note, page, section, table, tag
 from reports.labels import format_value
+from reports.operations import run_section
 from reports.run_data import ChartCodes, chart_codes, identity, read_folder, run_config
 
 if TYPE_CHECKING:
@@ -83,9 +85,11 @@ def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str
                     _throughput(metrics, config, confidence), _degradation(metrics, config, confidence),
                     _all_metrics(metrics, confidence)]
         return page("Coding evaluation report", f"{len(coded)} charts coded. {NOT_GRADED}", identity(run), sections)
+    operations = run_section(run, confidence)  # None for a run recorded without operations.json
     sections = [
         _headline(metrics, confidence),
         _review(run, config, coded, confidence),
+        *([operations] if operations is not None else []),
         _reliability(run, metrics, confidence),
         _chapters(coded, config, confidence),
         _frequent_errors(coded, year),

@@ -24,11 +24,12 @@ LAYERS = [
     ["harness.pipeline", "harness.tracking"],
     ["extractors.reference"],  # its fit command records the fit in MLflow
     ["reports"],
-    ["harness.sweep", "harness.benchmarks"],
+    ["harness.sweep", "harness.benchmarks", "harness.what_if"],  # what-if: reads a recorded run, logs child runs
     ["harness.job"],
 ]
 """Lowest first. ``harness.core`` is contracts, errors, config, registry, process and atomic-file helpers, the
-installed-engine check and the leakage check; ``harness.job`` is the job (``run``, ``job_config``) and the ``harness`` command."""
+installed-engine check and the leakage check; ``harness.job`` is the job (``run``, ``job_config``) and the ``harness`` command;
+``harness.what_if`` is ``harness.operations.what_if``, the ``harness operations`` command over recorded runs."""
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines"}
 JOB = {"run", "job_config", "cli", "__main__", "merge"}
@@ -37,6 +38,8 @@ JOB = {"run", "job_config", "cli", "__main__", "merge"}
 def unit_of(module: str) -> str:
     """The layered unit a module belongs to."""
     parts = module.split(".")
+    if module == "harness.operations.what_if":
+        return "harness.what_if"
     if parts[0] == "harness" and len(parts) > 1:
         if parts[1] in CORE:
             return "harness.core"

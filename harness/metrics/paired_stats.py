@@ -6,6 +6,8 @@ interval of the difference is much narrower than the two runs' intervals suggest
 
 - :func:`paired_bootstrap`: point difference ``candidate - baseline`` of a statistic and its
   percentile interval over resamples of charts (the same resampled charts for both runs).
+  A coding-department outcome (``denial_rate``, ``coder_minutes_per_chart``) is a mean of per-chart
+  expected values that the caller adds to the rows (``harness.operations.chart_outcomes``).
 - :func:`mcnemar`: exact McNemar test on per-chart exact match.
 """
 
@@ -20,8 +22,14 @@ import numpy as np
 
 from harness.metrics.bootstrap import count_matrix, draw_indices, percentile_interval
 
-STATISTICS = ("micro_f1", "review_rate", "exact_match")
-"""Statistics :func:`paired_bootstrap` knows; each is built from per-chart sums."""
+SUMS = ("micro_f1", "review_rate", "exact_match")
+"""Statistics built from the per-chart sums of ``per_chart_scores.jsonl`` rows (tp, fp, fn, exact_match, routed_to_review)."""
+CHART_MEANS = ("denial_rate", "rework_rate", "coder_minutes_per_chart")
+"""Statistics that are the mean over charts of a per-chart value the rows carry under the statistic's own name: each
+chart's expected outcome under the workload model, which the caller adds to the rows from the runs' recorded results
+(``harness.operations.chart_outcomes``)."""
+STATISTICS = (*SUMS, *CHART_MEANS)
+"""Statistics :func:`paired_bootstrap` knows."""
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -74,6 +82,15 @@ def _columns(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     return np.array([(r["tp"], r["fp"], r["fn"], r["exact_match"], r["routed_to_review"]) for r in rows], dtype=np.float64)
 
 
+def _chart_values(rows: Sequence[Mapping[str, Any]], statistic: str, which: str) -> np.ndarray:
+    """Each row's own value of ``statistic``, shape ``(N,)``; a row without it is a ``ValueError`` naming the chart."""
+    missing = next((row["chart_id"] for row in rows if row.get(statistic) is None), None)
+    if missing is not None:
+        raise ValueError(f"the {which}'s row of chart {missing!r} has no per-chart {statistic}: add each chart's outcome "
+                         "to the rows first (harness.operations.chart_outcomes)")
+    return np.array([row[statistic] for row in rows], dtype=np.float64)
+
+
 def _statistic(name: str, sums: np.ndarray, n_charts: np.ndarray) -> np.ndarray:
     """``name`` of each weighted chart set from its column sums ``(B, 5)`` and chart counts ``(B,)``."""
     tp, fp, fn, exact, review = sums.T
@@ -89,7 +106,8 @@ def paired_bootstrap(candidate_rows: Rows, baseline_rows: Rows, statistic: str, 
 
     Rows are ``per_chart_scores.jsonl`` rows, aligned by chart_id (the chart sets must be equal).
     Each resample draws charts with replacement and scores both runs on those same charts:
-    micro_f1 from the summed tp/fp/fn, review_rate and exact_match as means. The indices depend only
+    micro_f1 from the summed tp/fp/fn, review_rate and exact_match as means, a statistic of
+    :data:`CHART_MEANS` as the mean of the rows' own values of it. The indices depend only
     on ``seed`` and the number of charts, so every statistic of one comparison sees the same resamples.
     """
     if statistic not in STATISTICS:
@@ -98,8 +116,12 @@ def paired_bootstrap(candidate_rows: Rows, baseline_rows: Rows, statistic: str, 
     n = len(candidate)
     weights = np.vstack([np.ones((1, n)), count_matrix(draw_indices(n, n_resamples, seed), n)])  # row 0: the point value
     totals = weights.sum(axis=1)
-    values = {name: _statistic(statistic, weights @ _columns(rows), totals) for name, rows in
-              (("candidate", candidate), ("baseline", baseline))}
+    if statistic in CHART_MEANS:
+        values = {name: weights @ _chart_values(rows, statistic, name) / totals for name, rows in
+                  (("candidate", candidate), ("baseline", baseline))}
+    else:
+        values = {name: _statistic(statistic, weights @ _columns(rows), totals) for name, rows in
+                  (("candidate", candidate), ("baseline", baseline))}
     differences = values["candidate"] - values["baseline"]
     low, high = percentile_interval(differences[1:], confidence)
     return PairedDifference(statistic=statistic, baseline=float(values["baseline"][0]), candidate=float(values["candidate"][0]),

@@ -21,6 +21,10 @@ Each gives pass, regression or inconclusive:
   ratio    regression when the candidate is worse than the baseline by more than the relative tolerance;
            inconclusive when either run lacks it or fewer than min_charts charts are paired (timing noise).
   paired charts: inconclusive when fewer than min_charts charts are paired.
+The coding department's outcomes (denial_rate, coder_minutes_per_chart) are gated by paired intervals too:
+each chart's expected denial and coder minutes are recomputed from both runs' recorded results under the
+candidate's workload model (harness.operations; the baseline's charts costed as the candidate's assumptions
+say, so only the pipeline's decisions differ). Skipped when either run lacks per-chart results or gold codes.
 Verdict: regression if any check is a regression; else inconclusive if any check is inconclusive;
 else pass.
 
@@ -100,8 +104,17 @@ class GateConfig(BaseModel):
     """Largest review-rate rise tolerated; the interval's upper bound must stay at or below it."""
     min_schema_valid_rate: float = Field(default=0.95, ge=0, le=1)
     """Lowest share of schema-valid extractions; checked only when the candidate records schema_valid_rate."""
+    max_denial_rate_rise: float = Field(default=0.01, ge=0, le=1)
+    """Largest rise of the modelled denial rate tolerated (share of claims); the interval's upper bound must stay at or
+    below it."""
+    max_coder_minutes_rise: float = Field(default=0.5, ge=0, allow_inf_nan=False)
+    """Largest rise of modelled coder minutes per chart tolerated (review, QA, rework); the interval's upper bound must
+    stay at or below it."""
     max_throughput_drop: float = Field(default=0.5, ge=0, le=1)
     """Largest relative drop of charts_per_s (run metrics, no per-chart test): CI machines are noisy."""
+    min_wall_s: float = Field(default=5.0, ge=0)
+    """Shortest pipeline wall time (``wall_s``, both runs) on which throughput is judged: below it start-up and a busy
+    neighbour decide charts_per_s, not the candidate, so the check is skipped and says why."""
     min_charts: int = Field(default=30, ge=1)
     """Fewest paired charts for a conclusive verdict."""
     n_resamples: int = Field(default=2000, ge=100)
@@ -138,6 +151,8 @@ class GateReport:
     """McNemar test of each metric gated by one."""
     n_charts: int
     config: GateConfig
+    notes: tuple[str, ...] = ()
+    """Lines under the table: how the operations checks costed the charts, or why they were skipped."""
 
     @property
     def exit_code(self) -> int:
@@ -163,6 +178,7 @@ class GateReport:
               f"(candidate right, baseline wrong), exact two-sided p = {test.p_value:.4g}." for name, test in
               self.mcnemar.items()),
         ]
+        lines += [f"\n{line}" for line in self.notes]
         failing = [f"{k.metric} ({k.result})" for k in self.checks if k.result in (REGRESSION, INCONCLUSIVE)]
         if failing:
             lines += ["", f"Not a pass because of: {', '.join(failing)}."]
@@ -249,24 +265,67 @@ def _run_check(metric: Metric, limit: float, candidate: RecordedRun, baseline: R
     threshold = f"{'drop' if up else 'rise'} <= {limit:.0%}"
     if value is None or not base_value:
         return Check(name, INCONCLUSIVE, threshold)
+    walls = [run.metrics.get("wall_s") for run in (candidate, baseline)]
+    if any(wall is not None and wall < config.min_wall_s for wall in walls):
+        return Check(name, SKIPPED, f"{threshold}; runs under {config.min_wall_s:g} s are not timed", f"{base_value:.1f}",
+                     f"{value:.1f}", f"{value / base_value - 1:+.1%}")
     kept = value >= base_value * (1 - limit) if up else value <= base_value * (1 + limit)
     result = INCONCLUSIVE if n_charts < config.min_charts else PASS if kept else REGRESSION
     return Check(name, result, threshold, f"{base_value:.1f}", f"{value:.1f}", f"{value / base_value - 1:+.1%}")
 
 
+def costed_rows(candidate: RecordedRun, baseline: RecordedRun) -> tuple[list[dict], list[dict], str]:
+    """Both runs' per-chart expected outcomes (``harness.operations.chart_outcomes``), costed under the candidate's
+    workload model, and a line saying so; ``GateError`` naming the run when either cannot be costed."""
+    from pydantic import ValidationError
+
+    from harness.operations.chart_outcomes import assumptions_differ, costable, recorded_chart_outcomes, recorded_settings
+
+    for which, run in (("candidate", candidate), ("baseline", baseline)):
+        why = costable(run.folder)
+        if why is not None:
+            raise GateError(f"the {which} run {run.run_id} cannot be costed: {why}")
+    try:
+        settings, base_settings = recorded_settings(candidate.folder), recorded_settings(baseline.folder)
+    except (OSError, ValidationError) as error:
+        raise GateError(f"a run's workload model cannot be read: {str(error).splitlines()[0]}") from None
+    model = settings.operations
+    line = (f"Operations: each chart's expected denial and coder minutes recomputed from both runs' results under the "
+            f"candidate's workload model (operations={model.name}")
+    differ = assumptions_differ(model, base_settings.operations)
+    if differ:
+        line += f"; the baseline ran with other assumptions for {', '.join(differ)}, its charts are costed under the candidate's"
+    return recorded_chart_outcomes(candidate.folder, model), recorded_chart_outcomes(baseline.folder, model), line + ")."
+
+
 def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) -> GateReport:
     """Run every check on two comparable runs (see the module docstring for the rules)."""
-    from harness.metrics.paired_stats import align, mcnemar, paired_bootstrap
+    from harness.metrics.paired_stats import CHART_MEANS, align, mcnemar, paired_bootstrap
 
     check_comparable(candidate, baseline)
     cand_rows, base_rows = align(candidate.per_chart, baseline.per_chart)
-    n_charts, checks, tests = len(cand_rows), [], {}
-    for metric in gated():
+    n_charts, checks, tests, notes = len(cand_rows), [], {}, []
+    rules = gated()
+    costed: tuple[list[dict], list[dict]] | None = None
+    if any(metric.name in CHART_MEANS for metric in rules):
+        try:
+            cand_costs, base_costs, line = costed_rows(candidate, baseline)
+            costed = cand_costs, base_costs
+        except GateError as error:
+            line = f"Operations not gated: {error}."
+        notes.append(line)
+    for metric in rules:
         limit, name = getattr(config, metric.gate.setting), metric.name
         if metric.gate.test not in ("paired", "mcnemar"):
             checks.append(_run_check(metric, limit, candidate, baseline, n_charts, config))
             continue
-        diff = paired_bootstrap(candidate.per_chart, baseline.per_chart, name, config.n_resamples, config.confidence, config.seed)
+        pairs = (candidate.per_chart, baseline.per_chart)
+        if name in CHART_MEANS:
+            if costed is None:
+                checks.append(Check(name, SKIPPED, f"{'drop' if metric.higher_is_better else 'rise'} <= {limit:g}"))
+                continue
+            pairs = costed
+        diff = paired_bootstrap(*pairs, name, config.n_resamples, config.confidence, config.seed)
         if metric.gate.test == "mcnemar":
             tests[name] = mcnemar([r[name] for r in cand_rows], [r[name] for r in base_rows])
         checks.append(_paired_check(metric, limit, diff, tests.get(name)))
@@ -275,7 +334,7 @@ def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) ->
     results = {k.result for k in checks}
     verdict = REGRESSION if REGRESSION in results else INCONCLUSIVE if INCONCLUSIVE in results else PASS
     return GateReport(verdict=verdict, checks=checks, candidate=candidate, baseline=baseline, mcnemar=tests, n_charts=n_charts,
-                      config=config)
+                      config=config, notes=tuple(notes))
 
 
 def split_of(run_id: str, tags: dict[str, str]) -> dict[str, str]:
@@ -379,7 +438,7 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 
 def _gate_parser() -> argparse.ArgumentParser:
-    gated_metrics = "\n".join(f"  {m.name:<18} {m.gate.test}, threshold {m.gate.setting}, "
+    gated_metrics = "\n".join(f"  {m.name:<24} {m.gate.test}, threshold {m.gate.setting}, "
                               f"{'higher' if m.higher_is_better else 'lower'} is better" for m in gated())
     parser = argparse.ArgumentParser(prog="harness gate", description=__doc__,
                                      epilog=f"gated metrics (harness.metrics.registry):\n{gated_metrics}",

@@ -152,7 +152,8 @@ def test_registry_is_consistent() -> None:
         assert metric.gate.setting in GateConfig.model_fields, metric
         assert metric.higher_is_better is not None, f"{metric.name}: the gate needs a direction"
         assert metric.gate.test not in ("paired", "mcnemar") or metric.name in STATISTICS, metric.name
-    assert [m.name for m in registry.gated()] == ["micro_f1", "review_rate", "exact_match", "schema_valid_rate", "charts_per_s"]
+    assert [m.name for m in registry.gated()] == ["micro_f1", "review_rate", "denial_rate", "coder_minutes_per_chart",
+                                                  "exact_match", "schema_valid_rate", "charts_per_s"]
 
 
 def test_present_keeps_registry_order_and_expands_families() -> None:

@@ -6,11 +6,16 @@ import random
 
 import pytest
 
-from harness.metrics.paired_stats import STATISTICS, align, mcnemar, paired_bootstrap
+from harness.metrics.paired_stats import CHART_MEANS, STATISTICS, align, mcnemar, paired_bootstrap
 
 
 def row(chart_id: str, tp: int = 2, fp: int = 0, fn: int = 0, review: bool = False) -> dict:
-    return {"chart_id": chart_id, "tp": tp, "fp": fp, "fn": fn, "exact_match": fp == 0 and fn == 0, "routed_to_review": review}
+    """A per-chart scores row, with the chart's expected operational outcome as the gate adds it (an error that went
+    auto risks a denial; a review costs coder minutes)."""
+    error = fp > 0 or fn > 0
+    return {"chart_id": chart_id, "tp": tp, "fp": fp, "fn": fn, "exact_match": not error, "routed_to_review": review,
+            "denial_rate": 0.2 * error * (0.1 if review else 1.0), "rework_rate": 0.3 * error * (0.1 if review else 1.0),
+            "coder_minutes_per_chart": 6.0 if review else 0.25}
 
 
 @pytest.mark.parametrize(
@@ -98,3 +103,26 @@ def test_unpairable_rows_are_refused(candidate: list, baseline: list, message: s
 def test_unknown_statistic() -> None:
     with pytest.raises(ValueError, match="unknown statistic 'macro_f1'"):
         paired_bootstrap([row("a")], [row("a")], "macro_f1")
+
+
+def test_operational_outcomes_are_means_of_the_rows_own_values() -> None:
+    baseline = [row(f"c{i}", tp=1, fn=1, review=i < 20) for i in range(50)]  # every chart has an error; 20 reviewed
+    candidate = [row(f"c{i}", tp=1, fn=1, review=i < 5) for i in range(50)]  # 15 more of them go out unreviewed
+    denial = paired_bootstrap(candidate, baseline, "denial_rate", n_resamples=1000, seed=0)
+    assert denial.baseline == pytest.approx((20 * 0.02 + 30 * 0.2) / 50)
+    assert denial.difference == pytest.approx(15 * (0.2 - 0.02) / 50) and 0 < denial.low <= denial.difference <= denial.high
+    minutes = paired_bootstrap(candidate, baseline, "coder_minutes_per_chart", n_resamples=1000, seed=0)
+    assert minutes.difference == pytest.approx(15 * (0.25 - 6.0) / 50) and minutes.high < 0
+    assert set(CHART_MEANS) <= set(STATISTICS)
+
+
+def test_a_row_without_its_outcome_is_refused_by_chart() -> None:
+    bare = {key: value for key, value in row("b").items() if key != "denial_rate"}
+    with pytest.raises(ValueError, match="baseline's row of chart 'b' has no per-chart denial_rate"):
+        paired_bootstrap([row("a"), row("b")], [row("a"), bare], "denial_rate")
+
+
+def test_chart_means_agree_with_the_operations_model() -> None:
+    from harness.operations.chart_outcomes import CHART_MEANS as COSTED
+
+    assert tuple(COSTED) == CHART_MEANS

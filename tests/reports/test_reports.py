@@ -18,7 +18,7 @@ import pytest
 from conftest import PROJECT_ROOT, harness, require, runs, store
 from faults import disk_full_after
 
-RUN_SECTIONS = ("Headline metrics", "Accuracy against review rate", "Reliability of confidence scores",
+RUN_SECTIONS = ("Headline metrics", "Accuracy against review rate", "Operations", "Reliability of confidence scores",
                 "Metrics per ICD-10 chapter", "Most frequent errors", "Error gallery", "Throughput and cost",
                 "Input quality and degradation", "All recorded metrics")
 NETWORK = re.compile(r"""\b(?:src|href|action|poster)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//|@import""",

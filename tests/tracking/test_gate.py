@@ -59,6 +59,8 @@ def test_config_rejects_unknown_keys(tmp_path: Path) -> None:
         (rows(reviewed=2), {}, {"review_rate": "inconclusive"}, "inconclusive"),
         (rows(), {"charts_per_s": 40.0}, {"charts_per_s": "regression"}, "regression"),  # a 60% drop
         (rows(), {"charts_per_s": 55.0}, {"charts_per_s": "pass"}, "pass"),
+        (rows(), {"charts_per_s": 40.0, "wall_s": 0.2}, {"charts_per_s": "skipped"}, "pass"),  # too short a run to time
+        (rows(), {"charts_per_s": 40.0, "wall_s": 30.0}, {"charts_per_s": "regression"}, "regression"),
         (rows(), {"schema_valid_rate": 0.9}, {"schema_valid_rate": "regression"}, "regression"),
         (rows(), {"schema_valid_rate": 0.99}, {"schema_valid_rate": "pass"}, "pass"),
         (rows(n=29), {}, {"paired charts": "inconclusive", "micro_f1": "pass"}, "inconclusive"),

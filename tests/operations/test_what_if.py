@@ -1,0 +1,161 @@
+"""``harness operations``: a recorded run's outcomes under other assumptions, without running the pipeline again."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import harness, store
+
+from coders.routing import RoutingConfig
+from harness.operations import OperationsConfig, load_recorded, operations
+from harness.operations.what_if import WhatIfError, check_key, main, parse_overrides, parse_sweep
+
+THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+# --- keys and values, before any run is read ------------------------------------------------------------------------
+
+
+def test_keys_are_fields_of_the_workload_model_or_the_routing_policy() -> None:
+    assert check_key("operations.coders") == ["coders"]
+    assert check_key("operations.review_minutes.high_risk") == ["review_minutes", "high_risk"]
+    assert check_key("routing.family_thresholds.J96.0") == ["family_thresholds", "J96.0"]  # a code prefix keeps its dot
+    assert parse_overrides(["operations.coders=8", "routing.review_on_edits=[excludes1, mce_age]", "operations.coders=6"]) == {
+        "operations.coders": 6, "routing.review_on_edits": ["excludes1", "mce_age"]}
+    assert parse_sweep("routing.min_code_confidence=0.5,0.7,0.9") == ("routing.min_code_confidence", [0.5, 0.7, 0.9])
+
+
+@pytest.mark.parametrize(
+    "argument,message",
+    [
+        ("operations.coderz=8", "unknown key 'operations.coderz': operations has no field 'coderz' (known: name, review_minutes"),
+        ("operations.review_minutes.lunch=5", "operations.review_minutes has no field 'lunch'"),
+        ("operations.coders.day=5", "unknown key 'operations.coders.day': operations.coders has no fields below it"),
+        ("dataset.limit=5", "unknown key 'dataset.limit': a what-if changes operations.<field> or routing.<field>"),
+        ("routing=strict", "unknown key 'routing'"),
+        ("operations.coders", "'operations.coders' is not key=value"),
+    ],
+)
+def test_an_unknown_key_is_refused_naming_it(argument: str, message: str, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(WhatIfError, match=re.escape(message)):
+        parse_overrides([argument])
+    assert main(["no-such-run", argument, "--tracking-uri", "sqlite:////nonexistent/mlflow.db"]) == 2  # before the store
+    assert message in capsys.readouterr().err
+
+
+def test_a_sweep_or_an_override_is_needed(capsys: pytest.CaptureFixture) -> None:
+    assert main(["some-run"]) == 2
+    assert "nothing to change" in capsys.readouterr().err
+    with pytest.raises(WhatIfError, match="is not KEY=V1,V2"):
+        parse_sweep("routing.min_code_confidence")
+
+
+# --- a recorded run of the bundled sample -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """One job on the sample's 40 dev charts, recorded in a store of its own: its folder, run id and store."""
+    root = tmp_path_factory.mktemp("what-if")
+    out = harness(root, store(root), f"hydra.run.dir={root / 'job'}", "summary=true")
+    run_id = re.search(r"mlflow_run: (\w+)", out.stdout).group(1)
+    return root / "job" / "artifacts", run_id, f"sqlite:///{root / 'mlflow.db'}"
+
+
+def children(uri: str, run_id: str) -> list:
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_run(run_id).info.experiment_id
+    return client.search_runs([experiment], filter_string=f"tags.`harness.what_if_of` = '{run_id}'",
+                              order_by=["attributes.start_time ASC"])
+
+
+def test_what_if_recomputes_the_outcomes_and_logs_a_child_run(recorded, capsys: pytest.CaptureFixture) -> None:
+    from mlflow.tracking import MlflowClient
+
+    folder, run_id, uri = recorded
+    assert main([run_id, "operations.coders=1", "operations.qa_sample_rate=0.1", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "what-if operations.coders=1 operations.qa_sample_rate=0.1" in out
+    assert re.search(r"Review queue keeps up with arrivals \(1 yes, 0 no\)\s+yes\s+no", out)
+    assert "unstable queue: coders needed" in out and "the backlog grows by" in out
+    [child] = children(uri, run_id)
+    assert f"logged as child run of {run_id}: {child.info.run_id}" in out
+    tags, params, metrics = child.data.tags, child.data.params, child.data.metrics
+    assert tags["harness.kind"] == "operations" and tags["mlflow.parentRunId"] == run_id
+    assert tags["harness.what_if"] == "operations.coders=1 operations.qa_sample_rate=0.1" and tags["dataset"] == "sample"
+    assert params["operations.coders"] == "1" and params["operations.qa_sample_rate"] == "0.1"
+    assert params["routing.min_code_confidence"] == "0.5"
+    # the same numbers as the workload model gives on the recorded charts, with the run's seed and resamples
+    expected = operations(load_recorded(folder).facts(), OperationsConfig(coders=1, qa_sample_rate=0.1), n_resamples=1000,
+                          seed=0).metrics
+    assert {name: metrics[name] for name in expected} == pytest.approx(expected)
+    assert metrics["operations_stable"] == 0.0 and "time_to_claim_p95_h" not in metrics
+    recorded_metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["review_rate"] == recorded_metrics["review_rate"]  # routing as recorded
+    client = MlflowClient(tracking_uri=uri)
+    document = json.loads(Path(client.download_artifacts(child.info.run_id, "operations.json")).read_text())
+    assert document["assumptions"]["coders"] == 1 and len(document["queue"]["backlog_per_day"]) == 20
+    what_if = json.loads(Path(client.download_artifacts(child.info.run_id, "what_if.json")).read_text())
+    assert what_if["of"] == run_id and what_if["overrides"] == {"operations.coders": 1, "operations.qa_sample_rate": 0.1}
+
+
+def test_a_threshold_sweep_reroutes_the_recorded_results(recorded, capsys: pytest.CaptureFixture) -> None:
+    from harness.tracking.run_store import newest_job_run
+
+    folder, run_id, uri = recorded
+    before = len(children(uri, run_id))
+    sweep = "routing.min_code_confidence=" + ",".join(map(str, THRESHOLDS))
+    assert main([run_id, "--sweep", sweep, "routing.review_unestimated_confidence=false", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("routing.min_code_confidence"))
+    assert "review share" in lines[header] and "denial rate" in lines[header] and "coder h/day" in lines[header]
+    assert lines[header + 1].startswith("0.5 (as recorded)")
+    rows = [line.split() for line in lines[header + 2:header + 2 + len(THRESHOLDS)]]
+    assert [float(row[0]) for row in rows] == list(THRESHOLDS)
+    shares = [float(row[1].rstrip("%")) for row in rows]
+    assert shares == sorted(shares) and shares[0] < shares[-1]  # a stricter threshold reviews more
+    logged = children(uri, run_id)[before:]
+    assert len(logged) == len(THRESHOLDS)
+    assert [float(run.data.params["routing.min_code_confidence"]) for run in logged] == list(THRESHOLDS)
+    assert {run.data.tags["harness.what_if_sweep"] for run in logged} == {"routing.min_code_confidence"}
+    recorded_routing = RoutingConfig.model_validate(__import__("yaml").safe_load((folder / "config.yaml").read_text())["routing"])
+    lenient = recorded_routing.model_copy(update={"min_code_confidence": 0.9, "review_unestimated_confidence": False})
+    facts = load_recorded(folder).facts(lenient)
+    assert logged[-1].data.metrics["review_rate"] == pytest.approx(sum(f.route == "review" for f in facts) / len(facts))
+    assert newest_job_run(uri) == run_id  # a what-if is no job: `harness gate --candidate latest` never picks one
+
+
+def test_no_log_prints_without_recording(recorded, capsys: pytest.CaptureFixture) -> None:
+    _, run_id, uri = recorded
+    before = len(children(uri, run_id))
+    assert main([run_id, "operations.coders=8", "--no-log", "--tracking-uri", uri]) == 0
+    assert "logged as" not in capsys.readouterr().out and len(children(uri, run_id)) == before
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (["operations.coders=0"], "invalid value: operations.coders: Input should be greater than or equal to 1"),
+        (["routing.min_code_confidence=high"], "invalid value: routing.min_code_confidence: Input should be a valid number"),
+        (["--sweep", "operations.qa_sample_rate=0.1,1.5"], "operations.qa_sample_rate: Input should be less than or equal to 1"),
+        (["operations.coders=8", "--sweep", "operations.coders=2,4"], "operations.coders is both swept and set"),
+    ],
+)
+def test_bad_values_exit_2_naming_them_and_log_nothing(recorded, arguments: list[str], message: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    _, run_id, uri = recorded
+    before = len(children(uri, run_id))
+    assert main([run_id, *arguments, "--tracking-uri", uri]) == 2
+    assert message in capsys.readouterr().err and len(children(uri, run_id)) == before
+
+
+def test_an_unknown_run_exits_2(recorded, capsys: pytest.CaptureFixture) -> None:
+    _, _, uri = recorded
+    assert main(["no-such-run", "operations.coders=8", "--tracking-uri", uri]) == 2
+    assert "run 'no-such-run' not found" in capsys.readouterr().err
