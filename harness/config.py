@@ -1,8 +1,8 @@
 """Typed settings of the groups the harness itself owns (dataset, rules, tracking, evaluation), and shared defaults.
 
-Hydra composes YAML from ``conf/``; these models check types and reject unknown keys with an error
-that names the field, so a typo never runs silently. The root model of a whole job, which composes
-these with the stages' own groups, is ``harness.job_config.JobConfig``.
+Hydra composes YAML from ``conf/`` over these models' defaults (an option's YAML holds only its differences); the
+models check types and reject unknown keys with an error that names the field, so a typo never runs silently. The
+root model of a whole job, which composes these with the stages' own groups, is ``harness.job_config.JobConfig``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, CodeSystem
-from harness.registry import DATASETS
+from harness.registry import DATASETS, READERS
 
 Split = Literal["train", "dev", "test"]
 DEFAULT_TRACKING_URI = "sqlite:///outputs/mlflow.db"
@@ -43,7 +43,14 @@ class DatasetConfig(_Config):
     data_dir: str | None = None
     """Root of external data (CodiEsp lives in ``<data_dir>/codiesp/<split>/``); defaults to ``$HARNESS_DATA_DIR``."""
     path: str | None = None
-    """File of user charts (``.jsonl`` or ``.parquet``); ``{split}`` is replaced by the split (one file per split)."""
+    """File of user charts (JSONL, Parquet, CSV: ``harness.sources.readers``); ``{split}`` is replaced by the split (one
+    file per split)."""
+    format: str | None = None
+    """Format of ``path``, the name of a registered reader (``jsonl``, ``parquet``, ``csv`` or a plugin's); None: the one
+    whose suffix the file has."""
+    columns: dict[str, str] = Field(default_factory=dict)
+    """Chart field -> the column (or JSON key) of ``path`` that holds it, for files that name fields otherwise
+    (``{text: note}``); columns not named keep their names."""
     on_bad_line: Literal["stop", "skip"] = "stop"
     """A line of ``path`` that is not a valid chart: ``stop`` with an error naming file, line and field, or ``skip``
     it and go on (the run lists and counts the skipped lines)."""
@@ -52,7 +59,7 @@ class DatasetConfig(_Config):
     max_image_bytes: int = Field(default=50_000_000, ge=1)
     """Largest page image file accepted, in bytes (50 MB); a chart naming a bigger one is a bad line."""
     max_line_bytes: int = Field(default=64_000_000, ge=1)
-    """Longest JSONL line accepted, in bytes (64 MB); a longer one is a bad line, passed over unread."""
+    """Longest JSONL line accepted, in bytes (64 MB), and longest CSV cell, in characters; a longer one is a bad line."""
     code_systems: list[CodeSystem] = Field(default_factory=lambda: ["icd10cm"])
     """Code systems whose gold codes are loaded and scored (CodiEsp: icd10cm = task D, icd10pcs = task P)."""
     unknown_gold_codes: Literal["keep", "error"] = "error"
@@ -74,6 +81,19 @@ class DatasetConfig(_Config):
     @classmethod
     def _registered(cls, name: str) -> str:
         return DATASETS.check(name)
+
+    @field_validator("format")
+    @classmethod
+    def _readable(cls, file_format: str | None) -> str | None:
+        return file_format if file_format is None else READERS.check(file_format)
+
+    @field_validator("columns")
+    @classmethod
+    def _chart_fields(cls, columns: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(columns) - set(Chart.model_fields))
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a chart field ({', '.join(Chart.model_fields)})")
+        return columns
 
     @model_validator(mode="after")
     def _shard_in_range(self) -> DatasetConfig:
@@ -137,14 +157,15 @@ CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def config_option(group: str, name: str) -> dict:
-    """One option of a config group as written in ``conf/<group>/<name>.yaml`` (for tools outside Hydra)."""
+    """One option of a config group as written in ``conf/<group>/<name>.yaml`` (for tools outside Hydra): only what
+    differs from the group's model, whose validation fills in the rest (an option of defaults only is ``{}``)."""
     import yaml
 
     path = CONF_DIR / group / f"{name}.yaml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
         raise FileNotFoundError(f"no {group} option {name!r} (known: {known})")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
 def cache_root() -> Path:

@@ -3,6 +3,10 @@
 Each group's model lives with the stage that reads it (``RoutingConfig`` in ``coders.routing``, ...); this
 module only composes them, so the stages never import the job. An extractor's own fields are validated
 when the extractor is built (each backend knows its fields); here its name is checked against the registry.
+
+The models are also the one source of every default: ``register_model_defaults`` stores them in Hydra's ConfigStore
+(group ``model_defaults``), ``conf/config.yaml`` merges each chosen option over its model's node, and so an option's
+YAML holds only its name and its differences while every field stays on the command line and in ``harness run --help``.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 
 from coders.edits import EditConfig
 from coders.routing import RoutingConfig
@@ -19,7 +24,7 @@ from harness.errors import ConfigError
 from harness.intake.degrade.config import DegradationConfig
 from harness.intake.ocr import IntakeConfig
 from harness.operations.config import OperationsConfig
-from harness.pipeline.streaming import PipelineConfig
+from harness.pipeline.config import PipelineConfig
 from harness.registry import EXTRACTORS
 from harness.trust.calibration_split import CalibrationRunConfig
 
@@ -87,6 +92,43 @@ class JobConfig(BaseModel):
             return cls.model_validate(config)
         except ValidationError as error:
             raise ConfigError(f"invalid config: {problems(error)}") from None
+
+
+MODEL_DEFAULTS = "model_defaults"
+"""Hydra group of the models' default nodes (``conf/config.yaml`` names them in its defaults list)."""
+
+
+def field_default(field: FieldInfo) -> Any:
+    """A field's default as plain YAML data, or Hydra's ``???`` (must be set) for a field without one."""
+    if field.is_required():
+        return "???"
+    return TypeAdapter(field.annotation).dump_python(field.get_default(call_default_factory=True), mode="json")
+
+
+def model_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """Every field of ``model`` with its default: the node a group's option is merged over."""
+    return {name: field_default(field) for name, field in model.model_fields.items()}
+
+
+def register_model_defaults() -> None:
+    """Store the job's models in Hydra's ConfigStore before Hydra composes ``conf/config.yaml``.
+
+    ``model_defaults/<group>`` for each group's model, ``model_defaults/extractor/<name>`` for each registered
+    extractor's own model (options differ by extractor), and ``model_defaults/job`` for the root's own fields."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for name in EXTRACTORS.names():
+        store.store(group=f"{MODEL_DEFAULTS}/extractor", name=name, node=model_defaults(EXTRACTORS.resolve(name).config_model))
+    root = {}
+    for name, field in JobConfig.model_fields.items():
+        if field.annotation is ExtractorChoice:
+            continue
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            store.store(group=MODEL_DEFAULTS, name=name, node=model_defaults(field.annotation))
+        else:
+            root[name] = field_default(field)
+    store.store(group=MODEL_DEFAULTS, name="job", node=root)
 
 
 def problems(error: ValidationError, prefix: str = "") -> str:

@@ -1,8 +1,6 @@
-"""The workload model's config: typed, strict, and every figure in its YAML says where it comes from."""
+"""The workload model's config: typed, strict, and every figure documented where its default lives."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 import yaml
@@ -20,23 +18,12 @@ def test_the_default_yaml_is_the_typed_default() -> None:
     assert set(ReviewMinutes.model_fields) == set(FAMILIES)
 
 
-def test_every_figure_names_its_source_or_says_assumption() -> None:
-    lines = DEFAULT.read_text().splitlines()
-    fields = set(OperationsConfig.model_fields) - {"name", "review_minutes"} | set(ReviewMinutes.model_fields)
-    found = set()
-    for number, line in enumerate(lines):
-        key = re.match(r"\s*(\w+):\s*\S", line)
-        if not key or key.group(1) not in fields:
-            continue
-        found.add(key.group(1))
-        comment_above = []
-        for above in reversed(lines[:number]):
-            if not above.lstrip().startswith("#"):
-                break
-            comment_above.append(above)
-        said = line.partition("#")[2] + " ".join(comment_above)
-        assert "assumption" in said or "Source:" in said, f"{key.group(1)}: no source and not marked as an assumption"
-    assert found == fields
+def test_every_figure_is_documented_where_its_default_lives() -> None:
+    """The model is the one place a figure's default lives, so its docstring says what the figure is; one from a
+    published source names it there (``Source:``), every other figure is an assumption (the module says so)."""
+    fields = {**OperationsConfig.model_fields, **ReviewMinutes.model_fields}
+    assert all(field.description for field in fields.values())
+    assert "Source:" in fields["manual_coding_minutes"].description
 
 
 def test_every_field_is_documented_and_typos_are_refused() -> None:

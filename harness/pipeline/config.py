@@ -1,0 +1,24 @@
+"""How a job's stages are scheduled (the ``pipeline`` Hydra group, ``conf/pipeline/<policy>.yaml``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PipelineConfig(BaseModel):
+    """How the stages are scheduled (``conf/pipeline/<policy>.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "streaming"
+    """Hydra option name."""
+    policy: Literal["streaming", "stop_and_go"] = "streaming"
+    """``streaming``: intake, extraction and coding overlap; ``stop_and_go``: each batch goes through one stage at a time."""
+    queue_size: int = Field(default=256, ge=1)
+    """Most charts admitted and not yet coded (streaming): bounds memory, and the most charts in one extractor call."""
+    intake_threads: int = Field(default=2, ge=1)
+    """Charts degraded and read at once (streaming); each also runs ``intake.workers`` tesseract processes."""
+    batch_size: int = Field(default=32, ge=1)
+    """Charts per batch of the ``stop_and_go`` policy."""
