@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from extractors.base import Extractor
 from harness.contracts import Chart, Extraction, Finding
+from harness.registry import EXTRACTORS
 
 
 class OracleConfig(BaseModel):
@@ -25,24 +27,14 @@ class OracleConfig(BaseModel):
     """Confidence given to every proposed code."""
 
 
-class OracleExtractor:
+@EXTRACTORS.register("oracle")
+class OracleExtractor(Extractor):
+    """Each chart's gold codes as findings, at the configured confidence."""
+
     name = "oracle"
+    config_model = OracleConfig
+    config: OracleConfig
     version = "1"
-    calibrated = False
-    learns_from_charts = False
-    runs_untrained = True
-    model_id: str | None = None
-    model_revision: str | None = None
-    prompt_version: str | None = None
-
-    def __init__(self, config: dict):
-        self.config = OracleConfig.model_validate(config)
-
-    def fit(self, train_charts: Sequence[Chart]) -> None:
-        """Nothing to learn."""
-
-    def close(self) -> None:
-        """Nothing runs beside this process."""
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         return [

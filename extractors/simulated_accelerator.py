@@ -32,10 +32,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field
 
+from extractors.base import ReportsEngine, StreamingExtractor
+from extractors.wrapping import WrappingConfig, WrappingExtractor
 from harness.contracts import Chart, Extraction
 from harness.registry import EXTRACTORS
 
@@ -44,10 +46,8 @@ log = logging.getLogger(__name__)
 NAME = "simulated_accelerator"
 
 
-class SimulatedAcceleratorConfig(BaseModel):
+class SimulatedAcceleratorConfig(WrappingConfig):
     """Settings of the simulated accelerator (``conf/extractor/simulated_accelerator.yaml``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Literal["simulated_accelerator"] = NAME
     """Registry name of the extractor."""
@@ -55,9 +55,6 @@ class SimulatedAcceleratorConfig(BaseModel):
     """Split the run fits this extractor on; passed to the wrapped extractor, which does the learning (None: none)."""
     wraps: str = "dictionary"
     """Registry name of the extractor whose findings are returned (any but this one)."""
-    wrapped: dict[str, Any] = Field(default_factory=dict)
-    """Settings of the wrapped extractor that override its ``conf/extractor/<wraps>.yaml`` (not ``name`` or
-    ``train_split``: those are ``wraps`` and this config's ``train_split``)."""
     prefill_tokens_per_s: float = Field(default=10_000.0, gt=0, allow_inf_nan=False)
     """Prompt tokens the device processes per second, for the whole batch together."""
     decode_tokens_per_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
@@ -71,21 +68,6 @@ class SimulatedAcceleratorConfig(BaseModel):
     output_tokens_per_chart: int = Field(default=200, ge=0)
     """Tokens decoded for each chart."""
 
-    @field_validator("wraps")
-    @classmethod
-    def _wraps_another(cls, wraps: str) -> str:
-        if wraps == NAME:
-            raise ValueError(f"{NAME} cannot wrap itself: name the extractor whose findings it returns, e.g. dictionary")
-        return EXTRACTORS.check(wraps)
-
-    @field_validator("wrapped")
-    @classmethod
-    def _no_identity_keys(cls, wrapped: dict[str, Any]) -> dict[str, Any]:
-        for key, instead in (("name", "wraps"), ("train_split", "train_split")):
-            if key in wrapped:
-                raise ValueError(f"wrapped.{key} is not settable here: set {instead} of {NAME} instead")
-        return wrapped
-
     def prompt_tokens(self, chart: Chart) -> int:
         """Simulated prompt length of ``chart``."""
         return math.ceil(len(chart.text) / self.chars_per_token)
@@ -97,17 +79,6 @@ class SimulatedAcceleratorConfig(BaseModel):
         waves = math.ceil(len(prompt_tokens) / self.max_num_seqs)
         return (waves * self.call_overhead_s + sum(prompt_tokens) / self.prefill_tokens_per_s
                 + waves * self.output_tokens_per_chart / self.decode_tokens_per_s)
-
-
-def wrapped_settings(config: SimulatedAcceleratorConfig) -> dict[str, Any]:
-    """The wrapped extractor's config: its option's YAML defaults (where it has one), ``wrapped``, and the split."""
-    from harness.config import config_option
-
-    try:
-        defaults = config_option("extractor", config.wraps)
-    except FileNotFoundError:  # a plugin registered without a conf option: its model's defaults
-        defaults = {}
-    return {**defaults, **config.wrapped, "name": config.wraps, "train_split": config.train_split}
 
 
 DECODE_STEP_S = 0.05
@@ -208,45 +179,33 @@ class SimulatedDevice:
                 self._changed.notify_all()
 
 
-class SimulatedAcceleratorExtractor:
+@EXTRACTORS.register("simulated_accelerator")
+class SimulatedAcceleratorExtractor(WrappingExtractor, StreamingExtractor, ReportsEngine):
     """Another extractor's findings at a simulated accelerator's speed (a measuring instrument, never a default)."""
 
     name = NAME
     version = "2"
+    config_model = SimulatedAcceleratorConfig
+    config: SimulatedAcceleratorConfig
 
     def __init__(self, config: dict):
-        self.config = SimulatedAcceleratorConfig.model_validate(config)
-        self.wrapped = EXTRACTORS.resolve(self.config.wraps)(wrapped_settings(self.config))
-        """The extractor whose findings are returned; ``fit`` and ``close`` go to it."""
-        self.calibrated: bool = self.wrapped.calibrated
-        self.learns_from_charts: bool = self.wrapped.learns_from_charts
-        self.runs_untrained: bool = self.wrapped.runs_untrained
-        self.model_id = f"simulated:{self.wrapped.model_id or self.wrapped.name}"
+        super().__init__(config)
         self.device = SimulatedDevice(self.config)
         self.calls = 0
         """``extract`` and ``submit`` calls that reached the device (calls with no charts do not)."""
+
+    @property
+    def model_id(self) -> str:
+        return f"simulated:{self.wrapped.model_id or self.wrapped.name}"
 
     @property
     def busy_s(self) -> float:
         """Simulated device seconds spent so far (host work of the wrapped extractor not included)."""
         return self.device.busy_s
 
-    @property
-    def model_revision(self) -> str | None:
-        """The wrapped extractor's (it may change with ``fit``)."""
-        return self.wrapped.model_revision
-
-    @property
-    def prompt_version(self) -> str | None:
-        return self.wrapped.prompt_version
-
-    def fit(self, train_charts: Sequence[Chart]) -> None:
-        """The wrapped extractor learns; the device simulation has nothing to learn."""
-        self.wrapped.fit(train_charts)
-
     def close(self) -> None:
         self.device.close()
-        self.wrapped.close()
+        super().close()
 
     def run_params(self) -> dict[str, object]:
         """What the run records of the engine: that it is a simulation, of what, at which speeds."""

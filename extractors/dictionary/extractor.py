@@ -40,11 +40,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from coders.codeset import canonical_code, code_set
-from extractors.base import extract_each
+from extractors.base import Extractor, LearnsFromCharts, extract_each
 from extractors.dictionary.assertion import AssertionDetector
 from extractors.dictionary.headings import Headings
 from extractors.dictionary.term_matching import TermMatcher, normalize_term
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, CodeSystem, Extraction, Finding, Span, digest
+from harness.registry import EXTRACTORS
 
 log = logging.getLogger(__name__)
 
@@ -104,22 +105,20 @@ class _Term:
     """Whether training met the term, so ``confidence`` is measured rather than the prior."""
 
 
-class DictionaryExtractor:
-    """Term matching over ICD-10-CM terms and a lexicon learned from training evidence."""
+@EXTRACTORS.register("dictionary")
+class DictionaryExtractor(LearnsFromCharts, Extractor):
+    """Term matching over ICD-10-CM terms and a lexicon learned from training evidence.
+
+    Confidences are smoothed training precisions of the matched terms, not calibrated probabilities. Without labelled
+    charts it runs untrained: ICD-10-CM terms match at their prior confidence, flagged unestimated."""
 
     name = "dictionary"
+    config_model = DictionaryConfig
+    config: DictionaryConfig
     version = "2"
-    calibrated = False
-    """Confidences are smoothed training precisions of the matched terms, not calibrated probabilities."""
-    learns_from_charts = True
-    """``fit`` learns a lexicon and term precisions from the training split."""
-    runs_untrained = True
-    """Without labelled charts it matches ICD-10-CM terms at their prior confidence, flagged unestimated."""
-    model_id: str | None = None
-    prompt_version: str | None = None
 
     def __init__(self, config: dict):
-        self.config = DictionaryConfig.model_validate(config)
+        super().__init__(config)
         self._lexicon: dict[str, Counter[tuple[str, CodeSystem]]] = {}
         self._terms: dict[str, _Term] = {}
         self._dropped: set[str] = set()
@@ -245,9 +244,6 @@ class DictionaryExtractor:
         return self._icd
 
     # ----------------------------------------------------------------------------- extraction
-
-    def close(self) -> None:
-        """Nothing runs beside this process."""
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order; a chart that fails gets ``error`` set."""

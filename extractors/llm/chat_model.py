@@ -20,13 +20,14 @@ an extractor (config check) is instant.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from extractors.base import Extractor
 from extractors.llm.evidence import DEFAULT_THRESHOLD, attach_evidence
 from extractors.llm.prompting import (
     TRUNCATED,
@@ -117,25 +118,21 @@ class ChatRequest:
     error: str | None = None
 
 
-class ChatModelExtractor(ABC):
-    """A chat model asked for findings as JSON; a backend subclass loads the model and generates."""
+class ChatModelExtractor(Extractor):
+    """A chat model asked for findings as JSON; a backend subclass loads the model and generates.
 
-    name: str
-    version: str
-    calibrated: bool = False
-    """Confidences are fixed by evidence support (``confidence``/``unsupported_confidence``), not calibrated."""
-    learns_from_charts = False
-    """The model is used as is: ``fit`` learns nothing."""
-    runs_untrained = True
+    The model is used as is (``fit`` learns nothing); confidences are fixed by evidence support
+    (``confidence``/``unsupported_confidence``), not calibrated."""
+
     config_model: ClassVar[type[ChatModelConfig]]
-    """Validates the extractor's config."""
+    config: ChatModelConfig
     retries_singly: ClassVar[bool] = False
     """Whether the prompts of a failed ``_generate`` call are retried one by one (else they all fail)."""
 
     def __init__(self, config: dict[str, Any]):
         from extractors.llm.weights import model_id
 
-        self.config = self.config_model.model_validate(config)
+        super().__init__(config)
         self.template = load_template(self.config.prompt)
         self.schema = self.template.schema
         self.log = logging.getLogger(type(self).__module__)
@@ -165,18 +162,11 @@ class ChatModelExtractor(ABC):
     def prompt_version(self) -> str:
         return self.template.version
 
-    def fit(self, train_charts: Sequence[Chart]) -> None:  # noqa: B027 - the model is used as is
-        """Nothing to learn."""
-
     def close(self) -> None:
         """Release the model (a later ``extract`` loads it again); a shared engine may stay loaded for the next job."""
         if self._model is not None:
             self._unload()
             self._model = None
-
-    def run_params(self) -> dict[str, str]:
-        """What the run record should say about the engine (device, version, resolved settings); nothing by default."""
-        return {}
 
     # -- backend -------------------------------------------------------------------------------------
 

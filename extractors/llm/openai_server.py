@@ -26,6 +26,7 @@ from extractors.llm import engine_pool
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
 from extractors.llm.prompting import image_data_url
 from harness.processes import free_port, stop_process_group
+from harness.registry import EXTRACTORS
 
 
 class OpenAIServerConfig(ChatModelConfig):
@@ -55,6 +56,7 @@ class OpenAIServerConfig(ChatModelConfig):
     """Extra arguments for the local vLLM server."""
 
 
+@EXTRACTORS.register("openai_server")
 class OpenAIServerExtractor(ChatModelExtractor):
     name = "openai_server"
     version = "1"

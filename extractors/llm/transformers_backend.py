@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from extractors.llm import engine_pool
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
+from harness.registry import EXTRACTORS
 
 
 class TransformersConfig(ChatModelConfig):
@@ -28,6 +29,7 @@ class TransformersConfig(ChatModelConfig):
     """Registry name of the extractor."""
 
 
+@EXTRACTORS.register("transformers")
 class TransformersExtractor(ChatModelExtractor):
     name = "transformers"
     version = "1"

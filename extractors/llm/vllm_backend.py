@@ -26,9 +26,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from extractors.base import ReportsEngine, StreamingExtractor
 from extractors.llm import engine_pool
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
 from harness.contracts import Chart, Extraction
+from harness.registry import EXTRACTORS
 
 GIB = 1 << 30
 
@@ -144,7 +146,8 @@ def _stop_engine(llm) -> None:
     llm.llm_engine.engine_core.shutdown()
 
 
-class VllmExtractor(ChatModelExtractor):
+@EXTRACTORS.register("vllm")
+class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
     name = "vllm"
     version = "1"
     config_model = VllmConfig

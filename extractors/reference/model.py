@@ -10,12 +10,7 @@ Candidates for one chart come from
   phrase) of each chart phrase;
 - the chart classifier (``extractors.reference.chart_classifier``): codes of the chart as a whole.
 
-Each (chart, code) candidate becomes a row of ``FEATURES``: how reliable its best term is (per
-chart and per mention) and how reliable any term of the code is, whether its mentions sit inside
-a longer term of another code, how well the words around its mentions fit the code's training
-evidence (``extractors.reference.code_context``), retrieval similarity, classifier probability and
-nearest-charts vote, the code's prior, its rivals of the same category, where it is first
-mentioned and the assertion of its best mention.
+Each (chart, code) candidate becomes a row of re-ranker features (``extractors.reference.candidates``).
 
 The re-ranker, the average of ``reranker_members`` histogram gradient-boosting classifiers, each
 with isotonic calibration, learns P(code is gold | features). Its training rows are out of fold: the training charts are split
@@ -29,19 +24,18 @@ sources' own estimates: term precision, similarity times the nearest span's prec
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import functools
-import math
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from extractors.dictionary.assertion import AssertionDetector
+from extractors.reference.candidates import FEATURES, Candidate, chart_candidates
 from extractors.reference.chart_classifier import ChartClassifier, chart_words
 from extractors.reference.code_context import CodeProfiles
 from extractors.reference.settings import ReferenceSettings
@@ -56,21 +50,8 @@ from extractors.reference.span_lexicon import (
     key_tokens,
     term_key,
 )
-from extractors.reference.span_retrieval import Neighbour, SpanRetriever
+from extractors.reference.span_retrieval import SpanRetriever
 from harness.contracts import Assertion, Chart, CodeSystem
-
-_ASSERTIONS: tuple[Assertion, ...] = ("negated", "possible", "historical", "family")
-FEATURES: tuple[str, ...] = (
-    "lex_mentions", "lex_precision", "lex_mention_precision", "lex_share", "lex_term_charts", "lex_annotations",
-    "lex_words", "lex_nested", "lex_conflict", "lex_free_mentions", "lex_code_precision",
-    "lex_evidence", "lex_icd", "lex_induced", "lex_compound", "lex_context", "lex_context_margin",
-    "ret_similarity", "ret_precision", "ret_mentions", "ret_context",
-    "clf_probability", "clf_modelled", "neighbour_vote",
-    "prior_rate", "code_length", "first_position", "chart_words",
-    "sibling_candidates", "sibling_rank", "chart_candidates",
-    *(f"assertion_{a}" for a in _ASSERTIONS),
-)
-"""Re-ranker features of one (chart, code) candidate, in column order."""
 
 
 @dataclass
@@ -84,20 +65,6 @@ class Sources:
     profiles: CodeProfiles
     code_charts: Counter[str]
     n_charts: int
-
-
-@dataclass
-class Candidate:
-    """A code proposed for a chart: its features, the mentions behind it and their assertion."""
-
-    code: str
-    features: dict[str, float] = field(default_factory=dict)
-    mentions: list[tuple[int, int]] = field(default_factory=list)
-    """Evidence offsets, best first; empty for a code with no supporting text."""
-    evidence_kind: str = "none"
-    """``mention`` (lexicon or retrieval hit), ``sentence`` (classifier's strongest sentence) or ``none``."""
-    assertion: Assertion = "present"
-    score: float = 0.0
 
 
 def gold_codes(chart: Chart, system: CodeSystem) -> frozenset[str]:
@@ -150,7 +117,7 @@ class ReferenceModel:
             for fit_idx, held_idx in folds.split(np.arange(len(charts))):
                 sources = self._fit_sources([charts[i] for i in fit_idx], tokens)
                 held = [charts[i] for i in held_idx]
-                for chart, cands in zip(held, self._candidates_many(held, [tokens[c.id] for c in held], sources)):
+                for chart, cands in zip(held, self._candidates(held, [tokens[c.id] for c in held], sources)):
                     gold = gold_codes(chart, self.system)
                     for cand in cands:
                         rows.append([cand.features[f] for f in FEATURES])
@@ -228,7 +195,7 @@ class ReferenceModel:
         """
         if self.sources is None:
             raise RuntimeError("the reference model is not fitted")
-        candidates = self._candidates_many(charts, [key_tokens(chart.text) for chart in charts], self.sources)
+        candidates = self._candidates(charts, [key_tokens(chart.text) for chart in charts], self.sources)
         flat = [cand for cands in candidates for cand in cands]
         if self.reranker is not None and flat:
             scores = self.reranker.predict_proba(np.array([[c.features[f] for f in FEATURES] for c in flat]))[:, 1]
@@ -240,120 +207,8 @@ class ReferenceModel:
         self._attach_sentences(charts, [[c for c in cands if not c.mentions] for cands in kept])
         return [sorted(cands, key=lambda c: (-c.score, c.code)) for cands in kept]
 
-    def _candidates_many(self, charts: Sequence[Chart], tokens: Sequence[list[KeyToken]],
-                         sources: Sources) -> list[list[Candidate]]:
-        """``_candidates`` of each chart, with the retrieval and classifier scores of all charts computed at once."""
-        if not charts:
-            return []
-        neighbours = sources.retriever.neighbours(tokens) if sources.retriever is not None else [[] for _ in charts]
-        probabilities: list[dict[str, float]] = [{} for _ in charts]
-        votes: list[dict[str, float]] = [{} for _ in charts]
-        if sources.classifier is not None:
-            x = sources.classifier.features([[t.key for t in chart_tokens] for chart_tokens in tokens])  # chart_words
-            probabilities = sources.classifier.predict(x)
-            votes = sources.classifier.neighbour_votes(x)
-        return [self._candidates(chart, chart_tokens, sources, near, p, v)
-                for chart, chart_tokens, near, p, v in zip(charts, tokens, neighbours, probabilities, votes)]
-
-    def _candidates(self, chart: Chart, tokens: list[KeyToken], sources: Sources, neighbours: list[Neighbour],
-                    probabilities: dict[str, float], votes: dict[str, float]) -> list[Candidate]:
-        """Every code some source proposes for the chart, with all of ``FEATURES`` set, sorted by code.
-
-        ``neighbours``, ``probabilities`` and ``votes``: the chart's retrieval hits, classifier probabilities and
-        nearest-charts votes (``_candidates_many`` computes them for many charts at once).
-        """
-        cands: dict[str, Candidate] = {}
-        best = self._lexicon_candidates(tokens, sources, cands)
-        self._retrieval_candidates(tokens, neighbours, sources, cands, best)
-        for code, p in probabilities.items():
-            if p >= self.settings.classifier_min_probability:
-                cands.setdefault(code, Candidate(code))
-        for code, cand in cands.items():  # the best lexicon mention first: it carries the assertion
-            cand.mentions.sort(key=lambda m: (m != best[code], m) if code in best else (False, m))
-        assertions = self._assertions(chart.text, [c.mentions[0] for c in cands.values() if c.mentions])
-        # codes of one category compete (C34.90 or C34.91): how many rivals, and where this one stands among them
-        categories: dict[str, list[tuple[float, str]]] = {}
-        for code, cand in cands.items():
-            estimate = max(cand.features.get("lex_precision", 0.0), cand.features.get("ret_precision", 0.0),
-                           probabilities.get(code, 0.0))
-            categories.setdefault(code[:3], []).append((-estimate, code))
-        sibling_rank = {code: rank for group in categories.values() for rank, (_, code) in enumerate(sorted(group))}
-        starts = [t.start for t in tokens]
-        for code, cand in cands.items():
-            f = cand.features
-            f["clf_probability"] = probabilities.get(code, 0.0)
-            f["clf_modelled"] = float(code in probabilities)
-            f["neighbour_vote"] = votes.get(code, 0.0)
-            f["prior_rate"] = sources.code_charts[code] / max(sources.n_charts, 1)
-            f["code_length"] = float(len(code))
-            f["chart_words"] = math.log1p(len(tokens))
-            f["sibling_candidates"] = float(len(categories[code[:3]]) - 1)
-            f["sibling_rank"] = float(sibling_rank[code])
-            f["chart_candidates"] = math.log1p(len(cands))
-            first = min((start for start, _ in cand.mentions), default=None)
-            f["first_position"] = _position(starts, first) / max(len(tokens), 1) if first is not None else 1.0
-            cand.assertion = assertions[cand.mentions[0]] if cand.mentions else "present"
-            cand.evidence_kind = "mention" if cand.mentions else "none"
-            for a in _ASSERTIONS:
-                f[f"assertion_{a}"] = float(cand.assertion == a)
-            for name in FEATURES:
-                f.setdefault(name, 0.0)
-        return sorted(cands.values(), key=lambda c: c.code)
-
-    @staticmethod
-    def _lexicon_candidates(tokens: list[KeyToken], sources: Sources, cands: dict[str, Candidate]) -> dict[str, tuple[int, int]]:
-        """Add the codes of every lexicon hit; returns each code's best mention (highest term precision)."""
-        best: dict[str, tuple[float, tuple[int, int]]] = {}
-        hits = sources.lexicon.find(tokens)
-        for hit in hits:
-            codes = sources.lexicon.codes[hit.term]
-            # codes of the longer terms this mention sits inside: a code none of them carries loses the mention to them
-            outer = [sources.lexicon.codes[h.term] for h in hits if not h.compound
-                     and h.first <= hit.first and hit.first + hit.words <= h.first + h.words
-                     and h.words > hit.words] if hit.nested else []
-            total = sum(codes.values())
-            # the codes of one term compete for the mention: how much better its context fits this code than the rest
-            window = sources.profiles.words_around(tokens, hit.first, hit.words)
-            context = {code: sources.profiles.mass(code, window) for code in codes}
-            for code, count in codes.items():
-                cand = cands.setdefault(code, Candidate(code))
-                f = cand.features
-                precision = sources.precision.precision(hit.term, code)
-                f["lex_mentions"] = f.get("lex_mentions", 0.0) + 1.0
-                conflict = any(code not in o for o in outer)
-                f["lex_free_mentions"] = f.get("lex_free_mentions", 0.0) + float(not conflict)
-                f["lex_compound"] = max(f.get("lex_compound", 0.0), float(hit.compound))
-                rivals = max((v for c, v in context.items() if c != code), default=0.0)
-                f["lex_context"] = max(f.get("lex_context", 0.0), context[code])
-                f["lex_context_margin"] = max(f.get("lex_context_margin", -1.0), context[code] - rivals)
-                cand.mentions.append((hit.start, hit.end))
-                if precision > best.get(code, (-1.0,))[0]:
-                    best[code] = (precision, (hit.start, hit.end))
-                    source = sources.lexicon.sources[hit.term]
-                    f.update(lex_precision=precision, lex_share=count / total,
-                             lex_mention_precision=sources.precision.mention_precision(hit.term, code),
-                             lex_term_charts=sources.precision.log_charts(hit.term), lex_annotations=math.log1p(count),
-                             lex_words=float(hit.words), lex_nested=float(hit.nested), lex_conflict=float(conflict),
-                             lex_code_precision=sources.precision.code_precision(code),
-                             lex_evidence=float(source == "evidence"), lex_icd=float(source == "icd"),
-                             lex_induced=float(source == "induced"))
-        return {code: span for code, (_, span) in best.items()}
-
-    @staticmethod
-    def _retrieval_candidates(tokens: list[KeyToken], neighbours: list[Neighbour], sources: Sources,
-                              cands: dict[str, Candidate], lexicon_best: dict[str, tuple[int, int]]) -> None:
-        """Add the codes of each phrase's nearest learned term; their phrases are evidence only where the lexicon found none."""
-        for near in neighbours:
-            for code in sources.lexicon.codes[near.span]:
-                cand = cands.setdefault(code, Candidate(code))
-                f = cand.features
-                estimate = near.similarity * sources.precision.precision(near.span, code)
-                f["ret_mentions"] = f.get("ret_mentions", 0.0) + 1.0
-                f["ret_context"] = max(f.get("ret_context", 0.0), sources.profiles.score(code, tokens, near.first, near.words))
-                if estimate > f.get("ret_precision", -1.0):
-                    f.update(ret_similarity=near.similarity, ret_precision=estimate)
-                if code not in lexicon_best:
-                    cand.mentions.append((near.start, near.end))
+    def _candidates(self, charts: Sequence[Chart], tokens: Sequence[list[KeyToken]], sources: Sources) -> list[list[Candidate]]:
+        return chart_candidates(charts, tokens, sources, self.settings.classifier_min_probability, self._assertions)
 
     def _assertions(self, text: str, spans: list[tuple[int, int]]) -> dict[tuple[int, int], Assertion]:
         if self._detector is None:
@@ -394,11 +249,6 @@ def model_threads(threads: int | None) -> Iterator[None]:
 
     with threadpool_limits(limits=threads):
         yield
-
-
-def _position(starts: list[int], start: int) -> int:
-    """Index of the first token starting at or after ``start`` (``starts``: the chart's token starts, increasing)."""
-    return bisect.bisect_left(starts, start)
 
 
 def _source_estimate(f: dict[str, float]) -> float:

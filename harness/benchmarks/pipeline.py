@@ -56,12 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     from coders.engine import RuleEngine
     from coders.routing import RoutingConfig, route
     from coders.rule_pack import load_pack
+    from extractors.base import LearnsFromCharts
     from harness.config import DatasetConfig, config_option
     from harness.intake.degrade.config import DegradationConfig
     from harness.intake.ocr import IntakeConfig
     from harness.pipeline.chart_steps import PipelineDesign
+    from harness.pipeline.config import PipelineConfig
     from harness.pipeline.preparation import ChartPreparer
-    from harness.pipeline.streaming import PipelineConfig, run_pipeline
+    from harness.pipeline.streaming import run_pipeline
     from harness.registry import EXTRACTORS
     from harness.sources import load_charts
 
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.balance:
             settings["prefill_tokens_per_s"] = balanced_prefill(settings, readable, rows[0].seconds)
         extractor = EXTRACTORS.resolve(args.extractor)(settings)
-        if settings.get("train_split") and extractor.learns_from_charts:
+        if settings.get("train_split") and isinstance(extractor, LearnsFromCharts):
             extractor.fit(load_charts(dataset.model_copy(update={"split": settings["train_split"], "limit": None}),
                                       purpose="learn"))
         design = PipelineDesign(extractor=extractor, code=engine.code, coder_id=f"{pack.name}@{pack.version}",

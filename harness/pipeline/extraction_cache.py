@@ -1,7 +1,7 @@
 """Content-addressed cache of extractions, shared by the jobs of a sweep.
 
 An entry's key is a sha256 over the extractor's fingerprint (name, version, validated
-config, model revision, prompt version) and the content hash of the chart it read
+config, model revision, prompt version, and a wrapper's wrapped extractor) and the content hash of the chart it read
 (the degraded chart, when the design degrades). So a rules-only sweep reuses every
 extraction and never calls a model again, and a killed run resumes where it stopped.
 
@@ -61,21 +61,13 @@ def _canonical(value: Any) -> bytes:
 
 
 def extractor_fingerprint(extractor: Extractor) -> str:
-    """Sha256 of what decides an extractor's output, apart from the chart.
+    """Sha256 of what decides an extractor's output, apart from the chart: its ``cache_identity``.
 
-    Covers ``name``, ``version``, the validated config (``config.model_dump(mode="json")``),
-    ``model_id``, ``model_revision`` and ``prompt_version`` (None where the extractor has none).
-    Take it after ``fit``: fitting may set ``model_revision``.
+    That covers ``name``, ``version``, the validated config (``config.model_dump(mode="json")``),
+    ``model_id``, ``model_revision`` and ``prompt_version`` (None where the extractor has none), and a
+    wrapper's wrapped extractor. Take it after ``fit``: fitting may set ``model_revision``.
     """
-    payload = {
-        "name": extractor.name,
-        "version": extractor.version,
-        "config": extractor.config.model_dump(mode="json"),
-        "model_id": extractor.model_id,
-        "model_revision": extractor.model_revision,
-        "prompt_version": extractor.prompt_version,
-    }
-    return hashlib.sha256(_canonical(payload)).hexdigest()
+    return hashlib.sha256(_canonical(extractor.cache_identity())).hexdigest()
 
 
 class ExtractionCache:

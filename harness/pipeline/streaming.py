@@ -27,33 +27,14 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from extractors.base import StreamingExtractor
 from harness.contracts import Chart, ChartResult, Extraction
 from harness.metrics.robustness import ChartIntake
 from harness.pipeline.chart_steps import PipelineDesign, PipelineRun, extract_group, finished, prepared
+from harness.pipeline.config import PipelineConfig
 from harness.pipeline.extraction_cache import cached_extractions, extractor_fingerprint
 from harness.pipeline.preparation import Prepared
-
-
-class PipelineConfig(BaseModel):
-    """How the stages are scheduled (``conf/pipeline/<policy>.yaml``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = "streaming"
-    """Hydra option name."""
-    policy: Literal["streaming", "stop_and_go"] = "streaming"
-    """``streaming``: intake, extraction and coding overlap; ``stop_and_go``: each batch goes through one stage at a time."""
-    queue_size: int = Field(default=256, ge=1)
-    """Most charts admitted and not yet coded (streaming): bounds memory, and the most charts in one extractor call."""
-    intake_threads: int = Field(default=2, ge=1)
-    """Charts degraded and read at once (streaming); each also runs ``intake.workers`` tesseract processes."""
-    batch_size: int = Field(default=32, ge=1)
-    """Charts per batch of the ``stop_and_go`` policy."""
-
 
 _DONE = object()
 """End of a stage's output."""
@@ -172,8 +153,8 @@ class _Stream:
         """Runs in the calling thread until intake is done: an extractor that takes charts while it works gets each
         chart as soon as it is ready; any other gets one call per group of ready charts."""
         try:
-            if callable(getattr(self.design.extractor, "submit", None)):
-                self._extract_continuously()
+            if isinstance(self.design.extractor, StreamingExtractor):
+                self._extract_continuously(self.design.extractor)
             else:
                 self._extract_in_groups()
         finally:
@@ -195,8 +176,8 @@ class _Stream:
                     item.extraction, item.extract_s = extraction, outcome.busy_s / len(readable)
             self._hand_on(group)
 
-    def _extract_continuously(self) -> None:
-        extractor, cache = self.design.extractor, self.design.cache
+    def _extract_continuously(self, extractor: StreamingExtractor) -> None:
+        cache = self.design.cache
         pending: dict[str, deque[_Admitted]] = {}
         in_flight, done, busy_since = 0, False, 0.0
         while not (done and not in_flight) and not self.stop.is_set():

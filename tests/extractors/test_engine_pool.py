@@ -190,7 +190,9 @@ def test_another_model_backend_frees_the_device(fake_vllm, monkeypatch) -> None:
     assert len(fake_vllm.stopped) == 1 and engine_pool.loaded_key() is None
 
 
-def test_run_params_default_is_empty_for_other_backends() -> None:
+def test_only_the_vllm_backend_reports_an_engine() -> None:
+    from extractors.base import ReportsEngine
     from extractors.llm.transformers_backend import TransformersExtractor
 
-    assert TransformersExtractor({"name": "transformers"}).run_params() == {}
+    assert issubclass(VllmExtractor, ReportsEngine)
+    assert not isinstance(TransformersExtractor({"name": "transformers"}), ReportsEngine)

@@ -357,7 +357,8 @@ def test_real_vllm_streams_charts_into_the_running_engine_with_the_batch_calls_r
     from extractors.llm import engine_pool
     from extractors.llm.vllm_backend import VllmExtractor
     from harness.pipeline.chart_steps import PipelineDesign
-    from harness.pipeline.streaming import PipelineConfig, run_pipeline
+    from harness.pipeline.config import PipelineConfig
+    from harness.pipeline.streaming import run_pipeline
 
     require(importlib.util.find_spec("vllm") is not None, "pip install -e '.[cpu]' (CPU) or '.[gpu]' (GPU)")
     settings = {"name": "vllm", "model": "smollm2", "cpu_kvcache_gib": 1, "max_model_len": 1024, "max_new_tokens": 32}

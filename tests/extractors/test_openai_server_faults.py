@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import PROJECT_ROOT
+from waiting import wait_for
 
 from harness.contracts import Chart
 from harness.registry import EXTRACTORS
@@ -213,11 +214,10 @@ def processes_mentioning(marker: str) -> list[int]:
     return found
 
 
-def gone(marker: str, wait_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + wait_s
-    while processes_mentioning(marker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not processes_mentioning(marker)
+def wait_until_gone(marker: str, started: str) -> None:
+    """Wait (up to 10 s) until no process mentions ``marker``; the error names what was ``started`` and what is left."""
+    wait_for(lambda: not processes_mentioning(marker), 10, f"the processes of {started} to exit",
+             detail=lambda: f"left running: {processes_mentioning(marker)}")
 
 
 def test_local_server_that_crashes_at_start_fails_every_chart_with_its_exit_status_and_stderr(fake_vllm, monkeypatch) -> None:
@@ -228,7 +228,7 @@ def test_local_server_that_crashes_at_start_fails_every_chart_with_its_exit_stat
         assert not extraction.schema_valid and extraction.error.startswith("model unavailable: ")
         assert "local vLLM server exited with status 1" in extraction.error
         assert "fake vllm: no CUDA device for the KV cache" in extraction.error  # the server's own words
-    assert gone(str(fake_vllm))
+    wait_until_gone(str(fake_vllm), "the crashed local server")
 
 
 def test_local_server_that_never_becomes_ready_times_out_and_leaves_no_process(fake_vllm, monkeypatch) -> None:
@@ -239,4 +239,4 @@ def test_local_server_that_never_becomes_ready_times_out_and_leaves_no_process(f
         assert extraction.error == "model unavailable: TimeoutError: local vLLM server not healthy after 1 s"
     pids = (fake_vllm.parent / "pids").read_text().split()  # the fake server did start, and started its worker
     assert len(pids) == 2
-    assert gone(str(fake_vllm)), f"left running: {processes_mentioning(str(fake_vllm))} (server and worker were {pids})"
+    wait_until_gone(str(fake_vllm), f"the server and its worker (pids {' '.join(pids)})")

@@ -12,8 +12,9 @@ import pytest
 
 from extractors.reference.artifact import ArtifactError, artifact_name, load_artifact
 from extractors.reference.extractor import ReferenceExtractor
-from extractors.reference.fit import fit_artifact, main
+from extractors.reference.fit import fit_artifact
 from extractors.reference.settings import VERSION
+from harness.cli.fit import main
 from harness.config import DatasetConfig
 from harness.sources import load_charts
 from harness.sources.codiesp_codes import valid_codes
@@ -86,7 +87,7 @@ def test_a_refit_is_identical_whatever_the_string_hash_seed_or_thread_count(data
     predictions = []
     for hash_seed, threads in (("1", []), ("2", ["--threads", "2"])):
         out = tmp_path / f"hash_seed_{hash_seed}"
-        subprocess.run([sys.executable, "-m", "extractors.reference.fit", "--language", "es", "--codes", "D",
+        subprocess.run([sys.executable, "-m", "harness", "fit", "--language", "es", "--codes", "D",
                         "--limit", str(SLICE), "--data-dir", str(data_dir), "--out", str(out), "--set", "folds=3", *threads],
                        env={**os.environ, "PYTHONHASHSEED": hash_seed}, check=True, capture_output=True)
         model = load_artifact(out, code_set_year=2026, language="es", code_system="icd10cm").model
@@ -223,7 +224,7 @@ class _StubModel:
     def predict_many(self, charts: list) -> list:
         from threadpoolctl import threadpool_info
 
-        from extractors.reference.model import Candidate
+        from extractors.reference.candidates import Candidate
 
         self.calls.append([chart.id for chart in charts])
         self.threads.append({info["user_api"]: info["num_threads"] for info in threadpool_info()})

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from extractors.base import Extractor
 from harness.contracts import Chart, Extraction, Finding, Span
 from harness.pipeline import extraction_cache
 from harness.pipeline.extraction_cache import FILENAME, ExtractionCache, extract_cached, extractor_fingerprint
@@ -27,7 +28,7 @@ class _Config(BaseModel):
     languages: list[str] = ["en"]
 
 
-class _FakeExtractor:
+class _FakeExtractor(Extractor):
     name = "fake"
     version = "1"
     calibrated = False

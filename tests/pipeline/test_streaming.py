@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 import tracemalloc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 import pytest
 from test_pipeline import TEXT, StubExtractor, design
+from waiting import wait_event
 
+from extractors.base import StreamingExtractor
 from harness.contracts import Chart, Extraction
 from harness.metrics.robustness import ChartIntake
+from harness.pipeline.config import PipelineConfig
 from harness.pipeline.preparation import Prepared
-from harness.pipeline.streaming import PipelineConfig, run_pipeline
+from harness.pipeline.streaming import run_pipeline
 
 
 class RecordingExtractor(StubExtractor):
@@ -28,33 +29,49 @@ class RecordingExtractor(StubExtractor):
     def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
         self.calls.append([c.id for c in charts])
         self.threads.add(threading.current_thread().name)
-        time.sleep(0.002)
         return super().extract(charts)
 
 
-def jittered_prepare(seed: int):
-    """Intake that takes a different, seeded time per chart, so charts finish intake out of input order."""
-    delays = random.Random(seed)
-    lock = threading.Lock()
+class LastFirstIntake:
+    """Intake that hands on each group of ``group`` consecutive charts last chart first: a chart is read only once
+    the next chart of its group has been coded, so charts reach extraction and coding out of input order, every run.
+    ``group`` must not exceed the intake threads (each chart of a group holds a thread while it waits)."""
 
-    def prepare(chart: Chart) -> Prepared:
-        with lock:
-            delay = delays.uniform(0, 0.004)
-        time.sleep(delay)
-        return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, delay)
+    def __init__(self, charts: Sequence[Chart], group: int, code: Callable) -> None:
+        ids = [chart.id for chart in charts]
+        self._next = {chart_id: ids[i + 1] for i, chart_id in enumerate(ids[:-1]) if (i + 1) % group}
+        self._coded = {chart_id: threading.Event() for chart_id in ids}
+        self._code = code
 
-    return prepare
+    def prepare(self, chart: Chart) -> Prepared:
+        if chart.id in self._next:
+            after = self._next[chart.id]
+            wait_event(self._coded[after], 60, f"chart {after} to be coded before chart {chart.id} is read")
+        return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
+
+    def code(self, chart: Chart, extraction: Extraction):
+        try:
+            return self._code(chart, extraction)
+        finally:
+            self._coded[chart.id].set()
+
+
+def last_first(charts: Sequence[Chart], group: int):
+    """The test design with :class:`LastFirstIntake` over ``charts`` (fresh for each run: its events are one-shot)."""
+    order = LastFirstIntake(charts, group, design().code)
+    return design(prepare=order.prepare, code=order.code)
 
 
 def test_results_keep_input_order_and_every_chart_is_extracted_once() -> None:
     charts = [Chart(id=f"c{i:03d}", text=TEXT if i % 3 else "Well child visit.") for i in range(120)]
     extractor = RecordingExtractor()
     config = PipelineConfig(queue_size=16, intake_threads=4)
-    run = run_pipeline(charts, replace(design(prepare=jittered_prepare(0)), extractor=extractor), config, progress=False)
+    run = run_pipeline(charts, replace(last_first(charts, config.intake_threads), extractor=extractor), config,
+                       progress=False)
     assert [r.chart_id for r in run.results] == [c.id for c in charts]
     assert [e.chart_id for e in run.extractions] == [c.id for c in charts]
     extracted = [chart_id for call in extractor.calls for chart_id in call]
-    assert sorted(extracted) == [c.id for c in charts]  # each once, whatever the grouping
+    assert sorted(extracted) == [c.id for c in charts] != extracted  # each once, and not in input order
     assert max(map(len, extractor.calls)) <= config.queue_size and run.peak_in_flight <= config.queue_size
     assert extractor.threads == {threading.current_thread().name}  # engines start and run in the calling thread
     assert all(r.codes[0].code == "I10" for r, c in zip(run.results, charts, strict=True) if "hypertension" in c.text)
@@ -138,14 +155,14 @@ def test_ctrl_c_while_extracting_stops_the_other_stages() -> None:
         def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
             raise KeyboardInterrupt
 
-    before = threading.active_count()
+    before = set(threading.enumerate())
     with pytest.raises(KeyboardInterrupt):
         run_pipeline([Chart(id=f"c{i}", text=TEXT) for i in range(50)], replace(design(), extractor=Interrupted()),
                      PipelineConfig(queue_size=4), progress=False)
-    deadline = time.monotonic() + 10
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert threading.active_count() == before
+    started = [thread for thread in threading.enumerate() if thread not in before]
+    for thread in started:
+        thread.join(timeout=10)  # only a guard against a hang: a stage that stopped has ended
+    assert not [thread.name for thread in started if thread.is_alive()]
 
 
 def fast_accelerator(**device: object):
@@ -163,12 +180,16 @@ def test_an_engine_that_batches_continuously_gets_each_chart_when_ready_with_the
     charts, dictionary = sample_charts_and_dictionary
     accelerator = fast_accelerator()
     accelerator.wrapped = dictionary  # fitted already
-    cached = replace(design(prepare=jittered_prepare(1)), extractor=accelerator, cache=ExtractionCache(tmp_path))
+    config, cache = PipelineConfig(queue_size=6), ExtractionCache(tmp_path)
+
+    def cached():
+        return replace(last_first(charts, config.intake_threads), extractor=accelerator, cache=cache)
+
     try:
-        streamed = run_pipeline(charts, cached, PipelineConfig(queue_size=6), progress=False)
-        again = run_pipeline(charts, cached, PipelineConfig(queue_size=6), progress=False)
-        grouped = run_pipeline(charts, replace(cached, cache=None), PipelineConfig(policy="stop_and_go", batch_size=5),
-                               progress=False)
+        streamed = run_pipeline(charts, cached(), config, progress=False)
+        again = run_pipeline(charts, cached(), config, progress=False)
+        grouped = run_pipeline(charts, replace(design(), extractor=accelerator),
+                               PipelineConfig(policy="stop_and_go", batch_size=5), progress=False)
     finally:
         accelerator.close()
     assert streamed.cache_hits == 0 and again.cache_hits == len(charts) and again.extract_calls == 0
@@ -180,7 +201,7 @@ def test_an_engine_that_batches_continuously_gets_each_chart_when_ready_with_the
 
 
 def test_an_engine_that_breaks_mid_stream_sends_what_it_held_to_review_and_takes_later_charts() -> None:
-    class BreaksOnce:
+    class BreaksOnce(StreamingExtractor):
         """The accelerator, whose first collect fails (a crashed engine step)."""
 
         def __init__(self) -> None:
@@ -198,11 +219,15 @@ def test_an_engine_that_breaks_mid_stream_sends_what_it_held_to_review_and_takes
             if not self.broken:
                 self.broken = True
                 self.inner.collect(wait_s=5.0)  # whatever finished is lost with the step
+                broke.set()
                 raise RuntimeError("engine step failed")
             return self.inner.collect(wait_s)
 
-    def later_half_later(chart: Chart) -> Prepared:  # c4..c7 reach the engine well after it broke
-        time.sleep(0.5 if int(chart.id[1:]) >= 4 else 0.0)
+    broke = threading.Event()
+
+    def later_half_later(chart: Chart) -> Prepared:  # c4..c7 reach the engine only after it broke
+        if int(chart.id[1:]) >= 4:
+            wait_event(broke, 60, "the engine's failed step")
         return Prepared(chart, ChartIntake(kept_ranges=((0, len(chart.text)),)), 0.0, 0.0)
 
     engine = BreaksOnce()
