@@ -1,74 +1,123 @@
-"""Name -> ``module:attr`` registries, resolved on first use so start-up imports nothing heavy.
+"""Name -> implementation registries for extractors, datasets and chart file readers.
 
-Registry names equal Hydra option names (``conf/extractor/<name>.yaml`` has ``name: <name>``).
+Registry names equal Hydra option names (``conf/extractor/<name>.yaml`` has ``name: <name>``). A name comes from
+one of two places:
+
+- a decorator at the implementation, ``@EXTRACTORS.register("dictionary")``: a built-in module in one of the
+  registry's packages needs nothing else, because a lookup that misses imports every module of those packages once
+  (none imports an engine at module level, so this stays cheap);
+- an entry point of an installed package (group ``coding_harness.extractors``, ``coding_harness.datasets``,
+  ``coding_harness.readers``): a lazy ``module:attr`` target, imported only when its name is resolved, so a plugin
+  adds a component without editing this package (README.md, "Plugins").
+
+A name registered twice by different implementations is a ``ConfigError``: a plugin cannot shadow a built-in. Metric
+plugins (group ``coding_harness.metrics``) live in a registry of this kind in ``harness.metrics.registry``.
 """
 
 from __future__ import annotations
 
+import difflib
+import functools
 import importlib
-from typing import Any
+import pkgutil
+import threading
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, TypeVar
 
 from harness.errors import ConfigError
 
+Implementation = TypeVar("Implementation")
+
 
 class UnknownName(ConfigError, KeyError):
-    """A registry lookup for a name nobody registered."""
+    """A registry lookup for a name nobody registered (a ``ValueError`` too, so config validators may raise it)."""
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
 class Registry:
-    """A lazy mapping from a component name to the object implementing it."""
+    """Component names and their implementations, registered by decorator or by entry point."""
 
-    def __init__(self, kind: str, targets: dict[str, str]):
+    def __init__(self, kind: str, *, packages: tuple[str, ...], group: str):
         self.kind = kind
-        self._targets = dict(targets)
+        """What the names are names of, for messages (``extractor``)."""
+        self.packages = packages
+        """Packages whose modules register built-ins by decorator; imported on the first miss."""
+        self.group = group
+        """Entry-point group through which installed plugins add names."""
+        self._objects: dict[str, Any] = {}
+        self._targets: dict[str, str] = {}  # name -> "module:attr", imported on first use
+        self._origins: dict[str, str] = {}  # name -> where it was registered, to report a clash
+        self._discovered = False
+        self._lock = threading.RLock()
+
+    def register(self, name: str) -> Callable[[Implementation], Implementation]:
+        """A decorator that registers the class or function it decorates as ``name``."""
+
+        def decorate(obj: Implementation) -> Implementation:
+            self._add(name, f"{obj.__module__}:{obj.__qualname__}", obj=obj)
+            return obj
+
+        return decorate
 
     def names(self) -> list[str]:
-        return sorted(self._targets)
-
-    def register(self, name: str, target: str) -> None:
-        """Add ``name`` -> ``"package.module:attr"`` (for plugins; nothing is imported now)."""
-        self._targets[name] = target
+        """Every registered name, built-in and plugin, sorted."""
+        self._discover()
+        return sorted(self._origins)
 
     def check(self, name: str) -> str:
-        """``name`` if registered (for config validators: nothing is imported), else ``ValueError`` listing the known names."""
-        if name not in self._targets:
-            raise ValueError(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}")
+        """``name`` if registered (a plugin's implementation is not imported), else ``UnknownName`` with close matches."""
+        if name not in self._origins:
+            self._discover()
+        if name not in self._origins:
+            raise UnknownName(self._unknown(name))
         return name
 
     def resolve(self, name: str) -> Any:
-        try:
-            target = self._targets[name]
-        except KeyError:
-            raise UnknownName(f"unknown {self.kind} {name!r}; registered: {', '.join(self.names())}") from None
-        module_name, attr = target.split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        """The implementation registered as ``name``."""
+        self.check(name)
+        if name not in self._objects:
+            module_name, _, attrs = self._targets[name].partition(":")
+            self._objects[name] = functools.reduce(getattr, filter(None, attrs.split(".")), importlib.import_module(module_name))
+        return self._objects[name]
+
+    def _add(self, name: str, origin: str, *, obj: Any = None, target: str | None = None) -> None:
+        with self._lock:
+            if self._origins.get(name, origin) != origin:
+                raise ConfigError(f"{self.kind} {name!r} is registered twice: by {self._origins[name]} and by {origin}")
+            self._origins[name] = origin
+            if target is None:
+                self._objects[name] = obj
+            else:
+                self._targets[name] = target
+
+    def _discover(self) -> None:
+        """Import the built-in packages' modules (their decorators register) and read the plugins' entry points, once."""
+        with self._lock:
+            if self._discovered:
+                return
+            self._discovered = True  # before importing: a module that looks a name up while loading must not recurse
+            for package_name in self.packages:
+                package = importlib.import_module(package_name)
+                for module in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+                    importlib.import_module(module.name)
+            for point in entry_points(group=self.group):
+                self._add(point.name, point.value, target=point.value)
+
+    def _unknown(self, name: str) -> str:
+        known = sorted(self._origins)
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        return f"unknown {self.kind} {name!r}{hint}; registered: {', '.join(known) or 'none'}"
 
 
-EXTRACTORS = Registry(
-    "extractor",
-    {
-        "dictionary": "extractors.dictionary.extractor:DictionaryExtractor",
-        "reference": "extractors.reference.extractor:ReferenceExtractor",
-        "oracle": "extractors.oracle:OracleExtractor",
-        "transformers": "extractors.llm.transformers_backend:TransformersExtractor",
-        "vllm": "extractors.llm.vllm_backend:VllmExtractor",
-        "openai_server": "extractors.llm.openai_server:OpenAIServerExtractor",
-        "simulated_accelerator": "extractors.simulated_accelerator:SimulatedAcceleratorExtractor",
-    },
-)
+EXTRACTORS = Registry("extractor", packages=("extractors",), group="coding_harness.extractors")
 """Extractors: each takes its validated config dict and returns an object with ``fit`` and ``extract``."""
 
-DATASETS = Registry(
-    "dataset",
-    {
-        "sample": "harness.sources.sample:load_sample",
-        "codiesp_es": "harness.sources.codiesp:load_codiesp_es",
-        "codiesp_en": "harness.sources.codiesp:load_codiesp_en",
-        "jsonl": "harness.sources.user_files:load_user_charts",
-        "parquet": "harness.sources.user_files:load_user_charts",
-    },
-)
+DATASETS = Registry("dataset", packages=("harness.sources",), group="coding_harness.datasets")
 """Chart sources: each takes a ``DatasetConfig`` and a ``Purpose`` and returns ``LoadedCharts`` (charts, skipped lines)."""
+
+READERS = Registry("chart file format", packages=("harness.sources.readers",), group="coding_harness.readers")
+"""Chart file readers by format (``dataset.format``): each is a ``harness.sources.readers.ChartReader`` class."""

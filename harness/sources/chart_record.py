@@ -1,4 +1,5 @@
-"""One line of a chart file as a ``Chart``: JSON, shape, ``meta``, values, schema, id and gold codes, in that order.
+"""One record of a chart file, its fields named as a ``Chart``'s, as a ``Chart``: values, schema, id and gold codes,
+in that order.
 
 Nothing here lets a parser's own exception out: every problem is a ``LineProblem`` that names the field, and none
 quotes the chart's text (patient text must not reach logs).
@@ -6,9 +7,7 @@ quotes the chart's text (patient text must not reach logs).
 
 from __future__ import annotations
 
-import json
 import math
-import sys
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,22 +15,15 @@ from pydantic import ValidationError
 from coders.codeset import canonical_code, code_set, is_well_formed
 from harness.config import DatasetConfig
 from harness.contracts import Chart
+from harness.sources.json_text import MAX_DEPTH, json_type
 from harness.sources.loaded import LineProblem
 
-MAX_DEPTH = 64
-"""Deepest nesting of objects and arrays accepted (a chart needs four levels); later stages write charts back as
-JSON from deep in their own stack, so a chart that only just parses could still fail there."""
 _QUOTED = 24
 """At most this many characters of a value are quoted in a problem (codes and splits, never chart text)."""
 
 
-def chart_from_line(content: bytes | dict[str, Any], config: DatasetConfig) -> Chart:
-    """The chart on one JSONL line (its bytes) or Parquet row (a dict), with canonical gold codes of ``code_systems``."""
-    record = content if isinstance(content, dict) else _line_value(content, config.max_line_bytes)
-    if not isinstance(record, dict):
-        raise LineProblem(f"expected a JSON object (one chart per line), found {_json_type(record)}")
-    if isinstance(record.get("meta"), str):  # Parquet writers often store meta as a JSON string
-        record = {**record, "meta": _meta_from_string(record["meta"])}
+def chart_from_record(record: dict[str, Any], config: DatasetConfig) -> Chart:
+    """The chart a record's fields (``field_mapping.chart_fields``) describe, with canonical gold codes of ``code_systems``."""
     _check_values(record)
     try:
         chart = Chart.model_validate(record)
@@ -48,51 +40,6 @@ def quoted(value: Any) -> str:
     """``repr`` of a short value, cut so that a misplaced paragraph is not copied into a message."""
     text = repr(value)
     return text if len(text) <= _QUOTED else f"{text[:_QUOTED]}..."
-
-
-def _line_value(line: bytes, max_line_bytes: int) -> Any:
-    if len(line) > max_line_bytes:
-        raise LineProblem(f"line longer than dataset.max_line_bytes ({max_line_bytes} bytes)")
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise LineProblem(f"not valid UTF-8 (byte {error.start + 1} of the line: {error.reason})") from None
-    return _json(text)
-
-
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_not_json)
-    except json.JSONDecodeError as error:
-        raise LineProblem(f"malformed JSON ({error.msg} at column {error.colno})") from None
-    except RecursionError:
-        raise LineProblem(f"malformed JSON (nested deeper than {MAX_DEPTH} levels)") from None
-    except LineProblem:
-        raise
-    except ValueError:  # the only other one: an integer too long for Python to convert
-        raise LineProblem(f"malformed JSON (a number longer than {sys.get_int_max_str_digits()} digits)") from None
-
-
-def _not_json(constant: str) -> Any:
-    raise LineProblem(f"malformed JSON ({constant} is not a JSON value)")
-
-
-def _meta_from_string(text: str) -> dict[str, Any]:
-    expected = "meta: expected a JSON object or a string holding one, found a string"
-    try:
-        meta = _json(text)
-    except LineProblem:
-        raise LineProblem(f"{expected} that is not JSON") from None
-    if not isinstance(meta, dict):
-        raise LineProblem(f"{expected} holding {_json_type(meta)}")
-    return meta
-
-
-def _json_type(value: Any) -> str:
-    for kind, name in ((bool, "a boolean"), (int | float, "a number"), (str, "a string"), (list, "an array")):
-        if isinstance(value, kind):
-            return name
-    return "null" if value is None else f"a {type(value).__name__}"
 
 
 def _check_values(record: dict[str, Any]) -> None:
@@ -118,7 +65,7 @@ def _check_values(record: dict[str, Any]) -> None:
                         for key, child in items]
             stack.extend(reversed(children))
         elif not (value is None or isinstance(value, int)):  # bool is an int
-            raise LineProblem(f"{field}: {_json_type(value)} value, which JSON cannot hold")
+            raise LineProblem(f"{field}: {json_type(value)} value, which JSON cannot hold")
 
 
 def _encodable(text: str) -> bool:

@@ -17,6 +17,7 @@ from coders.codeset import canonical_code, code_set, is_well_formed
 from harness.config import DatasetConfig
 from harness.contracts import Chart, CodeSystem, GoldCode, Span
 from harness.errors import DataError
+from harness.registry import DATASETS
 from harness.sources.chart_dataset import cached_charts, files_digest
 from harness.sources.loaded import LoadedCharts, Purpose
 
@@ -153,11 +154,13 @@ def _load(config: DatasetConfig, language: str) -> list[Chart]:
     )
 
 
+@DATASETS.register("codiesp_es")
 def load_codiesp_es(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
     """Spanish cases with D/P codes and evidence offsets (every chart names its split, so ``purpose`` changes nothing)."""
     return LoadedCharts(charts=_load(config, "es"))
 
 
+@DATASETS.register("codiesp_en")
 def load_codiesp_en(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
     """English translation with document-level codes (the translation has no offsets)."""
     return LoadedCharts(charts=_load(config, "en"))

@@ -9,7 +9,6 @@ is caught file-tree by file-tree after extraction.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import shutil
 import sys
@@ -56,6 +55,7 @@ def verify(root: Path, manifest: dict[str, Any]) -> list[str]:
 
 
 def download(name: str, dest: Path) -> Path:
+    """Download the dataset ``name`` into ``dest`` (its manifest's folder below it), verified; returns that folder."""
     manifest = load_manifest(name)
     target = dest / manifest["folder"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -71,23 +71,3 @@ def download(name: str, dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(extracted, target, dirs_exist_ok=True)
     return target
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness download", description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", help="dataset with a manifest under datasets/, e.g. codiesp")
-    parser.add_argument("--dest", type=Path, default=Path("data"), help="folder to put it in (becomes HARNESS_DATA_DIR)")
-    parser.add_argument("--verify-only", action="store_true", help="check an existing copy under --dest, download nothing")
-    args = parser.parse_args(argv)
-    manifest = load_manifest(args.dataset)
-    if args.verify_only:
-        problems = verify(args.dest / manifest["folder"], manifest)
-        print("\n".join(problems) if problems else f"{args.dataset}: all splits match the manifest")
-        return 1 if problems else 0
-    target = download(args.dataset, args.dest)
-    print(f"{args.dataset} verified and stored in {target}; export HARNESS_DATA_DIR={args.dest}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

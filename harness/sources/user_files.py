@@ -1,36 +1,42 @@
-"""User charts in JSONL or Parquet, one ``Chart`` per line/row (the schema of ``harness.contracts.Chart``).
+"""User charts in a chart file, one ``Chart`` per line or row (the schema of ``harness.contracts.Chart``), in any format
+a reader is registered for (``harness.sources.readers``: JSONL, Parquet, CSV, and plugins'); ``dataset.format`` picks
+the reader, or the file's suffix when it is unset.
 
 Either ``dataset.path`` contains ``{split}`` (one file per split; a chart's ``meta.split``, if it has one, must
 agree), or one file holds every split and each chart's ``meta.split`` says which. A chart without ``meta.split``
 in such a file is an evaluation chart: it belongs to the split being evaluated, and no extractor learns from it.
 
-Every line is checked before it becomes a chart (``chart_record``, ``image_paths``). A bad line stops the load or
-is skipped (``dataset.on_bad_line``); a chart whose ``meta.split`` names no split is skipped under either policy.
-Either way the caller gets each skipped line back, so no chart is lost without a word.
+Every line is checked before it becomes a chart (``field_mapping``, ``chart_record``, ``image_paths``). A bad line
+stops the load or is skipped (``dataset.on_bad_line``); a chart whose ``meta.split`` names no split is skipped under
+either policy. Either way the caller gets each skipped line back, so no chart is lost without a word.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 from harness.config import DatasetConfig, Split
 from harness.contracts import Chart
 from harness.errors import DataError
-from harness.sources.chart_lines import chart_lines
-from harness.sources.chart_record import chart_from_line, quoted
+from harness.registry import DATASETS
+from harness.sources.chart_record import chart_from_record, quoted
+from harness.sources.field_mapping import chart_fields
 from harness.sources.image_paths import resolve_image_paths
 from harness.sources.loaded import LineProblem, LoadedCharts, Purpose, SkippedLine
+from harness.sources.readers import accepted_files, reader_for
 
 SPLITS: tuple[str, ...] = get_args(Split)
-SUFFIXES = (".jsonl", ".parquet")
 
 
+@DATASETS.register("jsonl")
+@DATASETS.register("parquet")
+@DATASETS.register("csv")
 def load_user_charts(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
     """Charts of ``config.split`` from ``dataset.path`` for ``purpose``, with the lines skipped on the way."""
     if not config.path:
-        raise DataError(f"dataset {config.name!r} needs dataset.path (a .jsonl or .parquet file; may contain {{split}})")
+        raise DataError(f"dataset {config.name!r} needs dataset.path ({accepted_files()}; may contain {{split}})")
     path = Path(config.path.replace("{split}", config.split)).expanduser()
     return read_chart_file(path, config, purpose, file_split=config.split if "{split}" in config.path else None)
 
@@ -51,6 +57,7 @@ def read_chart_file(path: Path, config: DatasetConfig, purpose: Purpose = "evalu
     ``meta.split`` says. For ``purpose="evaluate"`` a split without charts is an error; for ``"learn"`` it is empty.
     """
     _check_file(path)
+    reader = reader_for(path, config)
     folder = path.parent.resolve()
     loaded = LoadedCharts()
     first_at: dict[str, str] = {}  # chart id -> the line that holds it
@@ -62,10 +69,9 @@ def read_chart_file(path: Path, config: DatasetConfig, purpose: Purpose = "evalu
             raise DataError(str(line))
         loaded.skipped.append(line)
 
-    for where, content in chart_lines(path, config.max_line_bytes):
+    for where, fields in reader.records(path, config):
         try:
-            chart = chart_from_line(content, config)
-            resolve_image_paths(chart, folder, config)
+            chart = _chart(fields, folder, config)
         except LineProblem as problem:
             skip(where, str(problem))
             continue
@@ -93,16 +99,22 @@ def read_chart_file(path: Path, config: DatasetConfig, purpose: Purpose = "evalu
     return loaded
 
 
+def _chart(fields: dict[str, Any] | LineProblem, folder: Path, config: DatasetConfig) -> Chart:
+    """The chart of a reader's record, its page images checked; a ``LineProblem`` for a bad record."""
+    if isinstance(fields, LineProblem):
+        raise fields
+    chart = chart_from_record(chart_fields(fields, config.columns), config)
+    resolve_image_paths(chart, folder, config)
+    return chart
+
+
 def _check_file(path: Path) -> None:
     if path.is_dir():
-        raise DataError(f"dataset.path {path} is a folder: expected a .jsonl or .parquet file "
-                        "(or a path containing {split})")
+        raise DataError(f"dataset.path {path} is a folder: expected {accepted_files()} (or a path containing {{split}})")
     if not path.exists():
         raise DataError(f"chart file {path} does not exist")
     if not path.is_file():
         raise DataError(f"chart file {path} is not a regular file (a device, pipe or socket)")
-    if path.suffix not in SUFFIXES:
-        raise DataError(f"chart file {path}: expected a .jsonl or .parquet file")
 
 
 def _no_charts(config: DatasetConfig, path: Path, other_splits: Counter[str], n_skipped: int) -> str:

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.sources.readers import accepted_files
+
 Content = list[str | bytes]
 
 
@@ -223,11 +225,11 @@ LOADING_CASES: list[Case] = [
     Case("image_is_a_folder", with_image("."), jsonl(), exit_code=2, message="is a folder, not an image file"),
     # files and splits that give no charts
     Case("path_is_a_folder", lambda _: good("c1"), ["dataset=jsonl", "dataset.path={folder}"], exit_code=2,
-         message="is a folder: expected a .jsonl or .parquet file (or a path containing {split})"),
+         message=f"is a folder: expected {accepted_files()} (or a path containing {{split}})"),
     Case("file_missing", None, ["dataset=jsonl", "dataset.path={folder}/nowhere.jsonl"], exit_code=2,
          message="nowhere.jsonl does not exist"),
-    Case("wrong_suffix", lambda _: good("c1"), jsonl(), exit_code=2, message="expected a .jsonl or .parquet file",
-         file="charts.csv"),
+    Case("wrong_suffix", lambda _: good("c1"), jsonl("dataset.format=null"), exit_code=2,
+         message=f"charts.txt: expected {accepted_files()} (or set dataset.format)", file="charts.txt"),
     Case("empty_file", lambda _: [], jsonl(), exit_code=2, message="split 'dev': no charts in"),
     Case("empty_split", lambda _: [line(chart("c1", split="train")), line(chart("c2", split="train"))], jsonl(), exit_code=2,
          message="found 2 of split 'train'"),

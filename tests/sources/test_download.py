@@ -5,7 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from harness.sources.download import load_manifest, main, verify
+from harness.cli.download import main
+from harness.sources.download import load_manifest, verify
 
 
 def test_manifest_matches_real_codiesp(data_dir: Path) -> None:

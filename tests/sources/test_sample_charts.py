@@ -9,6 +9,7 @@ import pytest
 from conftest import PROJECT_ROOT
 
 from coders.codeset import code_set
+from harness.cli import sample
 from harness.contracts import Chart
 from harness.sources.sample import generator
 from harness.sources.sample.chart import PAGE_BREAK
@@ -34,7 +35,7 @@ def charts(lines: list[str]) -> list[Chart]:
 def test_regenerating_with_the_recorded_seed_reproduces_the_committed_files(charts: list[Chart], tmp_path: Path) -> None:
     seed = charts[0].meta["seed"]
     assert {c.meta["seed"] for c in charts} == {seed}
-    generator.main(["--seed", str(seed), "--n", str(len(charts)), "--out", str(tmp_path)])
+    assert sample.main(["--seed", str(seed), "--n", str(len(charts)), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "charts.jsonl").read_bytes() == CHARTS_FILE.read_bytes()
     assert (tmp_path / "README.md").read_bytes() == (SAMPLE_DIR / "README.md").read_bytes()
 

@@ -14,6 +14,7 @@ import pytest
 
 from harness.config import DatasetConfig
 from harness.sources import DataError, load_charts, load_split
+from harness.sources.readers import accepted_files
 
 
 def chart(chart_id: str, split: str | None) -> dict:
@@ -79,7 +80,7 @@ def test_a_folder_as_path_says_so(tmp_path: Path) -> None:
     write(tmp_path / "charts.jsonl", [chart("d1", "dev")])
     with pytest.raises(DataError) as raised:
         load_split(config(tmp_path))
-    assert str(raised.value) == (f"dataset.path {tmp_path} is a folder: expected a .jsonl or .parquet file "
+    assert str(raised.value) == (f"dataset.path {tmp_path} is a folder: expected {accepted_files()} "
                                  "(or a path containing {split})")
     with pytest.raises(DataError, match=r"^chart file .*nowhere\.jsonl does not exist$"):
         load_split(config(tmp_path / "nowhere.jsonl"))

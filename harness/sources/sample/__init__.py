@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.config import DatasetConfig
+from harness.registry import DATASETS
 from harness.sources.loaded import LoadedCharts, Purpose
 from harness.sources.user_files import load_chart_file
 
 SAMPLE_FILE = Path(__file__).resolve().parents[3] / "datasets" / "sample" / "charts.jsonl"
 
 
+@DATASETS.register("sample")
 def load_sample(config: DatasetConfig, purpose: Purpose = "evaluate") -> LoadedCharts:
     """The sample's charts of ``config.split`` (every chart names its split, so ``purpose`` changes nothing)."""
     return LoadedCharts(charts=load_chart_file(Path(config.path) if config.path else SAMPLE_FILE, config))

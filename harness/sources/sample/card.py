@@ -48,7 +48,7 @@ findings are generated, and every page opens with "SYNTHETIC RECORD - NOT A REAL
 ## Generation
 
 ```
-python -m harness.sources.sample.generator --seed {seed} --n {len(charts)} --out datasets/sample
+harness sample --seed {seed} --n {len(charts)} --out datasets/sample
 ```
 
 - generator: `{generator}` version `{version}`; seed `{seed}` (recorded in every chart's `meta`)
@@ -57,7 +57,7 @@ python -m harness.sources.sample.generator --seed {seed} --n {len(charts)} --out
 - deterministic: the same seed and count reproduce `charts.jsonl` and this card byte for byte (a test checks it)
 - code, in `harness/sources/sample/`: `inventory.yaml` (the curated conditions, as data) and `inventory.py`
   (reads and checks them against the tabular), `planner.py` (what each chart asserts), `writer.py` (the note
-  text), `chart.py` (pages, gold codes and evidence spans), `card.py` (this card), `generator.py` (the command)
+  text), `chart.py` (pages, gold codes and evidence spans), `card.py` (this card), `generator.py` (writes the sample)
 
 Each chart is planned from a curated inventory of {inventory_size} conditions (chronic problems,
 acute problems, signs and symptoms, cancers for family history; each on a billable code) plus

@@ -7,19 +7,17 @@ curated inventory of common problems (``inventory.yaml``), each on a real billab
 ICD-10-CM 2026 code, plus a few drawn at random from the tabular itself. The work is
 split by stage: ``inventory`` (conditions), ``planner`` (what a chart asserts),
 ``writer`` (the note), ``chart`` (pages, gold, evidence) and ``card`` (the README).
-This module keeps what the whole sample shares: its provenance, splits and command.
+This module keeps what the whole sample shares: its provenance, splits and :func:`write_sample`.
 
 Everything is drawn from ``random.Random(f"{seed}:{index}")``: the same seed gives
-byte-identical output. Run ``python -m harness.sources.sample.generator --seed 2026 --n 200
---out datasets/sample``.
+byte-identical output. Run ``harness sample --seed 2026 --n 200 --out datasets/sample``
+(``harness.cli.sample``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
-from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -83,17 +81,3 @@ def write_sample(out: Path, seed: int = DEFAULT_SEED, n: int = DEFAULT_N) -> lis
     )
     (out / "README.md").write_text(card, encoding="utf-8", newline="\n")
     return charts
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (recorded in every chart)")
-    parser.add_argument("--n", type=int, default=DEFAULT_N, help="number of charts (60%% train, 20%% dev, 20%% test)")
-    parser.add_argument("--out", type=Path, default=Path("datasets/sample"), help="output folder")
-    args = parser.parse_args(argv)
-    charts = write_sample(args.out, args.seed, args.n)
-    print(f"wrote {len(charts)} charts to {args.out / 'charts.jsonl'} (seed {args.seed}, generator {GENERATOR_VERSION})")
-
-
-if __name__ == "__main__":
-    main()
