@@ -2,12 +2,20 @@
 
 The computing modules (``harness.metrics.*``, the system sampler, the pipeline's timings) decide the
 values; everything that shows or judges them reads this table: the end-of-run summary, the HTML reports
-(``reports.labels``), the CI gate (``harness.tracking.gate``: which metrics it may gate on, and how) and
+(``reports.labels``), the CI gate (``harness.tracking.gate_policy``: which metrics it may gate on, and how) and
 the docs (``python -m harness.metrics.registry`` prints the table). A metric with ``interval=True`` is
 recorded with its bootstrap bounds ``<name>_ci_low`` and ``<name>_ci_high``.
 
 A family of metrics is registered once by a pattern with one ``<placeholder>``
 (``stage_<stage>_s``); its label may use ``{placeholder}``, filled from the recorded name.
+
+It also says which metrics measure the machine (:func:`measures_the_machine`): what the golden runs, same-seed
+runs and merged shard runs leave out of their comparisons.
+
+The built-in metrics are the table :data:`BUILT_IN`. A metric computed from the run's chart outcomes can instead be
+registered where it is computed, with the :func:`metric` decorator; another package adds one that way and names the
+decorated function under the entry point group ``coding_harness.metrics`` (:data:`PLUGINS`;
+``harness.metrics.decorated_metrics`` computes them in every run).
 
 This module imports nothing heavy: the summary and the gate's ``--help`` load it.
 """
@@ -16,10 +24,13 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Literal
+from typing import Any, Literal, TypeVar
+
+from harness.errors import ConfigError
+from harness.registry import Registry
 
 Unit = Literal["share", "seconds", "minutes", "hours", "per_second", "per_hour", "usd", "count", "score", "megabytes", "number"]
 Group = Literal["codes", "review", "calibration", "evidence", "edits", "billing", "extraction", "intake", "recoverable",
@@ -43,6 +54,13 @@ HEADLINE_GROUPS: tuple[Group, ...] = ("codes", "review")
 
 UP, DOWN, NEITHER = True, False, None
 """Values of ``higher_is_better``."""
+MACHINE_GROUPS: frozenset[Group] = frozenset({"throughput", "system"})
+"""Groups whose metrics measure the machine and the run's circumstances (timings, cache reuse, resources)."""
+MACHINE_UNITS: frozenset[Unit] = frozenset({"seconds", "per_second", "per_hour", "usd"})
+"""Units of machine time or money, wherever a metric is grouped (``pages_per_s`` is an intake metric); coder
+``minutes`` are the workload model's, not the machine's."""
+PLUGINS = Registry("metric plugin", packages=(), group="coding_harness.metrics")
+"""Metric plugins: each entry point of the group names a function decorated with :func:`metric`."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +69,7 @@ class GateRule:
 
     test: GateTest
     setting: str
-    """Field of ``harness.tracking.gate.GateConfig`` (``conf/gate/<name>.yaml``) holding the tolerance or limit."""
+    """Field of ``harness.tracking.gate_config.GateConfig`` (``conf/gate/<name>.yaml``) holding the tolerance or limit."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +98,19 @@ class Metric:
     """Measured against gold codes: not recorded for a run without them (an evaluation-only run)."""
     machine: bool | None = None
     """Measures the machine (its timings, resources) rather than the pipeline's decisions, so it differs between runs of
-    the same config and seed; None: decided by group and unit (``harness.merge.measures_the_machine``)."""
+    the same config and seed; None: decided by group and unit (:attr:`measures_the_machine`)."""
 
     @property
     def is_family(self) -> bool:
         return "<" in self.name
+
+    @property
+    def measures_the_machine(self) -> bool:
+        """``machine`` where said outright, else whether its group (:data:`MACHINE_GROUPS`) or its unit
+        (:data:`MACHINE_UNITS`) is the machine's."""
+        if self.machine is not None:  # coder throughput is per hour of a coder; time to claim has latency in it
+            return self.machine
+        return self.group in MACHINE_GROUPS or self.unit in MACHINE_UNITS
 
     def resolve(self, name: str) -> Metric | None:
         """This metric for the recorded ``name`` (a family member gets its own name and label); None if it does not match."""
@@ -102,7 +128,7 @@ def _pattern(family: str) -> re.Pattern[str]:
     return re.compile("".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+)" for i, part in enumerate(parts)))
 
 
-METRICS: tuple[Metric, ...] = (
+BUILT_IN: tuple[Metric, ...] = (
     Metric("micro_f1", "F1 (all codes)", "share", UP, "codes", interval=True, card=True, sweep=True,
            gate=GateRule("paired", "max_micro_f1_drop"), needs_gold=True),
     Metric("micro_precision", "Precision: assigned codes that are right", "share", UP, "codes", interval=True, card=True,
@@ -184,12 +210,70 @@ METRICS: tuple[Metric, ...] = (
     Metric("system_memory_peak_mb", "Memory, peak", "megabytes", NEITHER, "system", summary=False),
     Metric("system/<sample>", "System use: {sample}", "number", NEITHER, "system", summary=False),
 )
-"""The registry, in the order pages and the summary list metrics."""
+"""The harness's own metrics, in the order pages and the summary list metrics."""
+
+_added: list[Metric] = []
+"""Metrics registered with :func:`metric`, in registration order (listed after :data:`BUILT_IN`)."""
+_computers: list[Callable[..., Any]] = []
+"""The functions decorated with :func:`metric`, in registration order."""
+_plugins_loaded = False
+
+Compute = TypeVar("Compute", bound=Callable[..., Any])
+
+
+def metric(name: str, label: str, unit: Unit, higher_is_better: bool | None, group: Group, **options: Any
+           ) -> Callable[[Compute], Compute]:
+    """Register metric ``name`` at the function that computes it from the run's chart outcomes
+    (``harness.metrics.coding.ChartOutcome``); ``options`` are :class:`Metric`'s other fields (``interval``,
+    ``needs_gold``, ``machine``, ...).
+
+    The function takes the outcomes (a sequence, one per chart) and returns the metric's value; stacked decorators
+    register several metrics, and the function then returns a mapping from each name to its value. With
+    ``interval=True`` the run bootstraps the function over resampled charts for the bounds.
+    """
+    registered = Metric(name, label, unit, higher_is_better, group, **options)
+
+    def register(compute: Compute) -> Compute:
+        if registered.is_family or any(m.resolve(name) is not None for m in (*BUILT_IN, *_added)):
+            raise ConfigError(f"metric {name!r} of {compute.__module__}.{compute.__qualname__}: "
+                              "the name is already registered or is a pattern; choose another")
+        _added.append(registered)
+        compute.registered_metrics = (registered, *getattr(compute, "registered_metrics", ()))  # type: ignore[attr-defined]
+        if compute not in _computers:
+            _computers.append(compute)
+        return compute
+
+    return register
+
+
+def load_plugins() -> None:
+    """Import the metric plugins installed packages name in :data:`PLUGINS`' entry point group (once): their decorators
+    register their metrics. An entry point that is not a function decorated with :func:`metric` is a ``ConfigError``."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True  # first: loading a plugin registers through this module
+    for name in PLUGINS.names():
+        if not getattr(PLUGINS.resolve(name), "registered_metrics", None):
+            raise ConfigError(f"metric plugin {name!r} (entry point group {PLUGINS.group}) is not a function decorated "
+                              "with harness.metrics.registry.metric")
+
+
+def registered() -> tuple[Metric, ...]:
+    """Every metric: :data:`BUILT_IN`, then those registered with :func:`metric` (plugins loaded first)."""
+    load_plugins()
+    return (*BUILT_IN, *_added)
+
+
+def computers() -> tuple[Callable[..., Any], ...]:
+    """The functions decorated with :func:`metric` (plugins loaded first): what a run computes beside the built-ins."""
+    load_plugins()
+    return tuple(_computers)
 
 
 def find(name: str) -> Metric | None:
     """The metric recorded as ``name`` (a family member resolved to it); None when unregistered or a bound."""
-    for metric in METRICS:
+    for metric in registered():
         found = metric.resolve(name)
         if found is not None:
             return found
@@ -217,20 +301,32 @@ def is_registered(key: str) -> bool:
     return find(key) is not None
 
 
+def measures_the_machine(key: str) -> bool:
+    """Whether recorded ``key`` (a metric, a family member or a bootstrap bound of one) measures the machine rather
+    than the pipeline's decisions (:attr:`Metric.measures_the_machine`); an unregistered key does not."""
+    found = find(_bound_of(key) or key)
+    return found is not None and found.measures_the_machine
+
+
+def decisions(metrics: Mapping[str, float]) -> dict[str, float]:
+    """``metrics`` less those that measure the machine: what a rerun of the same config and seed reproduces exactly."""
+    return {key: value for key, value in metrics.items() if not measures_the_machine(key)}
+
+
 def _selected(metric: Metric, groups: Iterable[str], flags: dict[str, object]) -> bool:
     return (not groups or metric.group in groups) and all(getattr(metric, flag) == value for flag, value in flags.items())
 
 
 def names(*groups: Group, **flags: object) -> tuple[str, ...]:
     """Registered names (families left out) of ``groups`` (all when none) whose fields equal ``flags``, e.g. ``interval=True``."""
-    return tuple(m.name for m in METRICS if not m.is_family and _selected(m, groups, flags))
+    return tuple(m.name for m in registered() if not m.is_family and _selected(m, groups, flags))
 
 
 def present(metrics: Iterable[str], *groups: Group, **flags: object) -> list[str]:
     """The recorded names in ``metrics`` that :func:`names` would select, with each family's members (sorted) in its place."""
     recorded = sorted(metrics)
     shown = []
-    for metric in METRICS:
+    for metric in registered():
         if not _selected(metric, groups, flags):
             continue
         if metric.is_family:
@@ -247,7 +343,7 @@ def headline() -> tuple[str, ...]:
 
 def gated() -> list[Metric]:
     """The metrics the CI gate judges, in the order of its table (by test, then as registered)."""
-    return sorted((m for m in METRICS if m.gate is not None), key=lambda m: GATE_TESTS.index(m.gate.test))
+    return sorted((m for m in registered() if m.gate is not None), key=lambda m: GATE_TESTS.index(m.gate.test))
 
 
 def without_gold(metrics: Mapping[str, float]) -> dict[str, float]:
@@ -263,9 +359,10 @@ def markdown() -> str:
     """The registry as a Markdown table, for the docs."""
     better = {UP: "higher", DOWN: "lower", NEITHER: "-"}
     rows = [f"| `{m.name}` | {m.label} | {m.unit} | {better[m.higher_is_better]} | {'yes' if m.interval else ''} | {m.group} "
-            f"| {'yes' if m.needs_gold else ''} | {f'{m.gate.test} (`{m.gate.setting}`)' if m.gate else ''} |" for m in METRICS]
-    return "\n".join(["| metric | label | unit | better | interval | group | needs gold | gate |",
-                      "|---|---|---|---|---|---|---|---|", *rows])
+            f"| {'yes' if m.needs_gold else ''} | {'yes' if m.measures_the_machine else ''} "
+            f"| {f'{m.gate.test} (`{m.gate.setting}`)' if m.gate else ''} |" for m in registered()]
+    return "\n".join(["| metric | label | unit | better | interval | group | needs gold | machine | gate |",
+                      "|---|---|---|---|---|---|---|---|---|", *rows])
 
 
 if __name__ == "__main__":

@@ -125,8 +125,25 @@ def test_every_key_the_pipeline_writes_itself_is_registered() -> None:
 
 
 def test_recorded_runs_hold_only_registered_metrics() -> None:
+    """Every key of the golden records is registered, so the registry decides which of them a rerun must reproduce
+    (the records themselves stay as recorded: ``extraction_cache_hits`` there is the machine's and left out)."""
     for path in sorted((PROJECT_ROOT / "tests" / "golden").glob("*/metrics.json")):
-        assert [key for key in json.loads(path.read_text()) if not registry.is_registered(key)] == [], path
+        recorded = json.loads(path.read_text())
+        assert [key for key in recorded if not registry.is_registered(key)] == [], path
+    assert registry.measures_the_machine("extraction_cache_hits")
+
+
+def test_what_measures_the_machine() -> None:
+    machine = ["wall_s", "charts_per_s", "charts_per_s_ci_low", "chart_latency_p95_s_ci_high", "stage_extract_s",
+               "system/cpu_utilization_percentage", "system_memory_peak_mb", "gpu_count", "pages_per_s",
+               "cost_per_1k_charts_usd", "engines_for_target", "charts_per_hour_per_engine", "extract_busy_share",
+               "extraction_cache_hits", "output_tokens_per_s", "time_to_claim_p95_h"]
+    decisions = ["micro_f1", "micro_f1_ci_low", "review_rate_ci_high", "ocr_cer", "edit_excludes1_failure_rate", "n_charts",
+                 "schema_valid_rate", "evidence_f1_overlap", "charts_skipped", "coder_minutes_per_chart",
+                 "coder_throughput_charts_per_hour_ci_low", "not_a_metric"]
+    assert [name for name in machine if not registry.measures_the_machine(name)] == []
+    assert [name for name in decisions if registry.measures_the_machine(name)] == []
+    assert registry.decisions(dict.fromkeys(machine + decisions, 1.0)) == dict.fromkeys(decisions, 1.0)
 
 
 def test_each_metric_with_an_interval_comes_with_its_bounds(recorded: dict[str, float]) -> None:
@@ -139,9 +156,9 @@ def test_each_metric_with_an_interval_comes_with_its_bounds(recorded: dict[str, 
 
 def test_registry_is_consistent() -> None:
     from harness.metrics.paired_stats import STATISTICS
-    from harness.tracking.gate import GateConfig
+    from harness.tracking.gate_config import GateConfig
 
-    names = [metric.name for metric in registry.METRICS]
+    names = [metric.name for metric in registry.registered()]
     assert len(names) == len(set(names))
     assert registry.find("stage_extract_s").label == "Time in stage 'extract'"
     assert registry.find("edit_excludes1_failure_rate").group == "edits" and registry.find("edit_failure_rate").is_family is False
@@ -163,7 +180,8 @@ def test_present_keeps_registry_order_and_expands_families() -> None:
 
 
 def test_gate_reads_its_direction_from_the_registry() -> None:
-    from harness.tracking.gate import GateConfig, _run_check
+    from harness.tracking.gate_config import GateConfig
+    from harness.tracking.gate_policy import _run_check
     from harness.tracking.run_store import RecordedRun
 
     def run(**metrics: float) -> RecordedRun:
