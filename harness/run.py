@@ -1,28 +1,28 @@
-"""One job: build the pipeline design from the config, run it over the charts, score it, record it.
+"""One job: build the pipeline design from the config, run it over the charts, score it.
 
-``run_job`` is four steps, each a function: ``build_design`` (every component, before any data is
-read, so a bad config fails in a second), ``run_design`` (charts in, one result per chart out),
-``score`` (metrics with bootstrap intervals) and ``record`` (artifacts, report, MLflow, summary).
+A job is four steps, each a function: ``build_design`` (every component, before any data is read, so a bad config
+fails in a second), ``run_design`` (charts in, one result per chart out), ``score`` (metrics with bootstrap intervals)
+and ``harness.recording.record`` (run folder, report, MLflow, summary). ``harness.api.execute`` chains them, for the
+Python API and for ``run_job``, the command line's Hydra job.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from harness.config import DatasetConfig, cache_root
-from harness.contracts import Chart, ChartResult, CodeAssignment, EditResult
+from harness.contracts import Chart, CodeAssignment, EditResult
 from harness.errors import ConfigError
 from harness.job_config import JobConfig, problems
+from harness.run_record import SKIPPED_LINES_FILE
 
 if TYPE_CHECKING:
     from coders.edits import EditConfig
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from harness.trust.calibration_split import CalibrationRunConfig
 
 log = logging.getLogger("harness")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -69,44 +68,6 @@ class Ran:
     """System-metric samples taken while the pipeline ran."""
     system: dict[str, float]
     """Their summary (``system/*`` metrics)."""
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
-
-
-def write_artifacts(folder: Path, config: Mapping[str, Any], charts: Sequence[Chart], results: Sequence[ChartResult],
-                    per_chart: Sequence[Mapping[str, Any]], metrics: Mapping[str, float], redact: bool) -> None:
-    """Composed config, predictions, per-chart results and scores, metrics: everything a report or gate reads."""
-    import yaml
-
-    from harness.atomic_files import atomic_write, write_text_atomic
-    from harness.trust.redaction import redact_result
-
-    # Each file whole or not at all: a full disk must not leave a cut-off file that a report or the gate reads.
-    write_text_atomic(folder / "config.yaml", yaml.safe_dump(dict(config), sort_keys=False))
-    shown = [redact_result(r) if redact else r for r in results]
-    with atomic_write(folder / "chart_results.jsonl") as out:
-        for result in shown:
-            out.write(result.model_dump_json() + "\n")
-    with atomic_write(folder / "predictions.jsonl") as out:
-        for chart, result in zip(charts, shown):
-            row = {
-                "chart_id": chart.id,
-                "route": result.route,
-                "reasons": result.reasons,
-                "codes": [c.model_dump(mode="json", include={"code", "system", "confidence", "evidence"}) for c in result.codes],
-                "gold": sorted(g.code for g in chart.gold),
-            }
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    with atomic_write(folder / "per_chart_scores.jsonl") as out:
-        for row in per_chart:
-            out.write(json.dumps(row) + "\n")
-    write_text_atomic(folder / "metrics.json", json.dumps(dict(metrics), indent=2, sort_keys=True))
 
 
 def chart_edits(config: EditConfig) -> Callable[[Chart, list[CodeAssignment]], list[EditResult]]:
@@ -209,11 +170,12 @@ def learning_charts(job: JobConfig, extractor: Extractor, evaluated: Sequence[Ch
     Charts without ``meta.split`` are never among them. With no labelled chart there, an extractor that can run
     untrained gets none (it says so itself); one that cannot stops the run with the fix named.
     """
+    from extractors.base import LearnsFromCharts
     from harness.leakage import check_disjoint
     from harness.sources import load_charts
 
     split = job.extractor.train_split
-    if not split or not extractor.learns_from_charts:
+    if not split or not isinstance(extractor, LearnsFromCharts):
         return []
     charts = load_charts(job.dataset.model_copy(update={"split": split, "limit": None}), purpose="learn")
     check_disjoint(charts, evaluated, f"extractor {extractor.name!r}")
@@ -228,6 +190,7 @@ def learning_charts(job: JobConfig, extractor: Extractor, evaluated: Sequence[Ch
 
 def run_design(job: JobConfig, built: Built) -> Ran:
     """Read the charts, fit the extractor (and calibrator), and run the pipeline: one result per chart."""
+    from extractors.base import LearnsFromCharts
     from harness.pipeline.streaming import run_pipeline
     from harness.sources import load_split
     from harness.tracking.system_metrics import SystemSampler
@@ -238,10 +201,10 @@ def run_design(job: JobConfig, built: Built) -> Ran:
     charts = loaded.charts
     labelled = dataset.is_labelled(charts)
     log.info("dataset %s/%s: %d charts%s%s", dataset.name, dataset.split, len(charts),
-             f", {len(loaded.skipped)} lines skipped (listed in skipped_lines.jsonl)" if loaded.skipped else "",
+             f", {len(loaded.skipped)} lines skipped (listed in {SKIPPED_LINES_FILE})" if loaded.skipped else "",
              "" if labelled else ", no gold codes: accuracy not measured")
     train_charts = learning_charts(job, built.extractor, charts)
-    if job.extractor.train_split and built.extractor.learns_from_charts:
+    if job.extractor.train_split and isinstance(built.extractor, LearnsFromCharts):
         built.extractor.fit(train_charts)
     calibrator = None
     if job.calibration.method != "none":
@@ -288,6 +251,7 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     from harness.metrics import registry
     from harness.metrics.capacity import capacity
     from harness.metrics.coding import evaluate
+    from harness.metrics.decorated_metrics import decorated_metrics
     from harness.metrics.extraction import extraction_metrics
     from harness.metrics.robustness import robustness_metrics
     from harness.metrics.trust import trust_metrics
@@ -298,6 +262,7 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     evaluation, charts, run = job.evaluation, ran.charts, ran.run
     bootstrap = {"n_resamples": evaluation.n_resamples, "confidence": evaluation.confidence, "seed": job.seed}
     metrics = evaluate(outcomes, run.wall_s, **bootstrap)
+    metrics.update(decorated_metrics(outcomes, **bootstrap))  # registered with @metric, plugins' included
     metrics.update(robustness_metrics(charts, outcomes, run.intake, **bootstrap))
     metrics.update(capacity(metrics["charts_per_s"], evaluation.capacity_target_charts_per_day,
                             evaluation.capacity_hours_per_day))
@@ -322,155 +287,22 @@ def score(job: JobConfig, ran: Ran, outcomes: Sequence[ChartOutcome]) -> tuple[d
     return metrics, curves
 
 
-@dataclass(frozen=True)
-class JobIdentity:
-    """What names a job's MLflow run and places it in time."""
-
-    overrides: tuple[str, ...] = ()
-    """The command-line overrides (``degradation=fax_light``): what differs from the defaults, shown in the run name."""
-    parent_run_id: str | None = None
-    """The sweep's parent run, for a job of a sweep."""
-    started: float | None = None
-    """When the job began (``time.time()``); MLflow shows it as the run's start (None: when the run is recorded)."""
-    name: str | None = None
-    """The run's name when not made from the job and its overrides (a merged run's)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags beside the job's own (a merged run's ``harness.merged_from``, ...)."""
-
-    def run_name(self, job: JobConfig) -> str:
-        if self.name:
-            return self.name[:_RUN_NAME_CHARS]
-        base = f"{job.dataset.name}-{job.extractor.name}-{job.rules.name}"
-        return f"{base} {' '.join(self.overrides)}"[:_RUN_NAME_CHARS] if self.overrides else base
-
-
-_RUN_NAME_CHARS = 250
-"""MLflow keeps run names this long at most."""
-
-
-def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, outcomes: Sequence[ChartOutcome],
-           metrics: dict[str, float], curves: dict[str, Any], output_dir: Path, identity: JobIdentity) -> None:
-    """Emit the billing output and audit trail, write the artifacts and report, log to MLflow, write ``run.json`` beside
-    the artifacts and print the summary."""
-    from harness.metrics.coding import per_chart_scores
-    from harness.pipeline.recorded_run import write_pipeline_record
-    from harness.sources import dataset_digest
-    from harness.tracking.mlflow_store import flatten
-    from harness.trust.artifacts import write_trust_artifacts
-    from harness.trust.audit import RunMeta
-    from reports.run_report import write_run_report
-    from reports.summary import render_summary
-
-    dataset, extractor, pack, charts, run = job.dataset, built.extractor, built.pack, ran.charts, ran.run
-    redact = job.tracking.redact
-    output_dir.mkdir(parents=True, exist_ok=True)
-    run_meta = RunMeta(extractor=extractor.name, extractor_version=extractor.version, model_id=extractor.model_id,
-                       model_revision=extractor.model_revision, prompt_version=extractor.prompt_version,
-                       pack_version=ran.design.coder_id, code_set_year=job.edits.year, degradation=job.degradation.name,
-                       seed=job.seed)
-    billing, audit_head = write_trust_artifacts(output_dir, charts, run.results, {e.chart_id: e for e in run.extractions},
-                                                run_meta, curves, redact)
-    metrics.update(billing)
-    write_artifacts(output_dir, config, charts, run.results, per_chart_scores(outcomes), metrics, redact)
-    write_pipeline_record(output_dir, run, extractor, redact)  # what ``harness merge`` rebuilds a sharded run from
-    write_skipped_lines(output_dir / "skipped_lines.jsonl", ran.skipped)
-    write_run_report(output_dir, charts, redact)
-    if ran.calibrator is not None:
-        ran.calibrator.save(output_dir / "calibrator.json")
-    context = {
-        "dataset": f"{dataset.name}/{dataset.split}",
-        "dataset_digest": dataset_digest(charts),
-        "extractor": f"{extractor.name}@{extractor.version}",
-        "rules": ran.design.coder_id,
-        "charts": str(len(charts)),
-    }
-    context["run_folder"] = str(output_dir.parent)
-    context["report"] = str(output_dir / "report.html")
-    context["audit"] = str(output_dir / "audit.jsonl")
-    context["audit_head"] = audit_head
-    tracker = built.tracker
-    if tracker is not None:
-        run_id = tracker.start_run(
-            run_name=identity.run_name(job),
-            tags={
-                "git_commit": git_commit(),
-                "dataset": dataset.name,
-                "dataset.split": dataset.split,
-                "dataset.digest": context["dataset_digest"],
-                "dataset.num_shards": str(dataset.num_shards),
-                "dataset.shard": str(dataset.shard),
-                "rules.pack": pack.name,
-                "rules.version": str(pack.version),
-                "extractor": extractor.name,
-                "extractor.version": extractor.version,
-                "degradation": job.degradation.name,
-                "calibration": ran.design.calibrator_id or "none",
-                "audit.head": audit_head,
-                "harness.kind": "job",
-                "harness.overrides": " ".join(identity.overrides),
-                **identity.tags,
-            },
-            parent_run_id=identity.parent_run_id,
-            start_time=identity.started,
-        )
-        try:
-            tracker.log(run_id, params=flatten(config) | engine_params(extractor), metrics=metrics, history=ran.history)
-            tracker.log_artifacts(run_id, output_dir)
-        except BaseException:
-            tracker.finish(run_id, "FAILED")
-            raise
-        tracker.finish(run_id)
-        context["mlflow_run"] = run_id
-        context["tracking_uri"] = tracker.uri
-    write_run_json(output_dir.parent / "run.json", context, metrics, ran)
-    if job.summary:
-        print(render_summary(metrics, context, notes=run_notes(ran)))
-
-
 def engine_params(extractor: Extractor) -> dict[str, str]:
     """What an extractor reports of its engine (device, engine version, resolved settings), as ``engine.*`` params."""
-    report = getattr(extractor, "run_params", None)
-    return {f"engine.{key}": str(value) for key, value in (report() if report else {}).items()}
+    from extractors.base import ReportsEngine
+
+    report = extractor.run_params() if isinstance(extractor, ReportsEngine) else {}
+    return {f"engine.{key}": str(value) for key, value in report.items()}
 
 
-def write_skipped_lines(path: Path, skipped: Sequence[SkippedLine]) -> None:
-    """One JSON object per input line left out (where, problem); the problems name fields, never chart text."""
-    from harness.atomic_files import write_text_atomic
-
-    write_text_atomic(path, "".join(line.model_dump_json() + "\n" for line in skipped))
-
-
-def run_notes(ran: Ran) -> list[str]:
-    """What the summary must say about how far the run's figures go."""
-    notes = [] if ran.labelled else ["no gold codes: accuracy not measured"]
-    if ran.skipped:
-        notes.append(f"{len(ran.skipped)} input lines skipped, listed in skipped_lines.jsonl")
-    return notes
-
-
-KEY_METRICS = ("n_charts", "charts_skipped", "micro_f1", "review_rate", "auto_precision", "charts_per_s")
-"""The figures ``run.json`` carries beside the run's identity (those the run recorded)."""
-
-
-def write_run_json(path: Path, context: Mapping[str, str], metrics: Mapping[str, float], ran: Ran) -> None:
-    """The run's identity, outputs and key figures, for CI scripts that must not parse the summary."""
-    from harness.atomic_files import write_text_atomic
-
-    document = {**context, "labelled": ran.labelled, "metrics": {name: metrics[name] for name in KEY_METRICS if name in metrics}}
-    write_text_atomic(path, json.dumps(document, indent=2) + "\n")
-
-
-def run_job(config: Mapping[str, Any], output_dir: Path, parent_run_id: str | None = None,
+def run_job(config: Mapping[str, Any], run_folder: Path, parent_run_id: str | None = None,
             overrides: Sequence[str] = ()) -> dict[str, float]:
-    """Run one fully composed, resolved config; returns the metrics. ``overrides`` (the command line's) name the run."""
+    """Run one fully composed, resolved config through the Python API's path (``harness.api.execute``) into
+    ``run_folder`` (Hydra's job folder); returns the metrics' values. ``overrides`` (the command line's) name the run."""
+    from harness.api import execute
+    from harness.recording import JobIdentity
+    from harness.run_record import RunFolder
+
     identity = JobIdentity(overrides=tuple(overrides), parent_run_id=parent_run_id, started=time.time())
-    job = JobConfig.from_composed(config)
-    built = build_design(job)
-    try:
-        ran = run_design(job, built)
-    finally:
-        built.extractor.close()
-    outcomes = outcomes_of(job, ran)
-    metrics, curves = score(job, ran, outcomes)
-    record(job, config, built, ran, outcomes, metrics, curves, output_dir, identity)
-    return metrics
+    run = execute(JobConfig.from_composed(config), config, RunFolder(run_folder), identity)
+    return {name: measure.value for name, measure in run.metrics.items()}

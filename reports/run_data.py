@@ -1,12 +1,11 @@
 """What reports read from a run: its composed config, metrics, and each chart's scored codes.
 
-A job's artifact folder (``harness.run.write_artifacts``) and a run downloaded from MLflow
-(``harness.tracking.run_store.load_run``) hold the same files, so both are read as a ``RecordedRun``.
+A job's artifact folder and a run downloaded from MLflow (``harness.tracking.run_store.load_run``) hold the same files
+(``harness.run_record``), so both are read as a ``RecordedRun``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from harness.contracts import ReviewReason
 from harness.errors import HarnessError
+from harness.run_record import CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE, SCORES_FILE, RunArtifacts
 from harness.tracking.run_store import RecordedRun
 
 
@@ -25,26 +25,21 @@ def read_folder(folder: Path) -> RecordedRun:
     """A job's artifact folder as a ``RecordedRun`` (no MLflow: metrics from ``metrics.json``, params from the config)."""
     from harness.tracking.mlflow_store import flatten
 
-    def rows(name: str) -> list[dict[str, Any]]:
-        path = folder / name
-        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-        return [json.loads(line) for line in lines if line.strip()]
-
-    if not (folder / "metrics.json").is_file():
-        raise ReportError(f"{folder} has no metrics.json: it is not a job's artifact folder")
+    artifacts = RunArtifacts(folder)
+    if not artifacts.has(METRICS_FILE):
+        raise ReportError(f"{folder} has no {METRICS_FILE}: it is not a job's artifact folder")
     config = run_config(folder)
     name = "-".join(str(config.get(group, {}).get("name", "?")) for group in ("dataset", "extractor", "rules"))
     return RecordedRun(run_id="", name=name, tags={}, params={k: str(v) for k, v in flatten(config).items()},
-                       metrics=json.loads((folder / "metrics.json").read_text()), folder=folder,
-                       per_chart=rows("per_chart_scores.jsonl"), predictions=rows("predictions.jsonl"))
+                       metrics=artifacts.metrics(), folder=folder,
+                       per_chart=artifacts.per_chart_scores() if artifacts.has(SCORES_FILE) else [],
+                       predictions=artifacts.predictions() if artifacts.has(PREDICTIONS_FILE) else [])
 
 
 def run_config(folder: Path) -> dict[str, Any]:
     """The composed config the job ran with (``config.yaml``); empty when the folder has none."""
-    import yaml
-
-    path = folder / "config.yaml"
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    artifacts = RunArtifacts(folder)
+    return artifacts.config() if artifacts.has(CONFIG_FILE) else {}
 
 
 @dataclass(frozen=True)

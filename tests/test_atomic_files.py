@@ -54,7 +54,8 @@ def test_only_whole_file_modes_are_accepted(tmp_path: Path) -> None:
 
 
 def test_the_jobs_artifacts_are_whole_or_absent_on_a_full_disk(tmp_path: Path) -> None:
-    from harness.run import write_artifacts
+    from harness.recording import write_artifacts
+    from harness.run_record import RunArtifacts
 
     charts, results = [], []
     for i in range(200):
@@ -69,12 +70,13 @@ def test_the_jobs_artifacts_are_whole_or_absent_on_a_full_disk(tmp_path: Path) -
 
     limit = 8192  # config.yaml fits; chart_results.jsonl does not
     with disk_full_after(limit), pytest.raises(OSError):
-        write_artifacts(tmp_path, *args, redact=False)
-    assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]  # written whole before the disk filled up
+        write_artifacts(RunArtifacts(tmp_path), *args, redact=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "record.json"]  # whole before the disk filled up
 
-    write_artifacts(tmp_path, *args, redact=False)
+    write_artifacts(RunArtifacts(tmp_path), *args, redact=False)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["chart_results.jsonl", "config.yaml", "metrics.json", "per_chart_scores.jsonl", "predictions.jsonl"]
+    assert names == ["chart_results.jsonl", "config.yaml", "metrics.json", "per_chart_scores.jsonl", "predictions.jsonl",
+                     "record.json"]
     assert (tmp_path / "chart_results.jsonl").stat().st_size > limit  # so the failed write was cut off mid-file
     assert len((tmp_path / "chart_results.jsonl").read_text().splitlines()) == 200
     assert json.loads((tmp_path / "metrics.json").read_text()) == {"micro_f1": 1.0}

@@ -15,11 +15,10 @@ from typing import Any
 
 from coders.routing import RoutingConfig
 from harness.operations.config import OperationsConfig
-from harness.operations.facts import RESULTS_FILE, SCORES_FILE, ChartFacts, load_recorded
+from harness.operations.facts import ChartFacts, load_recorded
 from harness.operations.workload import workload
+from harness.run_record import CONFIG_FILE, METRICS_FILE, RESULTS_FILE, SCORES_FILE, RunArtifacts
 
-CONFIG_FILE = "config.yaml"
-"""The composed config a job ran with (``harness.run.write_artifacts``)."""
 CHART_MEANS: dict[str, str] = {"denial_rate": "denial", "rework_rate": "rework", "coder_minutes_per_chart": "minutes"}
 """Run metric -> the ``ChartWorkload`` attribute whose mean over charts it is."""
 
@@ -40,12 +39,10 @@ class RecordedSettings:
 
 def read_config(folder: Path) -> dict[str, Any]:
     """``config.yaml`` of a job's artifact folder; ``FileNotFoundError`` when it has none."""
-    import yaml
-
-    path = Path(folder) / CONFIG_FILE
-    if not path.is_file():
+    artifacts = RunArtifacts(folder)
+    if not artifacts.has(CONFIG_FILE):
         raise FileNotFoundError(f"{folder} has no {CONFIG_FILE}: not the artifact folder of a job")
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return artifacts.config()
 
 
 def recorded_settings(folder: Path) -> RecordedSettings:
@@ -76,13 +73,11 @@ def chart_outcomes(facts: Sequence[ChartFacts], config: OperationsConfig) -> lis
 
 def costable(folder: Path) -> str | None:
     """Why the charts of the run in ``folder`` cannot be costed (no per-chart results, no gold codes); None when they can."""
-    folder = Path(folder)
-    missing = [name for name in (RESULTS_FILE, SCORES_FILE, "metrics.json") if not (folder / name).is_file()]
+    artifacts = RunArtifacts(folder)
+    missing = artifacts.missing(RESULTS_FILE, SCORES_FILE, METRICS_FILE)
     if missing:
         return f"no {', '.join(missing)} (a run recorded without per-chart results)"
-    import json
-
-    if "n_gold_codes" not in json.loads((folder / "metrics.json").read_text(encoding="utf-8")):
+    if "n_gold_codes" not in artifacts.metrics():
         return "no gold codes (the workload model needs to know which codes are wrong)"
     return None
 

@@ -7,7 +7,6 @@ failed, and how long the pipeline took. Both sources go through :func:`facts_of`
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,16 +16,11 @@ from typing import TYPE_CHECKING, Any
 from harness.contracts import ChartResult, Route
 from harness.operations.config import FAMILIES, Family
 from harness.operations.families import families_of
+from harness.run_record import METRICS_FILE, RESULTS_FILE, SCORES_FILE, RunArtifacts
 
 if TYPE_CHECKING:
     from coders.routing import RoutingConfig
     from harness.metrics.coding import ChartOutcome
-
-RESULTS_FILE = "chart_results.jsonl"
-SCORES_FILE = "per_chart_scores.jsonl"
-METRICS_FILE = "metrics.json"
-"""Artifacts of ``harness.run.write_artifacts`` that the facts are read from."""
-
 
 @dataclass(frozen=True)
 class ChartFacts:
@@ -100,20 +94,14 @@ class RecordedCharts:
 def load_recorded(folder: Path) -> RecordedCharts:
     """The per-chart results and scores a job wrote into ``folder`` (a ``RecordedRun.folder``, or a job's
     ``artifacts/``); ``FileNotFoundError`` names a missing file."""
-    folder = Path(folder)
-    for name in (RESULTS_FILE, SCORES_FILE, METRICS_FILE):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder} has no {name}: not the artifact folder of a job")
-    results = [ChartResult.model_validate_json(line) for line in _lines(folder / RESULTS_FILE)]
-    scores = [json.loads(line) for line in _lines(folder / SCORES_FILE)]
-    labelled = "n_gold_codes" in json.loads((folder / METRICS_FILE).read_text(encoding="utf-8"))
-    return RecordedCharts(results=results, scores=scores, labelled=labelled)
+    artifacts = RunArtifacts(folder)
+    missing = artifacts.missing(RESULTS_FILE, SCORES_FILE, METRICS_FILE)
+    if missing:
+        raise FileNotFoundError(f"{folder} has no {missing[0]}: not the artifact folder of a job")
+    return RecordedCharts(results=artifacts.chart_results(), scores=artifacts.per_chart_scores(),
+                          labelled="n_gold_codes" in artifacts.metrics())
 
 
 def recorded_facts(folder: Path) -> list[ChartFacts]:
     """The facts of the run recorded in ``folder``: equal to those the live run computed."""
     return load_recorded(folder).facts()
-
-
-def _lines(path: Path) -> list[str]:
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -1,6 +1,7 @@
 """A pipeline run as a job records it, read back and combined: what ``harness merge`` rebuilds a run from.
 
-Beside ``chart_results.jsonl`` (each chart's ``ChartResult``) a job writes the rest of what scoring reads:
+Beside ``chart_results.jsonl`` (each chart's ``ChartResult``) a job writes the rest of what scoring reads (the files
+are ``harness.run_record``'s; this module turns the pipeline's objects into their rows and back):
 
 - ``chart_pipeline.jsonl``: one row per chart, in run order: its id, what degradation and intake did
   (``ChartIntake``) and its ``Extraction`` (null for a chart without readable text). With ``tracking.redact`` the
@@ -17,22 +18,19 @@ disjoint shards into one, in a given chart order.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from extractors.base import ReportsEngine
 from harness.contracts import ChartResult, Extraction, ReviewReason
 from harness.metrics.robustness import ChartIntake
 from harness.pipeline.chart_steps import PipelineRun
-
-CHART_FILE = "chart_pipeline.jsonl"
-RUN_FILE = "pipeline_run.json"
-RESULTS_FILE = "chart_results.jsonl"
-"""Written by ``harness.run.write_artifacts``."""
+from harness.run_record import CHART_PIPELINE_FILE, RESULTS_FILE, RunArtifacts
 
 
+@ReportsEngine.register  # its engine report goes on the merged run as a live extractor's would
 @dataclass(frozen=True)
 class RecordedExtractor:
     """The extractor of a recorded run: what a run's records name it by (the ``Extractor`` fields ``record`` reads)."""
@@ -88,39 +86,31 @@ def _redacted(extraction: Extraction) -> Extraction:
 
 
 def write_pipeline_record(folder: Path, run: PipelineRun, extractor: Any, redact: bool) -> None:
-    """``chart_pipeline.jsonl`` and ``pipeline_run.json`` of ``run`` into ``folder`` (each whole or not at all)."""
-    from harness.atomic_files import atomic_write, write_text_atomic
-
+    """``chart_pipeline.jsonl`` and ``pipeline_run.json`` of ``run`` into artifact folder ``folder`` (each whole or not
+    at all)."""
     extractions = {e.chart_id: e for e in run.extractions}
-    with atomic_write(folder / CHART_FILE) as out:
-        for result, facts in zip(run.results, run.intake, strict=True):
-            extraction = extractions.get(result.chart_id)
-            if extraction is not None and redact:
-                extraction = _redacted(extraction)
-            row = {"chart_id": result.chart_id, "intake": _intake_row(facts),
-                   "extraction": extraction.model_dump(mode="json") if extraction is not None else None}
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    def row(result: ChartResult, facts: ChartIntake) -> dict[str, Any]:
+        extraction = extractions.get(result.chart_id)
+        if extraction is not None and redact:
+            extraction = _redacted(extraction)
+        return {"chart_id": result.chart_id, "intake": _intake_row(facts),
+                "extraction": extraction.model_dump(mode="json") if extraction is not None else None}
+
     facts = {"wall_s": run.wall_s, "cache_hits": run.cache_hits, "extract_busy_s": run.extract_busy_s,
              "extract_calls": run.extract_calls, "peak_in_flight": run.peak_in_flight, "policy": run.policy,
              "redacted": redact, "extractor": RecordedExtractor.of(extractor).identity()}
-    write_text_atomic(folder / RUN_FILE, json.dumps(facts, indent=1) + "\n")
-
-
-def _lines(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    RunArtifacts(folder).write_chart_pipeline((row(result, intake) for result, intake in zip(run.results, run.intake,
+                                                                                             strict=True)), facts)
 
 
 def read_pipeline_record(folder: Path, engine: Mapping[str, str] | None = None) -> PipelineRecord:
-    """The run recorded in ``folder`` (``FileNotFoundError`` naming the file when one is missing); ``engine`` is the run's
-    engine report (its ``engine.*`` params without the prefix)."""
-    for name in (CHART_FILE, RUN_FILE, RESULTS_FILE):
-        if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} is missing")
-    facts = json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-    results = [ChartResult.model_validate(row) for row in _lines(folder / RESULTS_FILE)]
-    rows = _lines(folder / CHART_FILE)
+    """The run recorded in artifact folder ``folder`` (``FileNotFoundError`` naming the file when one is missing);
+    ``engine`` is the run's engine report (its ``engine.*`` params without the prefix)."""
+    artifacts = RunArtifacts(folder)
+    facts, results, rows = artifacts.pipeline_facts(), artifacts.chart_results(), artifacts.chart_pipeline()
     if [r.chart_id for r in results] != [row["chart_id"] for row in rows]:
-        raise ValueError(f"{folder}: {RESULTS_FILE} and {CHART_FILE} list different charts")
+        raise ValueError(f"{folder}: {RESULTS_FILE} and {CHART_PIPELINE_FILE} list different charts")
     run = PipelineRun(results=results, intake=[_intake(row["intake"]) for row in rows], wall_s=facts["wall_s"],
                       cache_hits=facts["cache_hits"],
                       extractions=[Extraction.model_validate(row["extraction"]) for row in rows if row["extraction"]],

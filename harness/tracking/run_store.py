@@ -11,7 +11,6 @@ optionally with given tags (a dataset and split): what ``harness gate --candidat
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from typing import Any
 
 from harness.config import DEFAULT_TRACKING_URI, TrackingConfig
 from harness.errors import HarnessError
+from harness.run_record import PREDICTIONS_FILE, SCORES_FILE, RunArtifacts
 from harness.tracking.mlflow_store import resolve_uri
 
 DEFAULT_URI = DEFAULT_TRACKING_URI
@@ -49,13 +49,14 @@ class RecordedRun:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     """``predictions.jsonl`` rows: chart_id, route, reasons, codes (with evidence), gold."""
 
-    def artifact(self, name: str) -> Path:
-        return self.folder / name
+    @property
+    def artifacts(self) -> RunArtifacts:
+        """The run's artifact files (``harness.run_record``)."""
+        return RunArtifacts(self.folder)
 
     def curve(self, name: str) -> list[dict[str, Any]]:
         """Rows of ``<name>.json`` (``reliability``, ``risk_coverage``); empty when the run has none."""
-        path = self.folder / f"{name}.json"
-        return json.loads(path.read_text()) if path.is_file() else []
+        return self.artifacts.curve(name)
 
 
 def client(uri: str = DEFAULT_URI):
@@ -97,14 +98,13 @@ def load_run(run_id: str, uri: str = DEFAULT_URI, into: Path | None = None) -> R
         raise RunStoreError(f"run {run_id!r}: artifacts cannot be read: {error}") from None
     recorded = RecordedRun(run_id=run_id, name=run.info.run_name or run_id, tags=dict(run.data.tags),
                            params=dict(run.data.params), metrics=dict(run.data.metrics), folder=local)
-    scores = local / "per_chart_scores.jsonl"
-    if not scores.is_file():
-        raise RunStoreError(f"run {run_id!r} ({recorded.name}) has no per_chart_scores.jsonl: "
+    artifacts = recorded.artifacts
+    if not artifacts.has(SCORES_FILE):
+        raise RunStoreError(f"run {run_id!r} ({recorded.name}) has no {SCORES_FILE}: "
                             "it is not a harness job run (a sweep parent?) or its artifacts were deleted")
-    recorded.per_chart = [json.loads(line) for line in scores.read_text().splitlines() if line.strip()]
-    predictions = local / "predictions.jsonl"
-    if predictions.is_file():
-        recorded.predictions = [json.loads(line) for line in predictions.read_text().splitlines() if line.strip()]
+    recorded.per_chart = artifacts.per_chart_scores()
+    if artifacts.has(PREDICTIONS_FILE):
+        recorded.predictions = artifacts.predictions()
     return recorded
 
 

@@ -18,8 +18,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from harness.atomic_files import atomic_write, write_text_atomic
+from harness.atomic_files import atomic_write
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, ChartResult, Extraction
+from harness.run_record import AUDIT_FILE, BILLING_FILE, CLAIMS_FILE, RunArtifacts
 from harness.trust.audit import AuditRecord, RunMeta
 
 
@@ -32,16 +33,17 @@ def write_trust_artifacts(folder: Path, charts: Sequence[Chart], results: Sequen
 
     records = (AuditRecord.build(result, chart, run, extraction=extractions.get(chart.id), redact=redact)
                for chart, result in zip(charts, results, strict=True))
-    head = write_audit(folder / "audit.jsonl", records)
+    artifacts = RunArtifacts(folder)
+    head = write_audit(artifacts.file(AUDIT_FILE), records)
     today = date.today().isoformat()
     claims = [claim_for_chart(result, None, f"Patient/{result.chart_id}", "Organization/provider", today,
                               run.code_set_year or DEFAULT_CODE_SET_YEAR, redact=redact) for result in results]
-    with atomic_write(folder / "claims.ndjson") as out:
+    with atomic_write(artifacts.file(CLAIMS_FILE)) as out:
         for claim in claims:
             if claim.claim is not None:
                 out.write(json.dumps(claim.claim, ensure_ascii=False) + "\n")
-    billing_csv(results, folder / "billing.csv")
+    billing_csv(results, artifacts.file(BILLING_FILE))
     for name, rows in curves.items():
-        write_text_atomic(folder / f"{name}.json", json.dumps(rows, indent=1))
+        artifacts.write_curve(name, rows)
     billable = [c for c in claims if c.billable]
     return ({"billing_valid_rate": billing_valid_rate(claims)} if billable else {}), head

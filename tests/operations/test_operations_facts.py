@@ -6,55 +6,41 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT, harness, runs, store
+from conftest import harness, runs, store
 
 from coders.routing import RoutingConfig
+from harness.api import measures
 from harness.contracts import ChartResult, CodeAssignment, EditResult, ReviewReason
-from harness.operations import live_facts, load_recorded, operations, recorded_facts, reroute
+from harness.operations import DOCUMENT, facts_of, load_recorded, operations, recorded_facts, reroute
 
 
 @pytest.fixture(scope="module")
 def sample_job(tmp_path_factory: pytest.TempPathFactory):
-    """A real job on 20 charts of the bundled sample, run and recorded in process (tracking off)."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    """A real job on 20 charts of the bundled sample, run and recorded in process (tracking off) by the Python API."""
+    from harness.api import evaluate
 
-    from harness.job_config import JobConfig
-    from harness.run import JobIdentity, build_design, outcomes_of, record, run_design, score
-
-    out = tmp_path_factory.mktemp("operations") / "artifacts"
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["tracking.enabled=false", "summary=false", "extraction_cache=false",
-                                           "dataset.limit=20"])
-    config = OmegaConf.to_container(cfg, resolve=True)
-    job = JobConfig.from_composed(config)
-    built = build_design(job)
-    try:
-        ran = run_design(job, built)
-    finally:
-        built.extractor.close()
-    outcomes = outcomes_of(job, ran)
-    metrics, curves = score(job, ran, outcomes)
-    record(job, config, built, ran, outcomes, metrics, curves, out, JobIdentity())
-    return job, ran, outcomes, metrics, out
+    run = evaluate(["tracking.enabled=false", "summary=false", "extraction_cache=false", "dataset.limit=20"],
+                   output_dir=tmp_path_factory.mktemp("operations"))
+    return run.config, run, run.metrics, run.artifacts.path
 
 
 def test_recorded_facts_are_the_live_facts(sample_job) -> None:
-    job, ran, outcomes, metrics, out = sample_job
-    live = live_facts(ran.run.results, outcomes, ran.labelled)
+    job, run, metrics, out = sample_job
+    live = facts_of(run.chart_results, run.per_chart, run.labelled)  # the job's results and scores, held in memory
     assert recorded_facts(out) == live
     assert {chart.route for chart in live} == {"auto", "review"} and any(chart.code_error for chart in live)
     again = operations(recorded_facts(out), job.operations, n_resamples=job.evaluation.n_resamples,
                        confidence=job.evaluation.confidence, seed=job.seed)
-    assert again.metrics == {name: metrics[name] for name in again.metrics}  # what a later command recomputes
+    recomputed = measures(again.metrics)
+    assert recomputed == {name: metrics[name] for name in recomputed}  # what a later command recomputes
 
 
 def test_the_job_records_operations_metrics_and_document(sample_job) -> None:
-    job, _, _, metrics, out = sample_job
+    job, _, metrics, out = sample_job
     assert {"denial_rate", "rework_rate", "coder_minutes_per_chart", "coder_throughput_charts_per_hour", "coder_time_saved",
             "coder_utilization", "operations_stable", "review_queue_backlog", "backlog_growth_per_day"} <= set(metrics)
     written = json.loads((out / "metrics.json").read_text())
-    assert written["denial_rate"] == metrics["denial_rate"]
+    assert written["denial_rate"] == metrics["denial_rate"].value
     document = json.loads((out / "operations.json").read_text())
     assert document["assumptions"] == job.operations.model_dump(mode="json") and document["seed"] == job.seed
     assert len(document["queue"]["backlog_per_day"]) == job.operations.working_days
@@ -62,15 +48,15 @@ def test_the_job_records_operations_metrics_and_document(sample_job) -> None:
 
 
 def test_rerouting_under_the_recorded_policy_gives_the_recorded_routes(sample_job) -> None:
-    job, ran, _, _, out = sample_job
+    job, run, _, out = sample_job
     recorded = load_recorded(out)
     again = reroute(recorded.results, job.routing)
-    assert [(r.route, list(r.reasons)) for r in again] == [(r.route, list(r.reasons)) for r in ran.run.results]
+    assert [(r.route, list(r.reasons)) for r in again] == [(r.route, list(r.reasons)) for r in run.chart_results]
     assert recorded.facts(job.routing) == recorded.facts()
 
 
 def test_rerouting_under_a_lenient_policy_sends_fewer_charts_to_review(sample_job) -> None:
-    job, _, _, _, out = sample_job
+    job, _, _, out = sample_job
     recorded = load_recorded(out)
     lenient = RoutingConfig(name="lenient", min_code_confidence=0.0, review_unestimated_confidence=False)
     facts, before = recorded.facts(lenient), recorded.facts()
@@ -108,10 +94,8 @@ def test_a_recorded_mlflow_run_recomputes_to_the_metrics_it_logged(tmp_path: Pat
     harness(tmp_path, "dataset.limit=25", "summary=false", store(tmp_path), f"hydra.run.dir={tmp_path / 'job'}")
     _, (run,) = runs(tmp_path)
     recorded = load_run(run.info.run_id, f"sqlite:///{tmp_path / 'mlflow.db'}", into=tmp_path / "download")
-    assert recorded.artifact("operations.json").is_file() and run.data.params["operations.coders"] == "4"
-    import yaml
-
-    job = JobConfig.from_composed(yaml.safe_load(recorded.artifact("config.yaml").read_text()))
+    assert recorded.artifacts.curve(DOCUMENT) and run.data.params["operations.coders"] == "4"
+    job = JobConfig.from_composed(recorded.artifacts.config())
     again = operations(recorded_facts(recorded.folder), job.operations, n_resamples=job.evaluation.n_resamples,
                        confidence=job.evaluation.confidence, seed=job.seed).metrics
     assert set(registry.present(again, "operations")) == set(registry.present(run.data.metrics, "operations"))

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import harness, runs, store
 
+from harness.run_record import FORMAT_VERSION
 from harness.tracking.run_store import RunStoreError, child_runs, load_run
 
 
@@ -31,7 +32,7 @@ def test_load_run_returns_per_chart_rows(sweep: tuple[str, str, list[str]], tmp_
     assert run.metrics["n_charts"] == 4 and len(run.per_chart) == 4 and len(run.predictions) == 4
     assert {"chart_id", "tp", "fp", "fn", "exact_match", "routed_to_review", "latency_s"} <= set(run.per_chart[0])
     assert [r["chart_id"] for r in run.per_chart] == [p["chart_id"] for p in run.predictions]
-    assert run.artifact("metrics.json").is_file()
+    assert run.artifacts.metrics()["n_charts"] == 4 and run.artifacts.format_version == FORMAT_VERSION
 
 
 @pytest.mark.slow

@@ -25,20 +25,15 @@ def test_a_usable_store_passes_the_check_and_gets_its_experiment(tmp_path: Path)
 
 
 def test_the_job_stops_before_reading_charts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
     import harness.sources
-    from harness.run import run_job
+    from harness.api import evaluate
 
     def no_reading(*args: object) -> None:
         raise AssertionError("charts were read before the store was checked")
 
     monkeypatch.setattr(harness.sources, "load_charts", no_reading)
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        cfg = compose("config", overrides=["tracking.uri=bogus://nowhere"])
     with pytest.raises(TrackingError):
-        run_job(OmegaConf.to_container(cfg, resolve=True), tmp_path / "artifacts")
+        evaluate(["tracking.uri=bogus://nowhere"], output_dir=tmp_path)
 
 
 @pytest.mark.slow
