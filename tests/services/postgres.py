@@ -20,9 +20,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from waiting import wait_for
 
 PG_BIN = Path(os.environ.get("HARNESS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PROGRAMS = ("initdb", "pg_ctl", "postgres")
@@ -154,13 +155,15 @@ class HarnessServer:
                                        cwd=PROJECT_ROOT, stdout=handle, stderr=subprocess.STDOUT, text=True,
                                        start_new_session=True, env=os.environ.copy())
         server = cls(process, f"http://127.0.0.1:{port}", log_path, own_log)
-        deadline = time.monotonic() + timeout_s
-        while "MLflow UI: " not in server.log():
-            if process.poll() is not None or time.monotonic() > deadline:
-                text = server.log()
-                server.stop()
-                raise RuntimeError(f"harness server did not start (status {process.returncode}):\n{text[-3000:]}")
-            time.sleep(0.2)
+        try:
+            wait_for(lambda: "MLflow UI: " in server.log() or process.poll() is not None, timeout_s,
+                     "the harness server to serve (or exit)", every=0.2)
+            if process.poll() is not None:
+                raise RuntimeError(f"it exited with status {process.returncode}")
+        except (TimeoutError, RuntimeError) as error:
+            text = server.log()
+            server.stop()
+            raise RuntimeError(f"harness server did not start ({error}):\n{text[-3000:]}") from error
         return server
 
     def log(self) -> str:

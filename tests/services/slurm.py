@@ -14,9 +14,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from waiting import wait_for
 
 from harness.processes import free_port
 
@@ -109,36 +110,28 @@ class OneNodeCluster:
         pid_file = MUNGE_SOCKET_DIR / "munged.pid"
         subprocess.run([_program("munged"), "--force"], check=True, timeout=30)  # as root: --force
         self.pids["munged"] = int(pid_file.read_text())
-        deadline = time.monotonic() + 15
-        while not _munge_answers():
-            if time.monotonic() > deadline:
-                raise RuntimeError("munged started but munge -n | unmunge does not succeed")
-            time.sleep(0.2)
+        wait_for(_munge_answers, 15, "munged to answer (munge -n | unmunge)", every=0.2)
 
     def _start_daemon(self, name: str, pid_file: Path) -> None:
         subprocess.run([_program(name), "-f", str(self.conf)], check=True, timeout=30, env=self.env())
-        deadline = time.monotonic() + 15
-        while not pid_file.is_file() or not pid_file.read_text().strip():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{name} wrote no pid file; its log:\n{self._log(name)}")
-            time.sleep(0.1)
-        self.pids[name] = int(pid_file.read_text())
+        pid = wait_for(lambda: pid_file.is_file() and pid_file.read_text().strip(), 15, f"{name} to write its pid file",
+                       detail=lambda: f"its log:\n{self._log(name)}")
+        self.pids[name] = int(pid)
 
     def _log(self, name: str) -> str:
         log = self.folder / f"{name}.log"
         return log.read_text()[-3000:] if log.is_file() else "(no log)"
 
     def _wait_idle(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        state = ""
-        while time.monotonic() < deadline:
+        states = [""]
+
+        def idle() -> bool:
             answer = subprocess.run(["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, env=self.env(), timeout=30)
-            state = answer.stdout.strip()
-            if state == "idle":
-                return
-            time.sleep(0.5)
-        raise TimeoutError(f"node not idle after {timeout_s:g} s (sinfo: {state!r}); slurmctld log:\n{self._log('slurmctld')}"
-                           f"\nslurmd log:\n{self._log('slurmd')}")
+            states.append(answer.stdout.strip())
+            return states[-1] == "idle"
+
+        wait_for(idle, timeout_s, "the node to be idle", every=0.5, detail=lambda: f"sinfo: {states[-1]!r}; slurmctld log:\n"
+                 f"{self._log('slurmctld')}\nslurmd log:\n{self._log('slurmd')}")
 
     def stop(self) -> None:
         """Stop the daemons this cluster started, slurmd first; waits until each has exited."""
@@ -150,10 +143,9 @@ class OneNodeCluster:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 continue
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and _alive(pid):
-                time.sleep(0.1)
-            if _alive(pid):
+            try:
+                wait_for(lambda: not _alive(pid), 20, f"{name} to exit after SIGTERM")  # noqa: B023 - used at once
+            except TimeoutError:
                 os.kill(pid, signal.SIGKILL)
 
 

@@ -8,27 +8,22 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
 from conftest import PROJECT_ROOT, harness, runs, store
+from waiting import wait_for
 
 from harness.processes import free_port
 
 
-def _children_of(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+def _gone(process: psutil.Process) -> bool:
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE  # dead, waiting for its new parent to reap it
+    except psutil.NoSuchProcess:
+        return True
 
 
 @pytest.mark.slow
@@ -36,7 +31,7 @@ def test_server_serves_a_recorded_run_and_stops_with_its_workers(tmp_path: Path)
     harness(tmp_path, "dataset.limit=5", store(tmp_path))
     _, (run,) = runs(tmp_path)
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "harness.tracking.server",
+    server = subprocess.Popen([sys.executable, "-m", "harness", "server",
                                "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ.copy())
     try:
@@ -48,20 +43,19 @@ def test_server_serves_a_recorded_run_and_stops_with_its_workers(tmp_path: Path)
             served = json.load(answer)["run"]
         assert served["info"]["run_id"] == run.info.run_id
         assert any(m["key"] == "micro_f1" for m in served["data"]["metrics"])
-        mlflow_pids = _children_of(server.pid)
-        assert mlflow_pids
+        mlflow = psutil.Process(server.pid).children()
+        assert mlflow
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
-    time.sleep(0.5)
     assert server.returncode == 0
-    assert all(not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text() for pid in mlflow_pids)
+    wait_for(lambda: all(_gone(p) for p in mlflow), 30, "the server's mlflow processes to exit after its SIGTERM")
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
 def test_server_refuses_a_missing_store(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "harness.tracking.server", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"],
+    out = subprocess.run([sys.executable, "-m", "harness", "server", "--tracking-uri", f"sqlite:///{tmp_path / 'none.db'}"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "no MLflow store at" in out.stderr
 
@@ -84,13 +78,6 @@ def test_a_port_another_service_listens_on_is_refused(tmp_path: Path) -> None:
     assert f"port {port}" in err and "Traceback" not in err and "MLflow UI" not in out
 
 
-def _gone(process: psutil.Process) -> bool:
-    try:
-        return process.status() == psutil.STATUS_ZOMBIE  # dead, waiting for its new parent to reap it
-    except psutil.NoSuchProcess:
-        return True
-
-
 @pytest.mark.slow  # starts a real mlflow server (about 15 s on a fresh store)
 def test_sigkill_of_the_server_takes_mlflow_and_uvicorn_with_it(tmp_path: Path) -> None:
     server = _server(tmp_path, free_port(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -101,10 +88,10 @@ def test_sigkill_of_the_server_takes_mlflow_and_uvicorn_with_it(tmp_path: Path) 
     finally:
         server.kill()  # SIGKILL: the server cannot stop anything itself
         server.wait(timeout=30)
-    deadline = time.monotonic() + 60  # generous: mlflow passes SIGTERM on to uvicorn, which shuts down
-    while time.monotonic() < deadline and not all(_gone(p) for p in started):
-        time.sleep(0.2)
-    left = [p for p in started if not _gone(p)]
-    for process in left:  # leave nothing running whatever the outcome
-        process.kill()
-    assert not left, [p.cmdline() for p in left]
+    try:  # generous: mlflow passes SIGTERM on to uvicorn, which shuts down
+        wait_for(lambda: all(_gone(p) for p in started), 60, "mlflow and uvicorn to exit after the server's SIGKILL",
+                 detail=lambda: f"still running: {[p.cmdline() for p in started if not _gone(p)]}")
+    finally:
+        for process in started:  # leave nothing running whatever the outcome
+            if not _gone(process):
+                process.kill()

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from harness.tracking.sweep_jobs import JobState, job_states, planned_jobs
 
@@ -94,7 +95,6 @@ def test_a_killed_job_is_missing_from_the_sweep_and_a_resubmission_runs_only_it(
     """Each job in a process of its own (submitit), as on SLURM; one is killed mid-run, as a pre-empted job is."""
     import os
     import signal
-    import time
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     # The second job's decode speed comes from the environment: slow (400 s) now, fast when re-submitted. Its overrides,
@@ -106,14 +106,15 @@ def test_a_killed_job_is_missing_from_the_sweep_and_a_resubmission_runs_only_it(
     sweep = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "DECODE_TOKENS_PER_S": "0.5"},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     parent_file = tmp_path / "sweep" / ".mlflow_parent_run_id"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:  # wait until the fast job is recorded, then kill the slow one
-        if parent_file.is_file() and any(s.status == "finished" for s in job_states(parent_file.read_text().strip(), uri)):
-            break
-        time.sleep(1)
-    else:
+
+    def fast_job_recorded() -> bool:
+        return parent_file.is_file() and any(s.status == "finished" for s in job_states(parent_file.read_text().strip(), uri))
+
+    try:  # wait until the fast job is recorded, then kill the slow one
+        wait_for(fast_job_recorded, 300, "the sweep's fast job to be recorded as finished")
+    except TimeoutError:
         sweep.kill()
-        pytest.fail("the fast job never finished")
+        raise
     for pid in _job_pids(tmp_path / "sweep"):
         try:
             os.kill(pid, signal.SIGKILL)

@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
-import time
+import threading
+
+from waiting import wait_event
 
 from harness.tracking import system_metrics
 from harness.tracking.system_metrics import SystemSampler
 
 
+class _SignallingSampler(SystemSampler):
+    """The sampler, setting ``two_rounds`` once its own thread has taken two sampling rounds."""
+
+    def __init__(self, interval_s: float) -> None:
+        super().__init__(interval_s)
+        self.two_rounds = threading.Event()
+
+    def _sample(self, step: int) -> None:
+        super()._sample(step)
+        if step == 1:
+            self.two_rounds.set()
+
+
 def test_samples_cpu_and_memory_in_numbered_steps() -> None:
-    with SystemSampler(interval_s=0.05) as sampler:
-        time.sleep(0.3)
+    with _SignallingSampler(interval_s=0.01) as sampler:
+        wait_event(sampler.two_rounds, 60, "the sampler thread's second round")
     names = {s.name for s in sampler.samples}
     assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= names
     steps = sorted({s.step for s in sampler.samples})
