@@ -14,10 +14,11 @@ per shard with ``hydra/launcher=slurm_gpu``) leaves one job run per shard under 
 3. rebuilds the run in the unsharded chart order from each shard's ``chart_results.jsonl`` and ``chart_pipeline.jsonl``
    (``harness.pipeline.recorded_run``) and scores and records it with the job's own ``score`` and ``record``. Metrics,
    bootstrap intervals, artifacts and report equal an unsharded run's on the same charts, except what measures the
-   machine (:func:`measures_the_machine`). Those are derived as if one engine had run the shards one after another:
-   ``wall_s`` is the sum of the shards' pipeline seconds, so ``charts_per_s`` (and the capacity figures and cost built
-   on it) is one engine's throughput, not the cluster's; latency percentiles and ``stage_*_s`` come from the charts' own
-   timings; peak memory and GPU count are the largest shard's, mean GPU use the shards' weighted by their seconds.
+   machine (``harness.metrics.registry.measures_the_machine``). Those are derived as if one engine had run the shards
+   one after another: ``wall_s`` is the sum of the shards' pipeline seconds, so ``charts_per_s`` (and the capacity
+   figures and cost built on it) is one engine's throughput, not the cluster's; latency percentiles and ``stage_*_s``
+   come from the charts' own timings; peak memory and GPU count are the largest shard's, mean GPU use the shards'
+   weighted by their seconds.
 
 Any problem exits with status 2 and names it (``missing shard 2 of 4``, ``shard 1 of 4 recorded twice (runs a, b)``,
 ``run x has dataset.num_shards=3 but the others 4``, ``run y differs from run x in rules.name: ...``).
@@ -26,21 +27,19 @@ Where the merged run sits: a new top-level run (not a child of the sweep: the sw
 tagged ``harness.kind=job`` like any job, with ``harness.merge_of=<parent>``, ``harness.merged_from=<shard run ids>``
 and ``harness.merged_shards=<N>``; its config and params are the unsharded job's (``dataset.num_shards=1``). It starts
 when the merge runs, after every shard, so ``harness gate --candidate latest`` gates it (run the merge before the gate:
-until then ``latest`` is the last shard). The command is a job (it scores and records a run), so it sits in the job
-layer although it lives beside the run store.
+until then ``latest`` is the last shard). The merge is a job (it scores and records a run with
+the job's own functions), so it sits above the job; the command is ``harness.cli.merge``.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import USAGE_ERROR, HarnessError
+from harness.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.job_config import JobConfig
@@ -51,31 +50,11 @@ RUN_LOCAL_PARAMS = frozenset({"dataset.shard", "engine.engine_starts_in_process"
 SAME_TAGS = ("dataset", "dataset.split", "rules.pack", "rules.version", "extractor", "extractor.version", "degradation",
              "calibration", "git_commit")
 """Tags every shard must share: the code, rule pack version, extractor version and calibrator behind its results."""
-MACHINE_GROUPS = frozenset({"throughput", "system"})
-"""Registry groups whose metrics measure the machine and the run's circumstances (timings, cache reuse, resources)."""
-MACHINE_UNITS = frozenset({"seconds", "per_second", "per_hour", "usd"})
-"""Units of metrics that measure time, wherever they are grouped (``pages_per_s`` is an intake metric); coder
-``minutes`` are the workload model's, not the machine's."""
 _SHOWN_DIFFERENCES = 3
 
 
 class MergeRefused(HarnessError):
     """The runs are not one complete, consistent shard set, or cannot be rebuilt: the message names the problem."""
-
-
-def measures_the_machine(name: str) -> bool:
-    """Whether recorded metric ``name`` (or a bound of one) measures the machine rather than the pipeline's decisions:
-    what a merged run cannot reproduce exactly (the registry's ``machine`` flag where set, else group throughput or
-    system, or a unit of machine time or money)."""
-    from harness.metrics import registry
-
-    base = next((name.removesuffix(suffix) for suffix in registry.BOUNDS if name.endswith(suffix)), name)
-    found = registry.find(base)
-    if found is None:
-        return False
-    if found.machine is not None:  # said outright: coder throughput is per hour of a coder, time to claim has latency in it
-        return found.machine
-    return found.group in MACHINE_GROUPS or found.unit in MACHINE_UNITS
 
 
 @dataclass(frozen=True)
@@ -230,12 +209,12 @@ def merge(parent: str, uri: str, experiment: str | None = None, output_dir: Path
     import tempfile
     import time
 
-    import yaml
-
     from harness.job_config import JobConfig
     from harness.pipeline.chart_steps import PipelineDesign
     from harness.pipeline.recorded_run import combined, read_pipeline_record
-    from harness.run import Built, JobIdentity, Ran, outcomes_of, record, score
+    from harness.recording import JobIdentity, record
+    from harness.run import Built, Ran, outcomes_of, score
+    from harness.run_record import CALIBRATOR_FILE, RunFolder
     from harness.sources import load_split
     from harness.tracking.mlflow_store import Tracker
     from harness.tracking.run_store import load_run
@@ -260,8 +239,7 @@ def merge(parent: str, uri: str, experiment: str | None = None, output_dir: Path
         if any(r.redacted for r in records):
             raise MergeRefused(f"shards under run {parent} were recorded redacted: their evidence metrics cannot be computed "
                                "again")
-        config = _merged_config(yaml.safe_load(recorded[0].artifact("config.yaml").read_text(encoding="utf-8")), uri,
-                                experiment)
+        config = _merged_config(recorded[0].artifacts.config(), uri, experiment)
         job = JobConfig.from_composed(config)
         loaded = load_split(job.dataset)
         charts = loaded.charts
@@ -269,7 +247,7 @@ def merge(parent: str, uri: str, experiment: str | None = None, output_dir: Path
         runs = [r.run for r in records]
         run = combined(runs, [c.id for c in charts])
         calibrator_id = shards[0].tags.get("calibration", "none")
-        calibrator_file = recorded[0].artifact("calibrator.json")
+        calibrator_file = recorded[0].artifacts.file(CALIBRATOR_FILE)
         extractor = records[0].extractor
         pack = _Pack(shards[0].tags.get("rules.pack", job.rules.name), shards[0].tags.get("rules.version", ""))
         design = PipelineDesign(extractor=extractor, code=_not_run, coder_id=f"{pack.name}@{pack.version}", route=_not_run,
@@ -289,10 +267,9 @@ def merge(parent: str, uri: str, experiment: str | None = None, output_dir: Path
                                tags={"harness.merge_of": parent, "harness.merged_shards": str(len(shards)),
                                      "harness.merged_from": ",".join(shard.run_id for shard in shards)})
         out = (output_dir or Path("outputs") / "merges" / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{parent[:8]}").resolve()
-        record(job, config, built, ran, outcomes, metrics, curves, out / "artifacts", identity)
+        written = record(job, config, built, ran, outcomes, metrics, curves, RunFolder(out), identity)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    written = json.loads((out / "run.json").read_text(encoding="utf-8"))
     return Merged(run_id=written.get("mlflow_run"), report=written["report"], run_folder=str(out))
 
 
@@ -306,39 +283,3 @@ class _Pack:
 
 def _not_run(*args: Any) -> Any:
     raise RuntimeError("a merged run codes and routes nothing: its results come from the shards")
-
-
-def _parser() -> argparse.ArgumentParser:
-    from harness.config import DEFAULT_TRACKING_URI
-
-    parser = argparse.ArgumentParser(
-        prog="harness merge", description="Combine the shard runs of a sweep over dataset.shard (dataset.num_shards=N) into "
-        "one run scored on all their charts: metrics, intervals and report as an unsharded run's, timing aside.")
-    parser.add_argument("parent", metavar="PARENT_RUN_ID", help="the sweep's parent run (printed as mlflow_parent_run)")
-    parser.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI,
-                        help=f"the store holding the sweep; the merged run is recorded there (default {DEFAULT_TRACKING_URI})")
-    parser.add_argument("--experiment", default=None,
-                        help="experiment to record the merged run in (default: the shards' tracking.experiment)")
-    parser.add_argument("--output-dir", type=Path, default=None,
-                        help="folder for the merged run's artifacts and report (default outputs/merges/<time>_<parent>)")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: 0 when merged (the run id and report are printed), 2 when refused (the message says why)."""
-    import os
-
-    args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    try:
-        merged = merge(args.parent, args.tracking_uri, args.experiment, args.output_dir)
-    except (HarnessError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
-    print(f"merged_run: {merged.run_id or '(tracking off)'}\nmerged_folder: {merged.run_folder}\nreport: {merged.report}",
-          flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,6 @@ chart ids only, never chart text.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from harness.atomic_files import write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR
 from harness.metrics.registry import headline
 from harness.tracking.run_store import RecordedRun
-from reports import cli, labels
+from reports import labels
 from reports.html import Html, Section, badge, figure, note, page, section, table, tag, tiles
 from reports.operations import compare_section
 from reports.run_data import ReportError, chart_codes, differing_params, param_label, run_config
@@ -131,19 +130,8 @@ def _codes(a: RecordedRun, b: RecordedRun) -> Section:
         tag("h3", "Worse in B"), listing([c for c in reversed(changes) if c.change < 0][:TOP_CODES], "lost"))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    made = cli.parser("harness report compare", "Compare two recorded job runs over the same charts.")
-    made.add_argument("run_a", help="MLflow run id of the reference run (A)")
-    made.add_argument("run_b", help="MLflow run id of the run compared with it (B)")
+def report_recorded_comparison(run_a: str, run_b: str, uri: str, out: Path) -> Path:
+    """Write the paired comparison of the recorded job run ``run_b`` against ``run_a`` (both in the store at ``uri``)."""
+    from harness.tracking.run_store import load_run
 
-    def build(args: Any) -> Path:
-        from harness.tracking.run_store import load_run
-
-        a, b = load_run(args.run_a, args.tracking_uri), load_run(args.run_b, args.tracking_uri)
-        return write_comparison(a, b, args.out or Path(f"compare-{args.run_a[:8]}-{args.run_b[:8]}.html"))
-
-    return cli.run(made, build, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return write_comparison(load_run(run_a, uri), load_run(run_b, uri), out)

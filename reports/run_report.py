@@ -16,7 +16,6 @@ rebuilds the page of a recorded run from MLflow (without the charts, so without 
 from __future__ import annotations
 
 import re
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from harness.atomic_files import write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR
 from harness.metrics.registry import headline, names
-from reports import cli
+from harness.run_record import REPORT_FILE, RunArtifacts
 from reports.html import Html, Section, badge, cards, esc, facts, figure, join, metric_table, note, page, section, table, tag
 from reports.labels import format_value
 from reports.operations import run_section
@@ -72,7 +71,7 @@ text-free page shows only their kind."""
 
 def write_run_report(folder: Path, charts: Sequence[Chart] | None = None, redact: bool = False) -> Path:
     """Write ``folder/report.html`` from a job's artifact folder; ``charts`` add their text to the gallery unless ``redact``."""
-    return write_text_atomic(folder / "report.html", _page(read_folder(folder), charts, redact))
+    return write_text_atomic(RunArtifacts(folder).file(REPORT_FILE), _page(read_folder(folder), charts, redact))
 
 
 def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str:
@@ -340,18 +339,8 @@ def _all_metrics(metrics: Mapping[str, float], confidence: float) -> Section:
                    "audits.", metric_table(metrics, names, confidence))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    made = cli.parser("harness report run", "Rebuild the HTML report of a recorded job run from MLflow.")
-    made.add_argument("run_id", help="MLflow run id of a job (not a sweep's parent)")
+def report_recorded_run(run_id: str, uri: str, out: Path) -> Path:
+    """Rebuild the HTML report of the recorded job run ``run_id`` from the store at ``uri`` into ``out``."""
+    from harness.tracking.run_store import load_run
 
-    def build(args: Any) -> Path:
-        from harness.tracking.run_store import load_run
-
-        run = load_run(args.run_id, args.tracking_uri)
-        return write_text_atomic(args.out or Path(f"report-{args.run_id[:8]}.html"), _page(run, None, redact=False))
-
-    return cli.run(made, build, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return write_text_atomic(out, _page(load_run(run_id, uri), None, redact=False))

@@ -13,7 +13,6 @@ builds the page from MLflow and logs it to the sweep's parent run as ``sweep_rep
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from harness.atomic_files import write_text_atomic
 from harness.metrics.registry import names
 from harness.tracking.run_store import RecordedRun
 from harness.tracking.sweep_jobs import JobState
-from reports import cli, labels
+from reports import labels
 from reports.html import Html, Section, esc, figure, note, page, section, table, tag
 from reports.run_data import ReportError, differing_params, param_label, run_config
 
@@ -144,23 +143,13 @@ def log_to_parent(parent_id: str, report: Path, uri: str) -> None:
         client(uri).log_artifact(parent_id, str(named))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    made = cli.parser("harness report sweep",
-                      "Compare the job runs of a sweep; the page is also logged to the parent run.")
-    made.add_argument("parent_run_id", help="MLflow run id of the sweep's parent run")
+def report_recorded_sweep(parent_run_id: str, uri: str, out: Path) -> Path:
+    """Write the report of the sweep under ``parent_run_id`` (its job runs and jobs' states) to ``out`` and log it to the
+    parent run."""
+    from harness.tracking.run_store import child_runs, load_run
+    from harness.tracking.sweep_jobs import job_states
 
-    def build(args: Any) -> Path:
-        from harness.tracking.run_store import child_runs, load_run
-        from harness.tracking.sweep_jobs import job_states
-
-        runs = [load_run(run_id, args.tracking_uri) for run_id in child_runs(args.parent_run_id, args.tracking_uri)]
-        jobs = job_states(args.parent_run_id, args.tracking_uri)
-        out = write_sweep_report(runs, args.out or Path(f"sweep-{args.parent_run_id[:8]}.html"), jobs)
-        log_to_parent(args.parent_run_id, out, args.tracking_uri)
-        return out
-
-    return cli.run(made, build, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    runs = [load_run(run_id, uri) for run_id in child_runs(parent_run_id, uri)]
+    report = write_sweep_report(runs, out, job_states(parent_run_id, uri))
+    log_to_parent(parent_run_id, report, uri)
+    return report

@@ -8,7 +8,9 @@ import sys
 import pytest
 from conftest import PROJECT_ROOT
 
-from harness.cli import BENCHES, COMMANDS, REPORTS, main
+from harness.cli import COMMANDS, main
+from harness.cli.bench import BENCHES
+from harness.cli.report import REPORTS
 
 
 def harness(*args: str) -> subprocess.CompletedProcess:
@@ -19,7 +21,8 @@ def test_help_lists_every_subcommand_on_one_screen(capsys: pytest.CaptureFixture
     assert main(["--help"]) == 0
     shown = capsys.readouterr().out
     assert len(shown.splitlines()) <= 24
-    for name in ("run", "gate", "server", "audit", "rules", "report", "fit", "bench", "models", "download"):
+    for name in ("run", "gate", "merge", "operations", "server", "audit", "rules", "report", "fit", "bench", "models", "download",
+                 "sample"):
         assert f"\n  {name} " in shown
 
 
@@ -60,7 +63,7 @@ def test_a_bad_override_is_a_usage_error_naming_the_key() -> None:
 
 
 def test_a_rule_pack_path_is_taken_as_the_pack(tmp_path) -> None:
-    from harness.cli import pack_paths
+    from harness.cli.run import pack_paths
 
     pack = tmp_path / "my_pack.yaml"
     assert pack_paths(["rules=icd10cm_2026_v1", f"rules={pack}", "seed=1"]) == [

@@ -19,28 +19,34 @@ LAYERS = [
     ["coders", "harness.intake", "harness.trust"],
     ["harness.sources", "extractors"],
     ["extractors.dictionary", "extractors.llm"],
+    ["extractors.reference"],  # re-ranks the dictionary's candidates
     ["harness.metrics"],
     ["harness.operations"],  # the workload model reads runs' results and scores, and uses the bootstrap
     ["harness.pipeline", "harness.tracking"],
-    ["extractors.reference"],  # its fit command records the fit in MLflow
     ["reports"],
-    ["harness.sweep", "harness.benchmarks", "harness.what_if"],  # what-if: reads a recorded run, logs child runs
+    ["harness.sweep", "harness.benchmarks"],
     ["harness.job"],
+    ["harness.merge"],
+    ["harness.cli"],
 ]
 """Lowest first. ``harness.core`` is contracts, errors, config, registry, process and atomic-file helpers, the
-installed-engine check and the leakage check; ``harness.job`` is the job (``run``, ``job_config``) and the ``harness`` command;
-``harness.what_if`` is ``harness.operations.what_if``, the ``harness operations`` command over recorded runs."""
+installed-engine check, the leakage check and the run folder's layout (``run_record``); ``harness.job`` is the job
+(``run``, ``job_config``, ``recording``) and the Python API the package exports (``api``); ``harness.merge`` scores a
+sweep's shards as one run with the job's own functions; ``harness.cli`` is the ``harness`` command (and
+``python -m harness``), thin over all of them."""
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
-CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines"}
-JOB = {"run", "job_config", "cli", "__main__", "merge"}
+CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines", "run_record"}
+JOB = {"run", "job_config", "recording", "api"}
 
 
 def unit_of(module: str) -> str:
     """The layered unit a module belongs to."""
     parts = module.split(".")
-    if module == "harness.operations.what_if":
-        return "harness.what_if"
-    if parts[0] == "harness" and len(parts) > 1:
+    if module == "harness":  # the package exports the Python API
+        return "harness.job"
+    if module == "harness.__main__":
+        return "harness.cli"
+    if parts[0] == "harness":
         if parts[1] in CORE:
             return "harness.core"
         if parts[1] in JOB:
@@ -48,7 +54,7 @@ def unit_of(module: str) -> str:
         return f"harness.{parts[1]}"
     if parts[0] == "extractors" and len(parts) > 1 and parts[1] in ("llm", "dictionary", "reference"):
         return f"extractors.{parts[1]}"
-    return "harness.job" if module == "harness" else parts[0]
+    return parts[0]
 
 
 def modules() -> list[tuple[str, Path]]:

@@ -36,12 +36,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.run_record import METRICS_FILE, REPORT_FILE, SCORES_FILE
+
 N_PARAMS = 200
 N_METRICS = 80
 SYSTEM_METRICS = ("cpu_utilization_percentage", "system_memory_usage_megabytes", "system_memory_usage_percentage",
                   "disk_usage_megabytes", "network_receive_megabytes")
 N_STEPS = 60
-ARTIFACTS = ("per_chart_scores.jsonl", "metrics.json", "report.html")
+ARTIFACTS = (SCORES_FILE, METRICS_FILE, REPORT_FILE)
 READY, RESULT = "BENCH-READY", "BENCH-RESULT "
 
 
@@ -76,8 +78,8 @@ def job_artifacts(index: int) -> dict[str, bytes]:
     """Small files like a job's: per-chart scores, metrics, an HTML report."""
     rows = "".join(json.dumps({"chart_id": f"c{i:03d}", "tp": i % 3, "fp": i % 2, "fn": 1, "exact_match": i % 4 == 0})
                    + "\n" for i in range(40))
-    return {"per_chart_scores.jsonl": rows.encode(), "metrics.json": json.dumps(job_metrics(index), indent=2).encode(),
-            "report.html": f"<!doctype html><title>job {index}</title><p>{'x' * 4000}</p>".encode()}
+    return {SCORES_FILE: rows.encode(), METRICS_FILE: json.dumps(job_metrics(index), indent=2).encode(),
+            REPORT_FILE: f"<!doctype html><title>job {index}</title><p>{'x' * 4000}</p>".encode()}
 
 
 def child() -> None:

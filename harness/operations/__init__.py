@@ -8,6 +8,7 @@
 - ``workload``: each chart's expected denial, rework and coder minutes;
 - ``queue``: the review queue simulated with simpy (time to claim, backlog, stability);
 - ``metrics``: the run's operations metrics and ``operations.json``.
+- ``what_if``: a recorded run's outcomes under other assumptions (scenarios; no new pipeline run).
 """
 
 from harness.operations.config import FAMILIES, Family, OperationsConfig, ReviewMinutes

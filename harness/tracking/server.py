@@ -28,7 +28,6 @@ worker on SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import socket
@@ -40,10 +39,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from harness.errors import USAGE_ERROR, HarnessError
+from harness.errors import HarnessError
 from harness.processes import free_port, stop_process_group
 from harness.tracking.mlflow_store import resolve_uri
-from harness.tracking.run_store import DEFAULT_URI
 
 PR_SET_PDEATHSIG = 1
 """``prctl`` option (linux/prctl.h): the signal the kernel sends a process when its parent dies."""
@@ -58,6 +56,10 @@ AUTH_OPTIONS = ("MLflow has no authentication of its own: anyone who can reach t
 
 class PortUnavailableError(HarnessError, OSError):
     """The port asked for cannot be listened on (another service has it, or it is privileged)."""
+
+
+class ServerError(HarnessError, RuntimeError):
+    """mlflow did not come up, or the artifacts destination cannot be used; the message says which."""
 
 
 class StoreUnreachableError(HarnessError, ConnectionError):
@@ -226,70 +228,41 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="harness server", description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog="\n".join(__doc__.splitlines()[2:7]))
-    parser.add_argument("--backend-store-uri", "--tracking-uri", dest="uri", default=DEFAULT_URI, metavar="URI",
-                        help=f"MLflow store: sqlite:///path.db or postgresql://user:password@host:port/db "
-                             f"(default {DEFAULT_URI})")
-    parser.add_argument("--artifacts-destination", metavar="PATH|URI",
-                        help="where the server keeps the artifacts it serves (default: mlartifacts beside a SQLite store, "
-                             "else under the current directory)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; others warn: no auth)")
-    parser.add_argument("--port", type=int, default=5000, help="port; 0 picks a free one")
-    parser.add_argument("--workers", type=int, default=1, help="mlflow server worker processes (default 1)")
-    parser.add_argument("--allowed-hosts", metavar="HOSTS",
-                        help="Host headers mlflow accepts, comma-separated (mlflow's default: localhost and private IPs)")
-    parser.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the server")
-    args = parser.parse_args(argv)
-
-    uri = resolve_uri(args.uri)
-    shown = mask_uri(args.uri)
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
-        print(f"error: no MLflow store at {shown} (run a job first, or pass --tracking-uri)", file=sys.stderr)
-        return USAGE_ERROR
+def serve(uri: str, artifacts: str | None = None, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
+          allowed_hosts: str | None = None, startup_timeout: float = 120.0, on_ready: Callable[[str, str], None] | None = None,
+          ) -> None:
+    """Run the MLflow server over the store ``uri`` in the foreground until Ctrl-C or SIGTERM, then stop it and every process
+    it started. ``on_ready(url, artifacts)`` is called once it answers. A store, port or artifacts destination that cannot
+    be used is refused before mlflow starts (a ``HarnessError`` naming it); ``ServerError`` when mlflow does not come up."""
+    resolved, shown = resolve_uri(uri), mask_uri(uri)
+    if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).is_file():
+        raise StoreUnreachableError(f"no MLflow store at {shown} (run a job first, or pass --tracking-uri)")
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    command_uri = uri
-    if is_postgres(uri):
-        try:
-            check_postgres(uri)
-        except StoreUnreachableError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return USAGE_ERROR
-        command_uri, password = split_password(with_driver(uri))
+    command_uri = resolved
+    if is_postgres(resolved):
+        check_postgres(resolved)
+        command_uri, password = split_password(with_driver(resolved))
         if password is not None:  # a command line is visible to every user of the machine (ps); the environment is not
             env["PGPASSWORD"] = password
-    if args.host not in LOOPBACK:
-        print(f"warning: binding to {args.host}: {AUTH_OPTIONS}", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by a supervisor: still take the server down with us
-    port = args.port or free_port()
+    port = port or free_port()
+    check_port_free(port, {"localhost": "127.0.0.1", "": "0.0.0.0"}.get(host, host))
     try:
-        check_port_free(port, {"localhost": "127.0.0.1", "": "0.0.0.0"}.get(args.host, args.host))
-        artifacts = artifacts_destination(args.artifacts_destination, uri)
-    except PortUnavailableError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return USAGE_ERROR
+        destination = artifacts_destination(artifacts, resolved)
     except OSError as error:
-        print(f"error: artifacts destination {args.artifacts_destination}: {error.strerror or error}", file=sys.stderr)
-        return USAGE_ERROR
+        raise ServerError(f"artifacts destination {artifacts}: {error.strerror or error}") from None
     # Its own process group, so that a stop reaches mlflow's uvicorn worker too (stop_process_group).
-    server = subprocess.Popen(server_command(command_uri, port, args.host, artifacts, args.workers, args.allowed_hosts),
+    server = subprocess.Popen(server_command(command_uri, port, host, destination, workers, allowed_hosts),
                               env=env, start_new_session=True, preexec_fn=die_with_this_process())
-    url = _local_url(args.host, port)
+    url = _local_url(host, port)
     try:
-        wait_healthy(url, server, args.startup_timeout)
-        print(f"MLflow UI: {url}  (store {shown}, artifacts {artifacts}; Ctrl-C stops it)", flush=True)
+        wait_healthy(url, server, startup_timeout)
+        if on_ready:
+            on_ready(url, destination)
         server.wait()
     except KeyboardInterrupt:
         pass
     except (RuntimeError, TimeoutError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise ServerError(str(error)) from None
     finally:
         stop_process_group(server)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

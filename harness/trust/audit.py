@@ -15,16 +15,13 @@ With ``redact=True`` (the default) a record holds no patient text (``harness.tru
 evidence and finding spans keep their offsets with ``[REDACTED]`` text, finding text is redacted
 and extractor attributes are dropped, and the raw model output is left out. Codes, rule ids, reasons and hashes stay.
 
-CLI: ``harness audit verify <file> [--head HASH]`` exits 0 when the chain is
-intact, 1 at the first problem, 2 when the file is missing.
+``harness audit verify <file> [--head HASH]`` (``harness.cli.audit``) checks a file with ``verify_audit``.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -222,24 +219,3 @@ def _problem(raw: bytes, number: int, prev: str) -> str:
     if line["prev_hash"] != prev:
         return "prev_hash does not match the previous line's hash (chain broken)"
     return ""
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``verify <file> [--head HASH]``: 0 intact, 1 tampered, 2 missing file."""
-    parser = argparse.ArgumentParser(prog="harness audit", description="Audit trail tools.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="check the hash chain of an audit JSONL file")
-    verify.add_argument("file", type=Path)
-    verify.add_argument("--head", help="expected hash of the last line, as write_audit returned it")
-    args = parser.parse_args(argv)
-    try:
-        report = verify_audit(args.file, head=args.head)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(report)
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,10 +10,10 @@ from typing import Any, get_args
 import pytest
 from conftest import PROJECT_ROOT
 
-from coders.cli import main
 from coders.codeset import code_set
 from coders.engine import _APPLY, RuleEngine
 from coders.rule_pack import PACKS_DIR, Rule, RulePack, RulePackError, bundled_packs, load_pack
+from harness.cli.rules import main
 from harness.contracts import Chart, Extraction, Finding, Span
 
 ROOT = PROJECT_ROOT
@@ -148,7 +148,7 @@ def test_cli_validate_good_pack_and_list(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "coders.cli", *args], cwd=ROOT, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "harness", "rules", *args], cwd=ROOT, capture_output=True, text=True)
 
 
 @pytest.mark.slow  # two CLI subprocesses

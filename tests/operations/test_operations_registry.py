@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.merge import measures_the_machine
 from harness.metrics import registry
+from harness.metrics.registry import measures_the_machine
 
 OPERATIONS = ("denial_rate", "rework_rate", "coder_minutes_per_chart", "coder_throughput_charts_per_hour", "coder_time_saved",
               "coder_utilization", "operations_stable", "review_queue_backlog", "backlog_growth_per_day",

@@ -10,8 +10,9 @@ import pytest
 from conftest import harness, store
 
 from coders.routing import RoutingConfig
+from harness.cli.operations import main
 from harness.operations import OperationsConfig, load_recorded, operations
-from harness.operations.what_if import WhatIfError, check_key, main, parse_overrides, parse_sweep
+from harness.operations.what_if import WhatIfError, check_key, parse_overrides, parse_sweep
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 

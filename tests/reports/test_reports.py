@@ -155,11 +155,11 @@ def test_run_report_without_text_shows_offsets_only(jobs: Path, redact: bool) ->
 
 @pytest.mark.slow
 def test_run_report_cli_rebuilds_from_mlflow(jobs: Path, tmp_path: Path) -> None:
-    from reports.run_report import main
+    from harness.cli.report import run as report_run
 
     _, found = runs(jobs)
     out = tmp_path / "rebuilt.html"
-    assert main([found[0].info.run_id, "--tracking-uri", uri(jobs), "--out", str(out)]) == 0
+    assert report_run([found[0].info.run_id, "--tracking-uri", uri(jobs), "--out", str(out)]) == 0
     page = out.read_text()
     assert all(f"<h2>{html.escape(title)}</h2>" in page for title in RUN_SECTIONS)
     assert "built without the charts" in page and "<mark>" not in page and found[0].info.run_id in page
@@ -214,8 +214,9 @@ def test_comparison_refuses_different_chart_sets(jobs: Path, tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_sweep_report_has_a_row_per_child_and_plots_over_the_swept_param(tmp_path: Path) -> None:
+    from harness.cli.report import sweep as report_sweep
     from harness.tracking.run_store import child_runs, client, load_run
-    from reports.sweep_report import main, write_sweep_report
+    from reports.sweep_report import write_sweep_report
 
     harness(tmp_path, "-m", "degradation=clean,ocr_noise", "dataset.limit=10", "summary=false",
             f"hydra.sweep.dir={tmp_path / 'sweep'}", store(tmp_path))
@@ -229,7 +230,7 @@ def test_sweep_report_has_a_row_per_child_and_plots_over_the_swept_param(tmp_pat
     assert "<h2>Metrics by degradation</h2>" in page and page.count("<svg") == 1
     assert_self_contained(page)
     # the command logs the page to the sweep's parent run
-    assert main([parent, "--tracking-uri", uri(tmp_path), "--out", str(tmp_path / "logged.html")]) == 0
+    assert report_sweep([parent, "--tracking-uri", uri(tmp_path), "--out", str(tmp_path / "logged.html")]) == 0
     assert "sweep_report.html" in [a.path for a in client(uri(tmp_path)).list_artifacts(parent)]
 
 

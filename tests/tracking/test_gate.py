@@ -11,7 +11,10 @@ import pytest
 import yaml
 from conftest import PROJECT_ROOT, store
 
-from harness.tracking.gate import GateConfig, GateError, check_comparable, decide, load_config, main
+from harness.cli.gate import main
+from harness.tracking.gate_config import GateConfig, GateError, load_config
+from harness.tracking.gate_policy import decide
+from harness.tracking.gate_statistics import check_comparable
 from harness.tracking.run_store import RecordedRun
 
 DROPPED = ["N18", "G47", "I42", "J44"]
@@ -124,7 +127,7 @@ def jobs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]
 
 
 def gate(root: Path, capsys: pytest.CaptureFixture, *args: str, db: str = "mlflow.db") -> tuple[int, str, str]:
-    """``python -m harness.tracking.gate`` in this process: its exit status, stdout and stderr."""
+    """``harness gate`` in this process: its exit status, stdout and stderr."""
     code = main([*args, "--tracking-uri", f"sqlite:///{root / db}"])
     out, err = capsys.readouterr()
     return code, out, err
@@ -139,7 +142,7 @@ def tags(root: Path, run_id: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_same_configuration_passes(jobs: tuple[Path, dict[str, str]]) -> None:
     root, ids = jobs
-    out = subprocess.run([sys.executable, "-m", "harness.tracking.gate", "--candidate", ids["same"],
+    out = subprocess.run([sys.executable, "-m", "harness", "gate", "--candidate", ids["same"],
                           "--baseline", ids["baseline"],
                           "--tracking-uri", f"sqlite:///{root / 'mlflow.db'}", "--out", "summary.md"],
                          cwd=root, capture_output=True, text=True, timeout=300)
@@ -223,7 +226,7 @@ def test_promote_and_gate_against_the_champion(jobs: tuple[Path, dict[str, str]]
 
 
 def test_help_documents_exit_codes_without_importing_mlflow() -> None:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness.tracking.gate", "--help"], cwd=PROJECT_ROOT,
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness", "gate", "--help"], cwd=PROJECT_ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "0  pass" in out.stdout and "1  regression" in out.stdout and "2  inconclusive" in out.stdout
     assert "promote <run_id|latest>" in out.stdout and "--candidate <run_id|latest>" in out.stdout and " mlflow" not in out.stderr

@@ -1,4 +1,4 @@
-"""The gate's exit codes through a real ``python -m harness.tracking.gate``: 1 on a regression, 2 on input it cannot
+"""The gate's exit codes through a real ``python -m harness gate``: 1 on a regression, 2 on input it cannot
 use (an unknown run id, promoting an unknown run). Exit 0 on the same configuration: tests/tracking/test_gate.py.
 
 The two runs are recorded straight into a temporary SQLite MLflow store (tags, charts_per_s and the
@@ -51,7 +51,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]
 
 def gate(uri: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    return subprocess.run([sys.executable, "-m", "harness.tracking.gate", *args, "--tracking-uri", uri], cwd=PROJECT_ROOT,
+    return subprocess.run([sys.executable, "-m", "harness", "gate", *args, "--tracking-uri", uri], cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=300, env=env)
 
 

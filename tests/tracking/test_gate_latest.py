@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli.gate import main
 from harness.config import TrackingConfig
-from harness.tracking.gate import main, promote
+from harness.tracking.gate_runs import promote
 from harness.tracking.mlflow_store import Tracker
 
 N_CHARTS = 40

@@ -12,10 +12,12 @@ import yaml
 from conftest import store
 
 from coders.routing import RoutingConfig, route
+from harness.cli.gate import main
 from harness.contracts import ChartResult, CodeAssignment, EditResult, Extraction
 from harness.metrics.registry import gated
 from harness.operations import OperationsConfig
-from harness.tracking.gate import GateConfig, decide, load_config, main
+from harness.tracking.gate_config import GateConfig, load_config
+from harness.tracking.gate_policy import decide
 from harness.tracking.run_store import RecordedRun
 
 N_CHARTS = 60
@@ -42,7 +44,7 @@ def chart(i: int, finds_missed: bool, policy: RoutingConfig) -> tuple[ChartResul
 
 def recorded(folder: Path, run_id: str, *, finds_missed: bool, policy: RoutingConfig,
              operations: OperationsConfig | None = None) -> RecordedRun:
-    """A job's artifact folder as ``harness.run.write_artifacts`` writes it, read back as the gate reads a run."""
+    """A job's artifact folder as ``harness.recording.write_artifacts`` writes it, read back as the gate reads a run."""
     folder.mkdir(parents=True)
     charts = [chart(i, finds_missed, policy) for i in range(N_CHARTS)]
     (folder / "chart_results.jsonl").write_text("".join(result.model_dump_json() + "\n" for result, _ in charts))

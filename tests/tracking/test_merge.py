@@ -14,7 +14,8 @@ import pytest
 from conftest import harness, runs, store
 
 from harness.contracts import AuditEvent, ChartResult, CodeAssignment, Extraction, Finding, ReviewReason, Span
-from harness.merge import MergeRefused, ShardRun, check_shard_set, measures_the_machine, merged_system
+from harness.merge import MergeRefused, ShardRun, check_shard_set, merged_system
+from harness.metrics.registry import measures_the_machine
 from harness.metrics.robustness import ChartIntake
 from harness.pipeline.chart_steps import PipelineRun
 from harness.pipeline.recorded_run import combined, read_pipeline_record, write_pipeline_record
@@ -76,16 +77,6 @@ def test_redacted_shards_are_refused() -> None:
 def test_runs_that_are_not_sharded_or_none_at_all_are_refused() -> None:
     assert "not sharded (dataset.num_shards=1): nothing to merge" in refusal([shard("a", 0, 1), shard("b", 0, 1)])
     assert "has no finished job runs" in refusal([])
-
-
-def test_what_measures_the_machine_comes_from_the_registry() -> None:
-    machine = ["wall_s", "charts_per_s", "charts_per_s_ci_low", "chart_latency_p95_s_ci_high", "stage_extract_s",
-               "system/cpu_utilization_percentage", "gpu_count", "pages_per_s", "cost_per_1k_charts_usd",
-               "engines_for_target", "extraction_cache_hits", "output_tokens_per_s"]
-    decisions = ["micro_f1", "micro_f1_ci_low", "review_rate_ci_high", "ocr_cer", "edit_excludes1_failure_rate", "n_charts",
-                 "schema_valid_rate", "evidence_f1_overlap", "charts_skipped", "not_a_metric"]
-    assert [name for name in machine if not measures_the_machine(name)] == []
-    assert [name for name in decisions if measures_the_machine(name)] == []
 
 
 def test_system_figures_of_shards_are_their_peaks_and_weighted_means() -> None:
@@ -169,8 +160,8 @@ def test_shards_combine_in_the_given_chart_order() -> None:
 
 
 def test_the_command_refuses_an_incomplete_set_with_status_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from harness.cli.merge import main
     from harness.config import TrackingConfig
-    from harness.merge import main
     from harness.tracking.mlflow_store import Tracker
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -134,7 +134,7 @@ def test_missing_file_raises(tmp_path: Path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "harness.trust.audit", *args]
+    command = [sys.executable, "-m", "harness", "audit", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
 
 

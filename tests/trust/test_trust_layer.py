@@ -65,7 +65,7 @@ def test_audit_trail_verifies_and_detects_a_changed_record(calibrated_run, tmp_p
     client, run = calibrated_run
     audit = artifact(client, run, "audit.jsonl")
     head = run.data.tags["audit.head"]
-    ok = subprocess.run([sys.executable, "-m", "harness.trust.audit", "verify", str(audit), "--head", head],
+    ok = subprocess.run([sys.executable, "-m", "harness", "audit", "verify", str(audit), "--head", head],
                         capture_output=True, text=True)
     assert ok.returncode == 0 and "chain intact" in ok.stdout
     lines = audit.read_text().splitlines()
@@ -74,7 +74,7 @@ def test_audit_trail_verifies_and_detects_a_changed_record(calibrated_run, tmp_p
     lines[5] = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     tampered = tmp_path / "audit.jsonl"
     tampered.write_text("\n".join(lines) + "\n")
-    bad = subprocess.run([sys.executable, "-m", "harness.trust.audit", "verify", str(tampered)], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "harness", "audit", "verify", str(tampered)], capture_output=True, text=True)
     assert bad.returncode == 1 and "line 6" in bad.stdout
 
 

@@ -1,4 +1,4 @@
-"""Rule-pack CLI: check packs without running anything else.
+"""``harness rules``: check rule packs without running anything else.
 
     harness rules validate <pack name or path> [...]   # OK + summary, or the errors; exit 0/1
     harness rules list                                 # the bundled packs
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from coders.rule_pack import RulePack, RulePackError, bundled_packs, load_pack
+if TYPE_CHECKING:
+    from coders.rule_pack import RulePack
 
 
 def _summary(pack: RulePack) -> str:
@@ -18,6 +20,8 @@ def _summary(pack: RulePack) -> str:
 
 
 def _validate(packs: list[str]) -> int:
+    from coders.rule_pack import RulePackError, load_pack
+
     failed = 0
     for name in packs:
         try:
@@ -31,6 +35,8 @@ def _validate(packs: list[str]) -> int:
 
 
 def _list() -> int:
+    from coders.rule_pack import RulePackError, bundled_packs, load_pack
+
     for name in bundled_packs():
         try:
             pack = load_pack(name)
@@ -52,6 +58,3 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return _validate(args.packs) if args.command == "validate" else _list()
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,47 @@
+"""``harness merge <parent run>``: the shards of a sharded sweep as one run (``harness.merge``).
+
+Exits 0 when merged (the run id, folder and report are printed), 2 when refused (the message says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.errors import USAGE_ERROR, HarnessError
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options of ``harness merge``."""
+    from harness.config import DEFAULT_TRACKING_URI
+
+    made = argparse.ArgumentParser(
+        prog="harness merge", description="Combine the shard runs of a sweep over dataset.shard (dataset.num_shards=N) into "
+        "one run scored on all their charts: metrics, intervals and report as an unsharded run's, timing aside.")
+    made.add_argument("parent", metavar="PARENT_RUN_ID", help="the sweep's parent run (printed as mlflow_parent_run)")
+    made.add_argument("--tracking-uri", default=DEFAULT_TRACKING_URI,
+                      help=f"the store holding the sweep; the merged run is recorded there (default {DEFAULT_TRACKING_URI})")
+    made.add_argument("--experiment", default=None,
+                      help="experiment to record the merged run in (default: the shards' tracking.experiment)")
+    made.add_argument("--output-dir", type=Path, default=None,
+                      help="folder for the merged run's artifacts and report (default outputs/merges/<time>_<parent>)")
+    return made
+
+
+def main(argv: Sequence[str]) -> int:
+    """Merge and print where the run went: 0 when merged, 2 when refused."""
+    args = parser().parse_args(argv)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    from harness.merge import merge
+
+    try:
+        merged = merge(args.parent, args.tracking_uri, args.experiment, args.output_dir)
+    except (HarnessError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"merged_run: {merged.run_id or '(tracking off)'}\nmerged_folder: {merged.run_folder}\nreport: {merged.report}",
+          flush=True)
+    return 0
