@@ -130,12 +130,14 @@ def build_design(job: JobConfig) -> Built:
     from coders.routing import route
     from coders.rule_pack import load_pack
     from harness.intake.ocr import check_tesseract
+    from harness.metrics.registry import load_plugins
     from harness.pipeline.chart_steps import PipelineDesign
     from harness.pipeline.extraction_cache import ExtractionCache
     from harness.pipeline.preparation import ChartPreparer
     from harness.registry import EXTRACTORS
     from harness.tracking.mlflow_store import Tracker
 
+    load_plugins()  # a broken metric plugin stops the job now, not after every chart has run
     try:
         extractor = EXTRACTORS.resolve(job.extractor.name)(job.extractor.settings())
     except ValidationError as error:

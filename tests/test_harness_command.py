@@ -22,7 +22,7 @@ def test_help_lists_every_subcommand_on_one_screen(capsys: pytest.CaptureFixture
     shown = capsys.readouterr().out
     assert len(shown.splitlines()) <= 24
     for name in ("run", "gate", "merge", "operations", "server", "audit", "rules", "report", "fit", "bench", "models", "download",
-                 "sample"):
+                 "sample", "metrics"):
         assert f"\n  {name} " in shown
 
 

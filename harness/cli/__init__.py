@@ -35,6 +35,7 @@ COMMANDS: dict[str, Command] = {
     "fit": Command("harness.cli.fit:main", "fit the reference extractor's artifact on CodiEsp"),
     "models": Command("harness.cli.models:main", "prepare local model weights for the model-served extractors"),
     "download": Command("harness.cli.download:main", "download a dataset and verify its checksums"),
+    "metrics": Command("harness.cli.metrics:main", "list every registered metric (plugins' included) as a table"),
     "sample": Command("harness.cli.sample:main", "write the bundled synthetic sample again (same seed, same files)"),
     "bench": Command("harness.cli.bench:main", "benchmarks: bench pages | llm | pipeline | reference | tracking"),
 }

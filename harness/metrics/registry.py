@@ -3,7 +3,7 @@
 The computing modules (``harness.metrics.*``, the system sampler, the pipeline's timings) decide the
 values; everything that shows or judges them reads this table: the end-of-run summary, the HTML reports
 (``reports.labels``), the CI gate (``harness.tracking.gate_policy``: which metrics it may gate on, and how) and
-the docs (``python -m harness.metrics.registry`` prints the table). A metric with ``interval=True`` is
+the docs (``harness metrics`` prints the table). A metric with ``interval=True`` is
 recorded with its bootstrap bounds ``<name>_ci_low`` and ``<name>_ci_high``.
 
 A family of metrics is registered once by a pattern with one ``<placeholder>``
@@ -23,7 +23,6 @@ This module imports nothing heavy: the summary and the gate's ``--help`` load it
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
@@ -364,6 +363,3 @@ def markdown() -> str:
     return "\n".join(["| metric | label | unit | better | interval | group | needs gold | machine | gate |",
                       "|---|---|---|---|---|---|---|---|---|", *rows])
 
-
-if __name__ == "__main__":
-    sys.stdout.write(markdown() + "\n")
