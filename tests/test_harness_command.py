@@ -21,8 +21,8 @@ def test_help_lists_every_subcommand_on_one_screen(capsys: pytest.CaptureFixture
     assert main(["--help"]) == 0
     shown = capsys.readouterr().out
     assert len(shown.splitlines()) <= 24
-    for name in ("run", "gate", "merge", "operations", "server", "audit", "rules", "report", "fit", "bench", "models", "download",
-                 "sample", "metrics"):
+    for name in ("run", "runs", "gate", "merge", "operations", "server", "audit", "rules", "report", "fit", "bench", "models",
+                 "download", "sample", "metrics"):
         assert f"\n  {name} " in shown
 
 

@@ -25,6 +25,7 @@ class Command(NamedTuple):
 
 COMMANDS: dict[str, Command] = {
     "run": Command("harness.cli.run:main", "run a job, or a sweep with -m: harness run dataset=... extractor=... rules=..."),
+    "runs": Command("harness.cli.runs:main", "list recent job runs: short id, name, dataset, figures, gate verdict, champion"),
     "gate": Command("harness.cli.gate:main", "compare a candidate run with a baseline; exit 1 on a real regression"),
     "merge": Command("harness.cli.merge:main", "combine the shards of a sharded sweep into one run"),
     "operations": Command("harness.cli.operations:main", "a run's operational outcomes under other assumptions"),

@@ -1,6 +1,8 @@
 """``harness operations``: a recorded run's operational outcomes under other assumptions, without running the pipeline.
 
-    harness operations <run_id> [key=value ...] [--sweep KEY=V1,V2,...] [--tracking-uri URI] [--no-log]
+    harness operations <run> [key=value ...] [--sweep KEY=V1,V2,...] [--tracking-uri URI] [--experiment NAME] [--no-log]
+
+<run> is a job run's id, 6 or more of its first characters, its name, latest or champion (harness.tracking.run_ids).
 
 Reads the run's per-chart results and the config it ran with from MLflow, applies the overrides, routes the recorded
 results again when a ``routing.`` key changes (``harness.operations.reroute``: the codes, confidences and edits stay
@@ -19,8 +21,8 @@ Values are YAML (8, 0.85, true, [excludes1, mce_age]).
 --sweep KEY=V1,V2,... computes one scenario per value (on top of the other overrides) and prints the curve coding
 leads ask for: review share against denial rate against coder hours. Example:
 
-    harness operations 3f2a... --sweep routing.min_code_confidence=0.5,0.6,0.7,0.8,0.9
-    harness operations 3f2a... operations.coders=8 operations.qa_sample_rate=0.1
+    harness operations latest --sweep routing.min_code_confidence=0.5,0.6,0.7,0.8,0.9
+    harness operations 3f2a9c1e operations.coders=8 operations.qa_sample_rate=0.1
 
 Exit codes: 0 done; 2 an unknown key or a bad value (named), a run that cannot be read or has no gold codes.
 """
@@ -121,14 +123,17 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
 def parser() -> argparse.ArgumentParser:
     """The options of ``harness operations``."""
-    from harness.tracking.run_store import DEFAULT_URI
+    from harness.tracking.run_store import DEFAULT_EXPERIMENT, DEFAULT_URI
 
     made = argparse.ArgumentParser(prog="harness operations", description=__doc__,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    made.add_argument("run_id", help="MLflow run id of a job run with gold codes")
+    made.add_argument("run_id", metavar="RUN",
+                      help="a job run with gold codes: id, 6+ characters of it, name, latest or champion")
     made.add_argument("overrides", nargs="*", metavar="key=value", help="operations.<field>=... or routing.<field>=...")
     made.add_argument("--sweep", metavar="KEY=V1,V2,...", help="one scenario per value, printed as a curve")
     made.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
+    made.add_argument("--experiment", default=DEFAULT_EXPERIMENT, metavar="NAME",
+                      help=f"where latest and champion are looked for (default {DEFAULT_EXPERIMENT})")
     made.add_argument("--no-log", action="store_true", help="print the outcomes without logging child runs")
     return made
 
@@ -138,6 +143,7 @@ def main(argv: Sequence[str]) -> int:
     args = parser().parse_intermixed_args(list(argv))  # options between the overrides
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from harness.operations.what_if import WhatIfError, parse_overrides, parse_sweep, written
+    from harness.tracking.run_ids import resolve_run
     from harness.tracking.what_if_runs import what_if
 
     try:
@@ -145,11 +151,12 @@ def main(argv: Sequence[str]) -> int:
         sweep = parse_sweep(args.sweep) if args.sweep else None
         if not overrides and not sweep:
             raise WhatIfError("nothing to change: give key=value overrides or --sweep KEY=V1,V2,...")
-        recorded, scenarios = what_if(args.run_id, overrides, args.tracking_uri, sweep, log=not args.no_log)
+        run_id = resolve_run(args.run_id, args.tracking_uri, args.experiment)
+        recorded, scenarios = what_if(run_id, overrides, args.tracking_uri, sweep, log=not args.no_log)
     except _known_errors() as error:
         print(f"harness operations: error: {error}", file=sys.stderr)
         return USAGE_ERROR
-    print(f"run {args.run_id}: {recorded.result.document.get('charts', '?')} charts")
+    print(f"run {run_id}: {recorded.result.document.get('charts', '?')} charts")
     if sweep:
         fixed = " ".join(f"{key}={written(value)}" for key, value in overrides.items())
         print(f"what-if {fixed}".rstrip() + f", sweeping {sweep[0]} (coder hours a day at "
@@ -160,5 +167,5 @@ def main(argv: Sequence[str]) -> int:
         print(comparison_table(recorded, scenarios[0]))
     logged = [scenario.run_id for scenario in scenarios if scenario.run_id]
     if logged:
-        print(f"\nlogged as child run{'s' if len(logged) > 1 else ''} of {args.run_id}: {', '.join(logged)}")
+        print(f"\nlogged as child run{'s' if len(logged) > 1 else ''} of {run_id}: {', '.join(logged)}")
     return 0

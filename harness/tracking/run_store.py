@@ -6,7 +6,8 @@ does not exist, a store that cannot be reached, or a run without per-chart resul
 ``RunStoreError`` with a message that names the run and what is missing.
 
 ``newest_job_run(uri, experiment, tags)`` finds the id of the last finished job run (tag ``harness.kind=job``),
-optionally with given tags (a dataset and split): what ``harness gate --candidate latest`` gates.
+optionally with given tags (a dataset and split): what ``harness gate --candidate latest`` gates; ``newest_run`` does
+the same for another kind (a sweep's parent). ``job_runs`` lists an experiment's finished job runs, newest first.
 """
 
 from __future__ import annotations
@@ -121,17 +122,41 @@ def child_runs(parent_id: str, uri: str = DEFAULT_URI, required: bool = True) ->
     return [run.info.run_id for run in found]
 
 
-def newest_job_run(uri: str = DEFAULT_URI, experiment: str = DEFAULT_EXPERIMENT, tags: Mapping[str, str] | None = None) -> str:
-    """Id of the finished job run (tag ``harness.kind=job``) that started last in ``experiment`` among those with ``tags``
-    (e.g. a dataset and split). Running or failed jobs and sweep parents never count."""
+def experiment_id(uri: str, experiment: str) -> str:
+    """The id of the experiment named ``experiment`` in the store at ``uri``; an unknown name is a ``RunStoreError`` that
+    lists the experiments there."""
     mlflow = client(uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
-        raise RunStoreError(f"no experiment {experiment!r} in {uri} (pass --experiment, or run a job first)")
-    wanted = {"harness.kind": "job", **(tags or {})}
-    newest = mlflow.search_runs([found.experiment_id], filter_string=f"attributes.status = 'FINISHED' and {tag_filter(wanted)}",
-                                order_by=["attributes.start_time DESC"], max_results=1)
+        known = ", ".join(sorted(e.name for e in mlflow.search_experiments())) or "none"
+        raise RunStoreError(f"no experiment {experiment!r} in {uri} (pass --experiment, or run a job first; "
+                            f"experiments there: {known})")
+    return found.experiment_id
+
+
+def newest_run(kind: str, uri: str = DEFAULT_URI, experiment: str = DEFAULT_EXPERIMENT,
+               tags: Mapping[str, str] | None = None) -> str:
+    """Id of the finished run of ``kind`` (tag ``harness.kind``: ``job``, ``sweep``) that started last in ``experiment``
+    among those with ``tags``. Running and failed runs never count."""
+    wanted = {"harness.kind": kind, **(tags or {})}
+    newest = client(uri).search_runs([experiment_id(uri, experiment)],
+                                     filter_string=f"attributes.status = 'FINISHED' and {tag_filter(wanted)}",
+                                     order_by=["attributes.start_time DESC"], max_results=1)
     if not newest:
         shown = ", ".join(f"{name}={value}" for name, value in wanted.items())
         raise RunStoreError(f"no finished run with {shown} in experiment {experiment!r} at {uri}")
     return newest[0].info.run_id
+
+
+def newest_job_run(uri: str = DEFAULT_URI, experiment: str = DEFAULT_EXPERIMENT, tags: Mapping[str, str] | None = None) -> str:
+    """Id of the finished job run that started last in ``experiment`` among those with ``tags`` (e.g. a dataset and
+    split): what ``latest`` names. What-if runs and sweep parents are other kinds and never count."""
+    return newest_run("job", uri, experiment, tags)
+
+
+def job_runs(uri: str = DEFAULT_URI, experiment: str = DEFAULT_EXPERIMENT, limit: int = 20) -> list:
+    """The finished job runs of ``experiment`` (MLflow ``Run`` records: info, tags, params, metrics), newest first, at most
+    ``limit``."""
+    return client(uri).search_runs([experiment_id(uri, experiment)],
+                                   filter_string=f"attributes.status = 'FINISHED' and {tag_filter({'harness.kind': 'job'})}",
+                                   order_by=["attributes.start_time DESC"], max_results=limit)
