@@ -1,7 +1,7 @@
 """CI regression gate: compare a candidate job run with a baseline run over the same charts.
 
     harness gate --candidate <run_id|latest> --baseline <run_id|champion> [--tracking-uri URI]
-                 [--experiment NAME] [--config default|path.yaml] [--out summary.md]
+                 [--experiment NAME] [--config default|path.yaml] [--out summary.md] [--json result.json]
     harness gate promote <run_id|latest> [--tracking-uri URI] [--experiment NAME]
 
 In CI: run the job, then `harness gate --baseline champion --candidate latest`.
@@ -32,21 +32,29 @@ Which runs: `latest` is the newest finished job run (tag harness.kind=job, by st
 --experiment (default coding-harness); against a baseline run id, the newest of the baseline's dataset
 and dataset.split. `champion` is the run promoted for the candidate's dataset/split in the candidate's
 experiment. A `latest` that is the baseline itself (the champion is the newest run) is refused: there
-is no newer run to gate.
+is no newer run to gate. Any other value is a run id, a unique prefix of one (6 characters or more: the
+8 that `harness runs` shows do), or a run name (harness.tracking.run_ids).
 
 Runs that cannot be compared are refused: an unknown run id, an unreachable store, a run without
 per-chart results, different dataset or dataset.split tags, different chart sets (chart ids or
 dataset.digest), no champion for the candidate's dataset/split, no finished job run for `latest`.
 
-The Markdown summary is printed (and written to --out), logged to the candidate run as artifact
-gate_summary.md, and the candidate is tagged gate.verdict=<verdict> and gate.baseline=<run_id>.
+The Markdown summary is printed (and written to --out). Its first line is the verdict and the reason in
+the metrics' labels and units ("Claims a payer would deny: 10.8% -> 19.1%, +8.3 pts [+1.5 pts, +18.5 pts];
+allowed +1.0 pts"); then both runs by commit, branch and dataset, every check, and the charts and codes that
+got worse most. --json writes the machine-readable result (verdict, each check with its values, interval,
+threshold and outcome, run ids, commits; schema: reports/gate_result.schema.json). The summary
+(gate_summary.md), the result (gate_result.json) and the paired comparison report of the two runs
+(gate_comparison.html, as `harness report compare` writes it) are logged to the candidate run, which is
+tagged gate.verdict=<verdict> and gate.baseline=<run_id>.
 `promote` tags a run (or `latest`) champion=true and removes that tag from every other run of its
 experiment with the same dataset and dataset.split; `--baseline champion` resolves to that run.
 
 Exit codes:
   0  pass
   1  regression
-  2  inconclusive, or a usage or data error (runs refused; the message on stderr names both runs)
+  2  usage or data error (runs refused; the message on stderr names both runs; nothing is recorded)
+  3  inconclusive: not a pass (too few charts, or an interval that reaches past a tolerance)
 """
 
 from __future__ import annotations
@@ -69,8 +77,9 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
     from harness.tracking.gate_config import GateError
     from harness.tracking.run_store import RunStoreError
+    from reports.run_data import ReportError
 
-    return GateError, RunStoreError, MlflowException, OSError
+    return GateError, RunStoreError, ReportError, MlflowException, OSError
 
 
 def _gate_parser() -> argparse.ArgumentParser:
@@ -79,20 +88,24 @@ def _gate_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness gate", description=__doc__,
                                      epilog=f"gated metrics (harness.metrics.registry):\n{gated_metrics}",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--candidate", required=True, metavar="RUN_ID|latest",
-                        help="the run under test, or latest (the newest finished job run)")
-    parser.add_argument("--baseline", required=True, metavar="RUN_ID|champion", help="the run to compare with, or champion")
+    parser.add_argument("--candidate", required=True, metavar="RUN|latest",
+                        help="the run under test (id, 6+ characters of it, or name), or latest (the newest finished job run)")
+    parser.add_argument("--baseline", required=True, metavar="RUN|champion",
+                        help="the run to compare with (id, 6+ characters of it, or name), or champion")
     _add_store_arguments(parser)
     parser.add_argument("--config", default="default",
                         help="gate config: a name under conf/gate/ or a YAML path (default: default)")
     parser.add_argument("--out", type=Path, metavar="PATH", help="also write the Markdown summary here")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the machine-readable result here (schema: reports/gate_result.schema.json)")
     return parser
 
 
 def _promote_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness gate promote",
                                      description="Make a run the champion baseline for its dataset/split.")
-    parser.add_argument("run_id", metavar="RUN_ID|latest", help="the run to promote, or latest (the newest finished job run)")
+    parser.add_argument("run_id", metavar="RUN|latest",
+                        help="the run to promote (id, 6+ characters of it, or name), or latest (the newest finished job run)")
     _add_store_arguments(parser)
     return parser
 
@@ -100,30 +113,43 @@ def _promote_parser() -> argparse.ArgumentParser:
 def _add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, metavar="NAME",
-                        help=f"where latest is looked for (default {DEFAULT_EXPERIMENT})")
+                        help=f"where latest and champion are looked for (default {DEFAULT_EXPERIMENT})")
 
 
 def _gate(args: argparse.Namespace) -> int:
+    import json
+    import tempfile
+
     from harness.tracking.gate_config import GateError, load_config
-    from harness.tracking.gate_runs import run_gate
+    from harness.tracking.gate_policy import decide
+    from harness.tracking.gate_runs import load_runs, record
+    from reports.gate_summary import publish
 
     config = load_config(args.config)
-    try:
-        report = run_gate(args.candidate, args.baseline, args.tracking_uri, config, args.experiment)
-    except _known_errors() as error:
-        raise GateError(f"cannot gate candidate {args.candidate!r} against baseline {args.baseline!r}: {error}") from None
-    summary = report.markdown()
-    print(summary)
+    with tempfile.TemporaryDirectory() as folder:
+        runs, attachments = Path(folder) / "runs", Path(folder) / "attachments"
+        runs.mkdir()
+        attachments.mkdir()
+        try:
+            candidate, baseline = load_runs(args.candidate, args.baseline, runs, args.tracking_uri, args.experiment)
+            report = decide(candidate, baseline, config)
+            published = publish(report, attachments)
+            record(report, args.tracking_uri, attachments)
+        except _known_errors() as error:
+            raise GateError(f"cannot gate candidate {args.candidate!r} against baseline {args.baseline!r}: {error}") from None
+    print(published.summary)
     if args.out:
-        args.out.write_text(summary, encoding="utf-8")
+        args.out.write_text(published.summary, encoding="utf-8")
+    if args.json:
+        args.json.write_text(json.dumps(published.result, indent=2) + "\n", encoding="utf-8")
     return report.exit_code
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from harness.tracking.gate_runs import LATEST, promote
-    from harness.tracking.run_store import newest_job_run
+    from harness.tracking.gate_runs import promote
+    from harness.tracking.run_ids import resolve_run
 
-    run_id = newest_job_run(args.tracking_uri, args.experiment) if args.run_id == LATEST else args.run_id
+    run_id = resolve_run(args.run_id, args.tracking_uri, args.experiment)
     demoted = promote(run_id, args.tracking_uri)
     print(f"champion: {run_id}" + (f" (replaces {', '.join(demoted)})" if demoted else ""))
     return 0

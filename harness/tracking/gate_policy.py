@@ -21,29 +21,43 @@ if TYPE_CHECKING:
     from harness.metrics.paired_stats import McNemar, PairedDifference
 
 PASS, REGRESSION, INCONCLUSIVE, SKIPPED = "pass", "regression", "inconclusive", "skipped"
-EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 2}
-"""Exit status of each verdict: inconclusive is not a pass (CI must not go green)."""
+EXIT_CODES = {PASS: 0, REGRESSION: 1, INCONCLUSIVE: 3}
+"""Exit status of each verdict: inconclusive is not a pass (CI must not go green), nor a usage error (exit 2)."""
 CHAMPION = "champion"
 """The tag (``champion=true``) of the run a dataset split's candidates are gated against, and the word that names it."""
 PAIRED_TESTS = ("paired", "mcnemar")
 """Gate tests decided on per-chart pairs; the others read the runs' metrics."""
+CHARTS = "n_charts"
+"""The check on how many charts were paired (test ``charts``): too few decide nothing."""
 
 
 @dataclass(frozen=True)
 class Check:
-    """One row of the gate's table."""
+    """One check of the gate: the values it compared and what it decided, in the metric's own units (shares as fractions)."""
 
     metric: str
+    """Registered metric name (``harness.metrics.registry``), or :data:`CHARTS`."""
+    test: str
+    """The registry's gate test (``paired``, ``mcnemar``, ``floor``, ``ratio``), or ``charts``."""
     result: str
+    limit: float
+    """The tolerance or limit of the config field the rule names (a relative change for ``ratio``)."""
     threshold: str
-    baseline: str = "-"
-    candidate: str = "-"
-    difference: str = "-"
+    """The rule with its limit, in short (``rise <= 0.01``)."""
+    baseline: float | None = None
+    candidate: float | None = None
+    difference: float | None = None
+    """``candidate - baseline`` (``ratio``: ``candidate / baseline - 1``)."""
+    low: float | None = None
+    """Lower bound of the paired interval of ``difference`` (``paired`` only)."""
+    high: float | None = None
+    note: str = ""
+    """Why a check was skipped or decided nothing, when the values do not say."""
 
 
 @dataclass(frozen=True)
 class GateReport:
-    """Everything the gate decided, and the Markdown that explains it."""
+    """Everything the gate decided (``reports.gate_summary`` tells it in words and as JSON)."""
 
     verdict: str
     checks: list[Check]
@@ -60,31 +74,12 @@ class GateReport:
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
 
-    def markdown(self) -> str:
-        c, b, cfg = self.candidate, self.baseline, self.config
-        lines = [
-            f"## Regression gate: {self.verdict.upper()}",
-            "",
-            f"- candidate: `{c.run_id}` ({c.name}, rules {c.tags.get('rules.pack', '?')})",
-            f"- baseline: `{b.run_id}` ({b.name}, rules {b.tags.get('rules.pack', '?')}"
-            f"{', champion' if b.tags.get(CHAMPION) == 'true' else ''})",
-            f"- dataset: {c.tags.get('dataset')}/{c.tags.get('dataset.split')} (digest {c.tags.get('dataset.digest')}), "
-            f"{self.n_charts} paired charts",
-            f"- paired bootstrap: {cfg.n_resamples} resamples of charts, {cfg.confidence:.0%} intervals, seed {cfg.seed}",
-            "",
-            f"| metric | baseline | candidate | difference [{cfg.confidence:.0%} interval] | threshold | result |",
-            "|---|---:|---:|---|---|---|",
-            *(f"| {k.metric} | {k.baseline} | {k.candidate} | {k.difference} | {k.threshold} | {k.result} |"
-              for k in self.checks),
-            *(f"\nMcNemar on {name}: b = {test.b} charts lost (baseline right, candidate wrong), c = {test.c} gained "
-              f"(candidate right, baseline wrong), exact two-sided p = {test.p_value:.4g}." for name, test in
-              self.mcnemar.items()),
-        ]
-        lines += [f"\n{line}" for line in self.notes]
-        failing = [f"{k.metric} ({k.result})" for k in self.checks if k.result in (REGRESSION, INCONCLUSIVE)]
-        if failing:
-            lines += ["", f"Not a pass because of: {', '.join(failing)}."]
-        return "\n".join(lines) + "\n"
+    @property
+    def failing(self) -> list[Check]:
+        """The checks that keep the verdict from a pass, the one to name first first: regressions, then too few paired
+        charts (which leaves the other checks undecided), then the other inconclusive ones."""
+        order = {REGRESSION: 0, INCONCLUSIVE: 1}
+        return sorted((k for k in self.checks if k.result in order), key=lambda k: (order[k.result], k.metric != CHARTS))
 
 
 def _interval_result(low: float, high: float, floor: float) -> str:
@@ -94,22 +89,18 @@ def _interval_result(low: float, high: float, floor: float) -> str:
     return PASS if low >= floor else INCONCLUSIVE
 
 
-def _difference(low: float, high: float, point: float) -> str:
-    return f"{point:+.4f} [{low:+.4f}, {high:+.4f}]"
-
-
 def _paired_check(metric: Metric, limit: float, diff: PairedDifference, test: McNemar | None) -> Check:
     """``paired``: the interval of the change against a tolerance on the worse side; ``mcnemar``: a significant
     excess of charts that got worse (the flag lost where it is good, gained where it is bad)."""
-    up, shown = metric.higher_is_better, (f"{diff.baseline:.4f}", f"{diff.candidate:.4f}",
-                                          _difference(diff.low, diff.high, diff.difference))
+    up = metric.higher_is_better
+    values = {"baseline": diff.baseline, "candidate": diff.candidate, "difference": diff.difference}
     if test is not None:
         worse, better = (test.b, test.c) if up else (test.c, test.b)
-        return Check(metric.name, REGRESSION if worse > better and test.p_value < limit else PASS,
-                     f"no significant loss (McNemar, alpha {limit:g})", *shown)
+        return Check(metric.name, metric.gate.test, REGRESSION if worse > better and test.p_value < limit else PASS, limit,
+                     f"no significant loss (McNemar, alpha {limit:g})", **values)
     better_low, better_high = (diff.low, diff.high) if up else (-diff.high, -diff.low)  # the change for the better
-    return Check(metric.name, _interval_result(better_low, better_high, -limit), f"{'drop' if up else 'rise'} <= {limit:g}",
-                 *shown)
+    return Check(metric.name, metric.gate.test, _interval_result(better_low, better_high, -limit), limit,
+                 f"{'drop' if up else 'rise'} <= {limit:g}", **values, low=diff.low, high=diff.high)
 
 
 def _run_check(metric: Metric, limit: float, candidate: RecordedRun, baseline: RecordedRun, n_charts: int,
@@ -117,24 +108,27 @@ def _run_check(metric: Metric, limit: float, candidate: RecordedRun, baseline: R
     """On the runs' metrics, no per-chart test. ``floor``: a limit on the candidate alone (a ceiling where lower is better);
     a run that does not record the metric skips it (the dictionary extractor has no schema). ``ratio``: the relative change
     (charts_per_s); the wall time of a handful of charts is mostly noise and start-up, so below min_charts it decides nothing."""
-    up, name = metric.higher_is_better, metric.name
+    up, name, test = metric.higher_is_better, metric.name, metric.gate.test
     value, base_value = candidate.metrics.get(name), baseline.metrics.get(name)
-    if metric.gate.test == "floor":
+    if test == "floor":
         threshold = f"{'>=' if up else '<='} {limit:g}"
         if value is None:
-            return Check(name, SKIPPED, threshold)
-        return Check(name, PASS if (value >= limit if up else value <= limit) else REGRESSION, threshold,
-                     "-" if base_value is None else f"{base_value:.4f}", f"{value:.4f}")
+            return Check(name, test, SKIPPED, limit, threshold, note="the candidate does not record it")
+        return Check(name, test, PASS if (value >= limit if up else value <= limit) else REGRESSION, limit, threshold,
+                     base_value, value)
     threshold = f"{'drop' if up else 'rise'} <= {limit:.0%}"
     if value is None or not base_value:
-        return Check(name, INCONCLUSIVE, threshold)
+        return Check(name, test, INCONCLUSIVE, limit, threshold, base_value, value, note="a run does not record it")
+    values = {"baseline": base_value, "candidate": value, "difference": value / base_value - 1}
     walls = [run.metrics.get("wall_s") for run in (candidate, baseline)]
     if any(wall is not None and wall < config.min_wall_s for wall in walls):
-        return Check(name, SKIPPED, f"{threshold}; runs under {config.min_wall_s:g} s are not timed", f"{base_value:.1f}",
-                     f"{value:.1f}", f"{value / base_value - 1:+.1%}")
+        return Check(name, test, SKIPPED, limit, threshold, **values,
+                     note=f"runs under {config.min_wall_s:g} s of pipeline time are not timed")
     kept = value >= base_value * (1 - limit) if up else value <= base_value * (1 + limit)
-    result = INCONCLUSIVE if n_charts < config.min_charts else PASS if kept else REGRESSION
-    return Check(name, result, threshold, f"{base_value:.1f}", f"{value:.1f}", f"{value / base_value - 1:+.1%}")
+    if n_charts < config.min_charts:
+        return Check(name, test, INCONCLUSIVE, limit, threshold, **values,
+                     note=f"the timing of fewer than {config.min_charts} charts is noise")
+    return Check(name, test, PASS if kept else REGRESSION, limit, threshold, **values)
 
 
 def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) -> GateReport:
@@ -148,11 +142,12 @@ def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) ->
         if metric.gate.test not in PAIRED_TESTS:
             checks.append(_run_check(metric, limit, candidate, baseline, n_charts, config))
         elif name not in comparison.differences:  # an outcome of the coding department on runs that cannot be costed
-            checks.append(Check(name, SKIPPED, f"{'drop' if metric.higher_is_better else 'rise'} <= {limit:g}"))
+            checks.append(Check(name, metric.gate.test, SKIPPED, limit,
+                                f"{'drop' if metric.higher_is_better else 'rise'} <= {limit:g}", note="runs not costed"))
         else:
             checks.append(_paired_check(metric, limit, comparison.differences[name], comparison.mcnemar.get(name)))
-    checks.append(Check("paired charts", PASS if n_charts >= config.min_charts else INCONCLUSIVE, f">= {config.min_charts}",
-                        str(n_charts), str(n_charts)))
+    checks.append(Check(CHARTS, "charts", PASS if n_charts >= config.min_charts else INCONCLUSIVE, config.min_charts,
+                        f">= {config.min_charts}", n_charts, n_charts))
     results = {k.result for k in checks}
     verdict = REGRESSION if REGRESSION in results else INCONCLUSIVE if INCONCLUSIVE in results else PASS
     notes = [f"Operations not gated: {comparison.not_costed}." if comparison.not_costed else comparison.costing]

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.tracking.gate_config import GateConfig, GateError
-from harness.tracking.gate_policy import CHAMPION, GateReport, decide
+from harness.tracking.gate_config import GateError
+from harness.tracking.gate_policy import CHAMPION, GateReport
 from harness.tracking.gate_statistics import SPLIT_TAGS
+from harness.tracking.run_ids import LATEST, resolve_run
 from harness.tracking.run_store import DEFAULT_EXPERIMENT, DEFAULT_URI, client, get_run, load_run, newest_job_run, tag_filter
 
-LATEST = "latest"
-"""The word for the newest finished job run."""
-SUMMARY_ARTIFACT = "gate_summary.md"
-"""The artifact of the candidate run holding the gate's Markdown summary."""
+if TYPE_CHECKING:
+    from harness.tracking.run_store import RecordedRun
 
 
 def split_of(run_id: str, tags: dict[str, str]) -> dict[str, str]:
@@ -52,8 +52,13 @@ def resolve_champion(candidate_id: str, uri: str) -> str:
 
 def resolve_runs(candidate_id: str, baseline_id: str, uri: str = DEFAULT_URI,
                  experiment: str = DEFAULT_EXPERIMENT) -> tuple[str, str]:
-    """The run ids to compare, with ``latest`` and ``champion`` resolved (see the module docstring)."""
+    """The run ids to compare: ``latest`` and ``champion`` resolved as the module docstring says, any other id, id prefix
+    or name by ``run_ids.resolve_run``."""
     latest = candidate_id == LATEST
+    if not latest:
+        candidate_id = resolve_run(candidate_id, uri, experiment)
+    if baseline_id != CHAMPION:
+        baseline_id = resolve_run(baseline_id, uri, experiment)
     if latest:
         scope = {} if baseline_id == CHAMPION else split_of(baseline_id, get_run(baseline_id, uri).data.tags)
         candidate_id = newest_job_run(uri, experiment, scope)
@@ -65,32 +70,24 @@ def resolve_runs(candidate_id: str, baseline_id: str, uri: str = DEFAULT_URI,
     return candidate_id, baseline_id
 
 
-def record(report: GateReport, uri: str) -> None:
-    """Log the summary to the candidate run and tag it with the verdict and the baseline."""
+def load_runs(candidate_id: str, baseline_id: str, into: Path, uri: str = DEFAULT_URI,
+              experiment: str = DEFAULT_EXPERIMENT) -> tuple[RecordedRun, RecordedRun]:
+    """The candidate and baseline runs (``candidate_id`` may be ``latest``, ``baseline_id`` ``champion``), their artifacts
+    downloaded under ``into``."""
+    candidate_id, baseline_id = resolve_runs(candidate_id, baseline_id, uri, experiment)
+    return (load_run(candidate_id, uri, into=_subfolder(into, "candidate")),
+            load_run(baseline_id, uri, into=_subfolder(into, "baseline")))
+
+
+def record(report: GateReport, uri: str, attachments: Path) -> None:
+    """Tag the candidate run with the verdict and the baseline, and log the files in ``attachments`` (the summary, the JSON
+    result, the comparison report: ``reports.gate_summary.publish``) to it."""
     from harness.config import TrackingConfig
     from harness.tracking.mlflow_store import Tracker
 
     tracker = Tracker(TrackingConfig(uri=uri))
     tracker.log(report.candidate.run_id, tags={"gate.verdict": report.verdict, "gate.baseline": report.baseline.run_id})
-    with tempfile.TemporaryDirectory() as folder:  # log_artifacts logs a folder: give it just the summary
-        (Path(folder) / SUMMARY_ARTIFACT).write_text(report.markdown(), encoding="utf-8")
-        tracker.log_artifacts(report.candidate.run_id, Path(folder))
-
-
-def run_gate(candidate_id: str, baseline_id: str, uri: str = DEFAULT_URI, config: GateConfig | None = None,
-             experiment: str = DEFAULT_EXPERIMENT) -> GateReport:
-    """Load both runs (``candidate_id`` may be ``latest``, ``baseline_id`` ``champion``), decide and record the result on
-    the candidate.
-
-    The downloaded artifacts are deleted on return; the report keeps the runs' rows, tags and metrics.
-    """
-    candidate_id, baseline_id = resolve_runs(candidate_id, baseline_id, uri, experiment)
-    with tempfile.TemporaryDirectory() as folder:
-        candidate = load_run(candidate_id, uri, into=_subfolder(folder, "candidate"))
-        baseline = load_run(baseline_id, uri, into=_subfolder(folder, "baseline"))
-        report = decide(candidate, baseline, config or GateConfig())
-        record(report, uri)
-    return report
+    tracker.log_artifacts(report.candidate.run_id, attachments)
 
 
 def promote(run_id: str, uri: str = DEFAULT_URI) -> list[str]:
@@ -109,7 +106,7 @@ def promote(run_id: str, uri: str = DEFAULT_URI) -> list[str]:
     return demoted
 
 
-def _subfolder(root: str, name: str) -> Path:
+def _subfolder(root: str | Path, name: str) -> Path:
     path = Path(root) / name
     path.mkdir()
     return path

@@ -1,7 +1,9 @@
-"""The CI regression gate: decision rules on constructed runs, then real jobs on the bundled sample."""
+"""The CI regression gate: decision rules on constructed runs, then real jobs on the bundled sample, one per exit code
+(0 pass, 1 regression, 2 refused, 3 inconclusive), with the JSON result validated against its schema."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -66,7 +68,7 @@ def test_config_rejects_unknown_keys(tmp_path: Path) -> None:
         (rows(), {"charts_per_s": 40.0, "wall_s": 30.0}, {"charts_per_s": "regression"}, "regression"),
         (rows(), {"schema_valid_rate": 0.9}, {"schema_valid_rate": "regression"}, "regression"),
         (rows(), {"schema_valid_rate": 0.99}, {"schema_valid_rate": "pass"}, "pass"),
-        (rows(n=29), {}, {"paired charts": "inconclusive", "micro_f1": "pass"}, "inconclusive"),
+        (rows(n=29), {}, {"n_charts": "inconclusive", "micro_f1": "pass"}, "inconclusive"),
         (rows(n=29), {"charts_per_s": 10.0}, {"charts_per_s": "inconclusive"}, "inconclusive"),  # timing of few charts is noise
     ],
 )
@@ -74,7 +76,7 @@ def test_decision_rules(candidate: list[dict], metrics: dict, expected: dict, ve
     baseline_rows = rows(n=len(candidate))
     report = decide(recorded("cand", candidate, **metrics), recorded("base", baseline_rows), GateConfig(n_resamples=1000))
     assert {name: results(report)[name] for name in expected} == expected
-    assert report.verdict == verdict and report.exit_code == {"pass": 0, "regression": 1, "inconclusive": 2}[verdict]
+    assert report.verdict == verdict and report.exit_code == {"pass": 0, "regression": 1, "inconclusive": 3}[verdict]
     assert results(report)["schema_valid_rate"] == expected.get("schema_valid_rate", "skipped")  # only when recorded
 
 
@@ -139,44 +141,95 @@ def tags(root: Path, run_id: str) -> dict[str, str]:
     return MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}").get_run(run_id).data.tags
 
 
+def row(summary: str, metric: str) -> str:
+    """The summary's table row of ``metric``."""
+    return next(line for line in summary.splitlines() if line.startswith("| ") and f"`{metric}` |" in line)
+
+
+def validated(path: Path) -> dict:
+    """The gate's JSON result at ``path``, validated against the schema in the repo."""
+    import jsonschema
+
+    from reports.gate_summary import SCHEMA
+
+    result = json.loads(path.read_text())
+    jsonschema.validate(result, json.loads(SCHEMA.read_text()))
+    return result
+
+
 @pytest.mark.slow
 def test_same_configuration_passes(jobs: tuple[Path, dict[str, str]]) -> None:
-    root, ids = jobs
-    out = subprocess.run([sys.executable, "-m", "harness", "gate", "--candidate", ids["same"],
-                          "--baseline", ids["baseline"],
-                          "--tracking-uri", f"sqlite:///{root / 'mlflow.db'}", "--out", "summary.md"],
-                         cwd=root, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "## Regression gate: PASS" in out.stdout and f"`{ids['baseline']}`" in out.stdout
-    assert "| micro_f1 | " in out.stdout and "+0.0000 [+0.0000, +0.0000]" in out.stdout and "b = 0" in out.stdout
-    assert tags(root, ids["same"])["gate.verdict"] == "pass" and tags(root, ids["same"])["gate.baseline"] == ids["baseline"]
     from mlflow.tracking import MlflowClient
 
+    root, ids = jobs
+    out = subprocess.run([sys.executable, "-m", "harness", "gate", "--candidate", ids["same"],
+                          "--baseline", ids["baseline"], "--tracking-uri", f"sqlite:///{root / 'mlflow.db'}",
+                          "--out", "summary.md", "--json", "result.json"],
+                         cwd=root, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert re.match(r"Regression gate: PASS\. \d+ checks on \d+ paired charts, none worse than its tolerance allows\.\n",
+                    out.stdout) and f"`{ids['baseline']}`" in out.stdout
+    candidate = tags(root, ids["same"])
+    assert f"commit {candidate['git_commit'][:12]} on branch {candidate['git_branch']}" in out.stdout
+    assert "- charts: sample/dev, " in out.stdout
+    assert "+0.0 pts [+0.0 pts, +0.0 pts]" in row(out.stdout, "micro_f1") and row(out.stdout, "micro_f1").startswith(
+        "| F1 (all codes) `micro_f1` | ")
+    assert "0 charts lost, 0 gained" in row(out.stdout, "exact_match")
+    assert "Charts that got worse most:\n- F1 per chart: none\n" in out.stdout
+    assert candidate["gate.verdict"] == "pass" and candidate["gate.baseline"] == ids["baseline"]
+
+    result = validated(root / "result.json")
+    assert (result["verdict"], result["exit_code"]) == ("pass", 0) and result["reason"] == out.stdout.splitlines()[0]
+    assert result["candidate"]["run_id"] == ids["same"] and result["candidate"]["commit"] == candidate["git_commit"]
+    f1 = next(check for check in result["checks"] if check["metric"] == "micro_f1")
+    assert f1["result"] == "pass" and f1["interval"] == [0.0, 0.0] and f1["threshold"]["limit"] == 0.01
+
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    logged = client.download_artifacts(ids["same"], "gate_summary.md", str(root))
-    assert Path(logged).read_text() == (root / "summary.md").read_text() and out.stdout.startswith(Path(logged).read_text())
+    logged = Path(client.download_artifacts(ids["same"], "gate_summary.md", str(root)))
+    assert logged.read_text() == (root / "summary.md").read_text() and out.stdout.startswith(logged.read_text())
+    assert json.loads(Path(client.download_artifacts(ids["same"], "gate_result.json", str(root))).read_text()) == result
+    assert "Run comparison" in Path(client.download_artifacts(ids["same"], "gate_comparison.html", str(root))).read_text()
+    assert "comparison report: `gate_comparison.html`" in out.stdout
 
 
 @pytest.mark.slow
 def test_dropped_code_family_is_a_regression(jobs: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture) -> None:
     root, ids = jobs
-    code, out, _ = gate(root, capsys, "--candidate", ids["dropped"], "--baseline", ids["baseline"])
-    assert code == 1 and "## Regression gate: REGRESSION" in out
-    f1_row = next(line for line in out.splitlines() if line.startswith("| micro_f1 |"))
-    assert f1_row.endswith("| regression |")
-    low, high = map(float, re.search(r"\[([-+.\d]+), ([-+.\d]+)\]", f1_row).groups())
-    assert low <= high < -0.01
-    assert int(re.search(r"b = (\d+)", out).group(1)) > int(re.search(r"c = (\d+)", out).group(1))
+    code, out, _ = gate(root, capsys, "--candidate", ids["dropped"], "--baseline", ids["baseline"],
+                        "--json", str(root / "dropped.json"))
+    assert code == 1
+    # the reason first, in the registry's words and units: F1 fell by more than the tolerance, the whole interval
+    first = re.match(r"Regression gate: REGRESSION\. F1 \(all codes\): [.\d]+% -> [.\d]+%, -[.\d]+ pts "
+                     r"\[(-[.\d]+) pts, (-[.\d]+) pts\]; allowed -1\.0 pts", out)
+    assert first, out.splitlines()[0]
+    assert float(first.group(1)) <= float(first.group(2)) < -1.0 and row(out, "micro_f1").endswith("| regression |")
+    lost, gained = map(int, re.search(r"(\d+) charts lost, (\d+) gained", row(out, "exact_match")).groups())
+    assert lost > gained
     assert tags(root, ids["dropped"])["gate.verdict"] == "regression"
+
+    result = validated(root / "dropped.json")
+    assert (result["verdict"], result["exit_code"]) == ("regression", 1)
+    assert result["baseline"]["run_id"] == ids["baseline"] and result["candidate"]["run_id"] == ids["dropped"]
+    worse = [c["code"] for c in result["worse_codes"]]
+    assert worse and worse[0].split(".")[0].upper() in DROPPED  # a dropped family lost most
+    f1 = [c for c in result["worse_charts"] if c["metric"] == "micro_f1"]
+    assert f1 and all(c["candidate"] < c["baseline"] for c in f1)
+    failing = {k["metric"] for k in result["checks"] if k["result"] != "pass"}  # codes missed also raise the denials
+    assert {c["metric"] for c in result["worse_charts"]} - {"micro_f1"} <= failing & {"denial_rate", "coder_minutes_per_chart"}
+    assert f"`{worse[0]}`" in next(line for line in out.splitlines() if line.startswith("Codes that got worse most"))
 
 
 @pytest.mark.slow
 def test_too_few_charts_is_inconclusive(jobs: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture) -> None:
     root, ids = jobs
-    code, out, _ = gate(root, capsys, "--candidate", ids["small_again"], "--baseline", ids["small"])
-    assert code == 2 and "## Regression gate: INCONCLUSIVE" in out
-    assert "| paired charts | 5 | 5 | - | >= 30 | inconclusive |" in out and "| micro_f1 |" in out
+    code, out, _ = gate(root, capsys, "--candidate", ids["small_again"], "--baseline", ids["small"],
+                        "--json", str(root / "small.json"))
+    assert code == 3
+    assert out.startswith("Regression gate: INCONCLUSIVE, not a pass. Paired charts: 5; at least 30 needed for a verdict")
+    assert "| Paired charts | 5 | 5 | – | at least 30 | inconclusive |" in out and row(out, "micro_f1").endswith("| pass |")
     assert tags(root, ids["small_again"])["gate.verdict"] == "inconclusive"
+    result = validated(root / "small.json")
+    assert (result["verdict"], result["exit_code"], result["n_charts"]) == ("inconclusive", 3, 5)
 
 
 @pytest.mark.slow
@@ -184,8 +237,9 @@ def test_unusable_runs_are_refused(jobs: tuple[Path, dict[str, str]], capsys: py
     from mlflow.tracking import MlflowClient
 
     root, ids = jobs
-    code, out, err = gate(root, capsys, "--candidate", "no-such-run", "--baseline", ids["baseline"])
-    assert code == 2 and not out
+    code, out, err = gate(root, capsys, "--candidate", "no-such-run", "--baseline", ids["baseline"],
+                          "--json", str(root / "refused.json"))
+    assert code == 2 and not out and not (root / "refused.json").exists()
     assert f"cannot gate candidate 'no-such-run' against baseline '{ids['baseline']}': run 'no-such-run' not found" in err
 
     code, _, err = gate(root, capsys, "--candidate", ids["twelve"], "--baseline", ids["ten"])
@@ -220,7 +274,8 @@ def test_promote_and_gate_against_the_champion(jobs: tuple[Path, dict[str, str]]
     assert tags(root, other_split)["champion"] == "true"  # another split keeps its champion
 
     code, out, _ = gate(root, capsys, "--candidate", ids["same"], "--baseline", "champion")
-    assert code == 0 and ", champion)" in out and tags(root, ids["same"])["gate.baseline"] == ids["baseline"]
+    assert code == 0 and f"- baseline (the champion): `{ids['baseline']}`" in out
+    assert tags(root, ids["same"])["gate.baseline"] == ids["baseline"]
     code, _, err = gate(root, capsys, "--candidate", ids["baseline"], "--baseline", "champion")
     assert code == 2 and "the same run" in err
 
@@ -228,5 +283,6 @@ def test_promote_and_gate_against_the_champion(jobs: tuple[Path, dict[str, str]]
 def test_help_documents_exit_codes_without_importing_mlflow() -> None:
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "harness", "gate", "--help"], cwd=PROJECT_ROOT,
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and "0  pass" in out.stdout and "1  regression" in out.stdout and "2  inconclusive" in out.stdout
+    assert out.returncode == 0 and "0  pass" in out.stdout and "1  regression" in out.stdout
+    assert "2  usage or data error" in out.stdout and "3  inconclusive" in out.stdout and "--json" in out.stdout
     assert "promote <run_id|latest>" in out.stdout and "--candidate <run_id|latest>" in out.stdout and " mlflow" not in out.stderr

@@ -1,5 +1,5 @@
 """The gate's exit codes through a real ``python -m harness gate``: 1 on a regression, 2 on input it cannot
-use (an unknown run id, promoting an unknown run). Exit 0 on the same configuration: tests/tracking/test_gate.py.
+use (an unknown run id, promoting an unknown run). Exit 0 and 3 on real jobs: tests/tracking/test_gate.py.
 
 The two runs are recorded straight into a temporary SQLite MLflow store (tags, charts_per_s and the
 per-chart scores a harness job logs), so no harness job has to run first.
@@ -23,7 +23,7 @@ N_CHARTS = 40
 def per_chart(lost: int = 0) -> list[dict]:
     """Rows as a job logs them: two gold codes per chart, the first ``lost`` charts miss one."""
     return [{"chart_id": f"c{i:02d}", "tp": 1 if i < lost else 2, "fp": 0, "fn": 1 if i < lost else 0,
-             "exact_match": i >= lost, "routed_to_review": False} for i in range(N_CHARTS)]
+             "f1": 2 / 3 if i < lost else 1.0, "exact_match": i >= lost, "routed_to_review": False} for i in range(N_CHARTS)]
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +61,10 @@ def test_regression_exits_1_with_the_failing_check_and_tags_the_candidate(store)
     uri, ids = store
     out = gate(uri, "--candidate", ids["candidate"], "--baseline", ids["baseline"])
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "## Regression gate: REGRESSION" in out.stdout
-    f1_row = next(line for line in out.stdout.splitlines() if line.startswith("| micro_f1 |"))
+    assert out.stdout.startswith("Regression gate: REGRESSION. F1 (all codes): 100.0% -> 85.7%, -14.3 pts [")
+    f1_row = next(line for line in out.stdout.splitlines() if "`micro_f1` |" in line)
     assert f1_row.endswith("| regression |")
+    assert "- F1 per chart: `c00` 100.0% -> 66.7%, `c01` 100.0% -> 66.7%," in out.stdout  # the charts that lost a code
     tags = MlflowClient(tracking_uri=uri).get_run(ids["candidate"]).data.tags
     assert tags["gate.verdict"] == "regression" and tags["gate.baseline"] == ids["baseline"]
 

@@ -26,7 +26,7 @@ TEST = {"dataset": "sample", "dataset.split": "test", "dataset.digest": "d2"}
 def per_chart(lost: int = 0) -> list[dict]:
     """Rows as a job logs them: two gold codes per chart, the first ``lost`` charts miss one."""
     return [{"chart_id": f"c{i:02d}", "tp": 1 if i < lost else 2, "fp": 0, "fn": 1 if i < lost else 0,
-             "exact_match": i >= lost, "routed_to_review": False} for i in range(N_CHARTS)]
+             "f1": 2 / 3 if i < lost else 1.0, "exact_match": i >= lost, "routed_to_review": False} for i in range(N_CHARTS)]
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +89,9 @@ def tags(root: Path, run_id: str) -> dict[str, str]:
 def test_latest_against_the_champion_gates_the_newest_finished_job(root: Path, ids: dict[str, str], experiment: str,
         capsys: pytest.CaptureFixture) -> None:
     code, out, err = gate(root, capsys, "--baseline", "champion", "--candidate", "latest", experiment=experiment)
-    assert code == 1 and "## Regression gate: REGRESSION" in out, out + err
-    assert f"- candidate: `{ids['candidate']}` (candidate," in out and f"- baseline: `{ids['champion']}` (champion," in out
+    assert code == 1 and out.startswith("Regression gate: REGRESSION."), out + err
+    assert f"- candidate: `{ids['candidate']}` (candidate)," in out
+    assert f"- baseline (the champion): `{ids['champion']}` (champion)," in out
     assert tags(root, ids["candidate"])["gate.baseline"] == ids["champion"]
     assert all("gate.verdict" not in tags(root, ids[name]) for name in ("failed", "running", "sweep"))
 
@@ -117,7 +118,7 @@ def test_latest_that_is_the_champion_is_refused(root: Path, ids: dict[str, str],
 def test_run_ids_still_gate_as_given(root: Path, ids: dict[str, str], experiment: str,
         capsys: pytest.CaptureFixture) -> None:
     code, out, _ = gate(root, capsys, "--baseline", ids["candidate"], "--candidate", ids["champion"], experiment=experiment)
-    assert code == 0 and "## Regression gate: PASS" in out and f"- candidate: `{ids['champion']}`" in out
+    assert code == 0 and out.startswith("Regression gate: PASS.") and f"- candidate: `{ids['champion']}`" in out
 
 
 def test_nothing_to_resolve_exits_2_naming_what_was_looked_for(root: Path, capsys: pytest.CaptureFixture) -> None:

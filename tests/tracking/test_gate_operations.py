@@ -19,6 +19,7 @@ from harness.operations import OperationsConfig
 from harness.tracking.gate_config import GateConfig, load_config
 from harness.tracking.gate_policy import decide
 from harness.tracking.run_store import RecordedRun
+from reports.gate_summary import summary
 
 N_CHARTS = 60
 EDIT_FAILED = range(0, 20)
@@ -37,7 +38,7 @@ def chart(i: int, finds_missed: bool, policy: RoutingConfig) -> tuple[ChartResul
     routed, reasons = route(Extraction(chart_id=f"c{i:02d}", extractor="x"), codes, policy, edits)
     result = ChartResult(chart_id=f"c{i:02d}", codes=codes, route=routed, reasons=reasons, edits=edits)
     tp, fn = len(set(found) & set(gold)), len(set(gold) - set(found))
-    row = {"chart_id": result.chart_id, "tp": tp, "fp": 0, "fn": fn, "exact_match": fn == 0,
+    row = {"chart_id": result.chart_id, "tp": tp, "fp": 0, "fn": fn, "f1": 2 * tp / (2 * tp + fn), "exact_match": fn == 0,
            "routed_to_review": routed == "review", "latency_s": 0.01}
     return result, row
 
@@ -91,16 +92,36 @@ def test_higher_f1_with_more_denials_fails(tmp_path: Path) -> None:
         "coder_minutes_per_chart": "inconclusive"}  # and come back as rework: +1.4 min a chart, interval [+0.45, +2.3]
     assert report.verdict == "regression" and report.exit_code == 1
     f1, denial = row_of(report, "micro_f1"), row_of(report, "denial_rate")
-    assert float(f1.candidate) > float(f1.baseline)
+    assert f1.candidate > f1.baseline
     # baseline: 20 reviewed edit failures (10% each slip through), 5 charts missing I10 (20% denied); candidate: 20 denied
-    assert float(denial.baseline) == pytest.approx((20 * 0.1 + 5 * 0.2) / 60, abs=1e-4)
-    assert float(denial.candidate) == pytest.approx(20 / 60, abs=1e-4)
-    low, high = map(float, re.search(r"\[([-+.\d]+), ([-+.\d]+)\]", denial.difference).groups())
-    assert 0.01 < low <= high
-    summary = report.markdown()
-    assert "| denial_rate | 0.0500 | 0.3333 |" in summary and "rise <= 0.01 | regression |" in summary
-    assert "under the candidate's workload model (operations=default)" in summary
-    assert "Not a pass because of: denial_rate (regression), coder_minutes_per_chart (inconclusive)." in summary
+    assert denial.baseline == pytest.approx((20 * 0.1 + 5 * 0.2) / 60)
+    assert denial.candidate == pytest.approx(20 / 60)
+    assert 0.01 < denial.low <= denial.high
+    text = summary(report)
+    # the reason first, in the registry's words and units; then what else keeps it from a pass
+    assert re.match(r"Regression gate: REGRESSION\. Claims a payer would deny \(.+\): 5\.0% -> 33\.3%, \+28\.3 pts "
+                    r"\[\+[.\d]+ pts, \+[.\d]+ pts\]; allowed \+1\.0 pts \(and 1 more below\)\.\n", text), text
+    assert "- Coder minutes per chart (review, QA, rework): 3.88 min -> 5.25 min, +1.37 min [" in text
+    assert "| 5.0% | 33.3% | +28.3 pts [" in text and "| +1.0 pts | regression |" in text
+    assert "under the candidate's workload model (operations=default)" in text
+    # the charts behind the rise: a failed payer edit that went out unreviewed is denied (10% of them slipped through review)
+    assert "- Claims a payer would deny (failed payer edit or wrong code): `c00` 10.0% -> 100.0%, `c01` 10.0% -> 100.0%" in text
+
+
+def test_the_json_result_validates_against_the_schema_in_the_repo(tmp_path: Path) -> None:
+    import jsonschema
+
+    from reports.gate_summary import SCHEMA, result
+
+    baseline = recorded(tmp_path / "base", "base", finds_missed=False, policy=REVIEW_EDITS)
+    candidate = recorded(tmp_path / "cand", "cand", finds_missed=True, policy=IGNORE_EDITS)
+    found = json.loads(json.dumps(result(decide(candidate, baseline, GateConfig(n_resamples=200)))))  # as --json writes it
+    jsonschema.validate(found, json.loads(SCHEMA.read_text()))
+    denial = next(check for check in found["checks"] if check["metric"] == "denial_rate")
+    assert denial["result"] == "regression" and denial["threshold"] == {"limit": 0.01, "rule": "rise <= 0.01"}
+    assert denial["interval"][0] > 0.01 and denial["unit"] == "share" and found["exit_code"] == 1
+    assert {c["metric"] for c in found["worse_charts"]} >= {"denial_rate"} and found["reason"].startswith(
+        "Regression gate: REGRESSION. Claims a payer would deny")
 
 
 def test_the_same_routing_with_better_coding_passes(tmp_path: Path) -> None:
@@ -108,7 +129,7 @@ def test_the_same_routing_with_better_coding_passes(tmp_path: Path) -> None:
     candidate = recorded(tmp_path / "cand", "cand", finds_missed=True, policy=REVIEW_EDITS)
     report = decide(candidate, baseline, GateConfig(n_resamples=1000))
     assert {name: results(report)[name] for name in CHECKS} == dict.fromkeys(CHECKS, "pass")
-    assert report.verdict == "pass" and float(row_of(report, "denial_rate").difference.split()[0]) < 0
+    assert report.verdict == "pass" and row_of(report, "denial_rate").difference < 0
 
 
 def test_both_runs_are_costed_under_the_candidates_assumptions(tmp_path: Path) -> None:
@@ -118,9 +139,9 @@ def test_both_runs_are_costed_under_the_candidates_assumptions(tmp_path: Path) -
     candidate = recorded(tmp_path / "cand", "cand", finds_missed=False, policy=REVIEW_EDITS, operations=lenient)
     report = decide(candidate, baseline, GateConfig(n_resamples=1000))
     denial = row_of(report, "denial_rate")
-    assert denial.result == "pass" and denial.baseline == denial.candidate == f"{5 * 0.2 / 60:.4f}"
-    assert denial.difference == "+0.0000 [+0.0000, +0.0000]"
-    assert "the baseline ran with other assumptions for coders, edit_denial_probability" in report.markdown()
+    assert denial.result == "pass" and denial.baseline == denial.candidate == pytest.approx(5 * 0.2 / 60)
+    assert denial.difference == denial.low == denial.high == 0
+    assert "the baseline ran with other assumptions for coders, edit_denial_probability" in summary(report)
 
 
 def test_runs_without_per_chart_results_skip_the_operations_checks(tmp_path: Path) -> None:
@@ -130,7 +151,9 @@ def test_runs_without_per_chart_results_skip_the_operations_checks(tmp_path: Pat
     report = decide(candidate, baseline, GateConfig(n_resamples=200))
     assert results(report)["denial_rate"] == results(report)["coder_minutes_per_chart"] == "skipped"
     assert report.verdict == "pass"
-    assert "Operations not gated: the baseline run base cannot be costed: no chart_results.jsonl" in report.markdown()
+    text = summary(report)
+    assert "Operations not gated: the baseline run base cannot be costed: no chart_results.jsonl" in text
+    assert "| Claims a payer would deny" in text and "not costed" in text
 
 
 @pytest.mark.slow
@@ -149,6 +172,7 @@ def test_auto_routing_failed_edits_fails_the_gate_on_real_jobs(tmp_path: Path, c
                  f"sqlite:///{tmp_path / 'mlflow.db'}"])
     out = capsys.readouterr().out
     assert code == 1, out
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines() if line.startswith("| ")}
-    assert rows["micro_f1"].endswith("| pass |") and "+0.0000 [+0.0000, +0.0000]" in rows["micro_f1"]
+    rows = {re.search(r"`(\w+)` \|", line).group(1): line for line in out.splitlines() if "` | " in line}
+    assert rows["micro_f1"].endswith("| pass |") and "+0.0 pts [+0.0 pts, +0.0 pts]" in rows["micro_f1"]
     assert rows["review_rate"].endswith("| pass |") and rows["denial_rate"].endswith("| regression |")
+    assert out.startswith("Regression gate: REGRESSION. Claims a payer would deny")
