@@ -11,8 +11,9 @@ YAML holds only its name and its differences while every field stays on the comm
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -26,6 +27,7 @@ from harness.intake.ocr import IntakeConfig
 from harness.operations.config import OperationsConfig
 from harness.pipeline.config import PipelineConfig
 from harness.registry import EXTRACTORS
+from harness.tracking.decision_config import ReportConfig
 from harness.trust.calibration_split import CalibrationRunConfig
 
 
@@ -78,12 +80,15 @@ class JobConfig(BaseModel):
     """How the stages are scheduled (streaming, or stop-and-go batches)."""
     operations: OperationsConfig = Field(default_factory=OperationsConfig)
     """The workload model that turns routes and errors into a coding department's outcomes (denials, coder time, queue)."""
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    """What a sweep's report compares and recommends: the baseline job, the gate, the experiment's metrics, the objective."""
     seed: int = 0
     """Seed of every random choice (degradation, bootstrap, calibration hold-out): same config and seed, same results."""
     extraction_cache: bool = True
     """Reuse extractions of identical charts under an identical extractor."""
-    summary: bool = True
-    """Print the end-of-run summary table."""
+    summary: Literal[True, False, "full"] = True
+    """What the terminal shows after the job: true, the headline figures and where the outputs are; full, every metric;
+    false, only the run id and the report."""
 
     @classmethod
     def from_composed(cls, config: Mapping[str, Any]) -> JobConfig:
@@ -91,7 +96,7 @@ class JobConfig(BaseModel):
         try:
             return cls.model_validate(config)
         except ValidationError as error:
-            raise ConfigError(f"invalid config: {problems(error)}") from None
+            raise ConfigError(f"invalid config: {problems(error, model=cls)}") from None
 
 
 MODEL_DEFAULTS = "model_defaults"
@@ -131,6 +136,38 @@ def register_model_defaults() -> None:
     store.store(group=MODEL_DEFAULTS, name="job", node=root)
 
 
-def problems(error: ValidationError, prefix: str = "") -> str:
-    """``group.key: message; ...`` for each error of a validation."""
-    return "; ".join(f"{prefix}{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+_SHOWN = 3
+"""Closest names offered at most."""
+
+
+def closest(name: str, valid: Iterable[str], prefix: str = "") -> str:
+    """``did you mean a, b?`` over the names nearest ``name`` (difflib), or the valid names when none is near; each name
+    shown with ``prefix`` (``dataset.``), as it is typed."""
+    names = sorted({str(n) for n in valid})
+    near = difflib.get_close_matches(name, names, n=_SHOWN, cutoff=0.6)
+    if near:
+        return f"did you mean {', '.join(prefix + n for n in near)}?"
+    return f"valid: {', '.join(prefix + n for n in names)}" if names else "see harness run --help"
+
+
+def _fields_at(model: type[BaseModel], path: tuple[Any, ...]) -> list[str]:
+    """The field names of the model nested at ``path`` under ``model`` (none when the path leaves the models)."""
+    for name in path:
+        field = model.model_fields.get(str(name))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def problems(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = None) -> str:
+    """``group.key: message; ...`` for each error of a validation; an unknown key of ``model`` names the closest fields."""
+    found = []
+    for e in error.errors():
+        key = f"{prefix}{'.'.join(map(str, e['loc']))}"
+        message = e["msg"]
+        if e["type"] == "extra_forbidden" and model is not None:
+            group = f"{prefix}{'.'.join(map(str, e['loc'][:-1]))}"
+            message = f"unknown key; {closest(str(e['loc'][-1]), _fields_at(model, e['loc'][:-1]), f'{group}.' if group else '')}"
+        found.append(f"{key}: {message}")
+    return "; ".join(found)

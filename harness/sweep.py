@@ -43,6 +43,7 @@ class ParentRunCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from harness.tracking.sweep_jobs import log_planned_jobs, planned_jobs
+        from reports.run_description import NOTE_TAG, describe_sweep
 
         if not config.tracking.enabled:
             return
@@ -64,6 +65,7 @@ class ParentRunCallback(Callback):
         planned = planned_jobs(task, OmegaConf.to_container(params, resolve=True) if params else None)
         if planned is not None:
             log_planned_jobs(run_id, planned, tracker.uri)
+        tracker.log(run_id, tags={NOTE_TAG: describe_sweep(planned or [], str(sweep_dir.resolve() / "sweep_report.html"))})
         _open_sweeps[str(sweep_dir)] = {"tracking": tracking, "resubmit": _resubmit_command(config, sweep_dir)}
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -88,7 +90,7 @@ def close_sweep(sweep_dir: str) -> None:
     parent = path.read_text().strip()
     tracker = _tracker(opened["tracking"])
     states = job_states(parent, tracker.uri)
-    _attach_sweep_report(parent, tracker.uri, Path(sweep_dir), states)
+    decided = _attach_sweep_report(parent, tracker.uri, Path(sweep_dir), states)
     unfinished = [state for state in states if state.status != "finished"]
     tracker.finish(parent, "FAILED" if unfinished else "FINISHED")
     report = Path(sweep_dir) / "sweep_report.html"
@@ -98,7 +100,7 @@ def close_sweep(sweep_dir: str) -> None:
     lines += [f"  {state.status}: {state.overrides}" + (f" ({state.error})" if state.error else "") for state in unfinished]
     if unfinished:
         lines.append(f"re-run what is missing: {opened['resubmit']}")
-    print("\n".join(lines), flush=True)
+    print("\n".join([*decided, *lines]), flush=True)
 
 
 def _task_overrides(config: DictConfig) -> list[str]:
@@ -116,19 +118,17 @@ def _resubmit_command(config: DictConfig, sweep_dir: Path) -> str:
     return "harness run -m " + " ".join(shlex.quote(argument) for argument in arguments)
 
 
-def _attach_sweep_report(parent: str, uri: str, sweep_dir: Path, states: list[Any]) -> None:
-    """Compare the sweep's jobs on one page, logged to the parent run; a report failure never fails the sweep."""
-    import shutil
-    import tempfile
+def _attach_sweep_report(parent: str, uri: str, sweep_dir: Path, states: list[Any]) -> list[str]:
+    """Compare the sweep's jobs on one page, logged to the parent run, and return the decision's short table for the
+    terminal; a report failure never fails the sweep."""
+    from reports.sweep_decision import decision_lines
+    from reports.sweep_report import build_recorded_sweep_report, log_to_parent
 
-    from harness.tracking.run_store import child_runs, load_run
-    from reports.sweep_report import log_to_parent, write_sweep_report
-
-    folder = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
     try:
-        runs = [load_run(run_id, uri, into=folder / run_id) for run_id in child_runs(parent, uri, required=False)]
-        log_to_parent(parent, write_sweep_report(runs, sweep_dir / "sweep_report.html", states), uri)
+        report, decision = build_recorded_sweep_report(parent, uri, sweep_dir / "sweep_report.html", required=False,
+                                                       states=states)
+        log_to_parent(parent, report, uri)
+        return decision_lines(decision) if decision is not None else []
     except Exception as error:  # noqa: BLE001 - the jobs' runs are recorded already; say why the page is missing
         log.warning("sweep report not written: %s: %s", type(error).__name__, error)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        return []

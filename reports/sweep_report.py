@@ -1,9 +1,11 @@
 """The sweep report: one page comparing the job runs of a multirun (``python -m harness -m ...``).
 
-A table with one row per run (the swept params, then the headline metrics with their intervals),
-then every headline metric plotted over every swept parameter: F1 and review rate per degradation
-level, per rule pack, per extractor. The swept params are found, not configured: they are the
-params whose values differ between the runs.
+It opens with the decision (``reports.sweep_decision``): each job against a baseline job on the same charts, with the
+paired differences, their badges and the verdict ``harness gate`` gives the pair, the designs nothing beats and the
+recommended one. Then a table with one row per run (the swept params, then the headline metrics and those the
+experiment lists in ``report.metrics``, with their intervals), then each of them plotted over every swept parameter: F1
+and review rate per degradation level, per rule pack, per extractor. The swept params are found, not configured: they
+are the params whose values differ between the runs.
 
     harness report sweep <parent_run_id> [--tracking-uri URI] [--out FILE]
 
@@ -20,6 +22,7 @@ from typing import Any
 
 from harness.atomic_files import write_text_atomic
 from harness.metrics.registry import names
+from harness.tracking.decision import SweepDecision
 from harness.tracking.run_store import RecordedRun
 from harness.tracking.sweep_jobs import JobState
 from reports import labels
@@ -29,15 +32,22 @@ from reports.run_data import ReportError, differing_params, param_label, run_con
 ARTIFACT = "sweep_report.html"
 
 
-def write_sweep_report(runs: list[RecordedRun], out: Path, jobs: Sequence[JobState] = ()) -> Path:
+def write_sweep_report(runs: list[RecordedRun], out: Path, jobs: Sequence[JobState] = (),
+                       decision: SweepDecision | None = None) -> Path:
     """Write the comparison page of ``runs`` (a sweep's finished job runs, in sweep order) to ``out``; ``jobs`` (every
-    job of the sweep with its state) adds a section on the jobs that did not finish."""
+    job of the sweep with its state) adds a section on the jobs that did not finish, ``decision``
+    (``harness.tracking.decision.decide_sweep`` of the runs) the decision section it opens with."""
+    from harness.tracking.decision import report_config
+    from reports.sweep_decision import decision_section
+
     if not runs and not jobs:
         raise ReportError("a sweep report needs at least one run")
     unfinished = [job for job in jobs if job.status != "finished"]
     swept = differing_params(runs) if runs else []
-    shown = [m for m in names(sweep=True) if any(m in run.metrics for run in runs)]  # accuracy, review, automation, speed
-    sections = [_jobs_table(unfinished, len(jobs))] if unfinished else []
+    wanted = dict.fromkeys([*names(sweep=True), *report_config(runs).metrics])  # accuracy, review, speed; the experiment's own
+    shown = [m for m in wanted if any(m in run.metrics for run in runs)]
+    sections = [decision_section(decision)] if decision is not None and decision.baselines else []
+    sections += [_jobs_table(unfinished, len(jobs))] if unfinished else []
     if runs:
         sections += [_runs_table(runs, swept, shown), *(_over(param, runs, swept, shown) for param in swept)]
     dataset = run_config(runs[0].folder).get("dataset", {}) if runs else {}
@@ -47,7 +57,7 @@ def write_sweep_report(runs: list[RecordedRun], out: Path, jobs: Sequence[JobSta
         or "nothing: the runs share every param",
         "Charts": f"{dataset.get('name', '?')} / {dataset.get('split', '?')}",
     }
-    subtitle = "Every run of the sweep side by side, and each headline figure over each swept setting."
+    subtitle = "Which design to pick: each run against the baseline on the same charts, then every run side by side."
     return write_text_atomic(out, page("Sweep report", subtitle, identity, sections))
 
 
@@ -144,12 +154,30 @@ def log_to_parent(parent_id: str, report: Path, uri: str) -> None:
 
 
 def report_recorded_sweep(parent_run_id: str, uri: str, out: Path) -> Path:
-    """Write the report of the sweep under ``parent_run_id`` (its job runs and jobs' states) to ``out`` and log it to the
-    parent run."""
+    """Write the report of the sweep under ``parent_run_id`` (its job runs, jobs' states and decision) to ``out`` and log
+    it to the parent run."""
+    report, _ = build_recorded_sweep_report(parent_run_id, uri, out)
+    log_to_parent(parent_run_id, report, uri)
+    return report
+
+
+def build_recorded_sweep_report(parent_run_id: str, uri: str, out: Path, required: bool = True,
+                                states: Sequence[JobState] | None = None) -> tuple[Path, SweepDecision | None]:
+    """Download the sweep's finished job runs (and a champion baseline) into a temporary folder, decide and write the page
+    to ``out``; returns it with the decision (None without runs). ``required``: a sweep without finished runs is an
+    error; ``states``: the jobs' states when the caller has them already."""
+    from harness.tracking.decision import decide_recorded_sweep
     from harness.tracking.run_store import child_runs, load_run
     from harness.tracking.sweep_jobs import job_states
 
-    runs = [load_run(run_id, uri) for run_id in child_runs(parent_run_id, uri)]
-    report = write_sweep_report(runs, out, job_states(parent_run_id, uri))
-    log_to_parent(parent_run_id, report, uri)
-    return report
+    with tempfile.TemporaryDirectory(prefix="harness-sweep-") as folder:
+        runs = [load_run(run_id, uri, into=_subfolder(folder, run_id)) for run_id in child_runs(parent_run_id, uri, required)]
+        decision = decide_recorded_sweep(runs, uri, folder) if runs else None
+        states = job_states(parent_run_id, uri) if states is None else states
+        return write_sweep_report(runs, out, states, decision), decision
+
+
+def _subfolder(root: str, name: str) -> Path:
+    path = Path(root) / name
+    path.mkdir()
+    return path
