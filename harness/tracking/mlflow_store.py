@@ -4,6 +4,9 @@ SQLite is the default store. SQLite allows one writer at a time and MLflow creat
 its schema on first use, so every write to a SQLite store holds an exclusive file
 lock beside the database: parallel jobs wait for each other instead of failing
 with "database is locked" (or racing on the schema) and losing a run.
+
+The experiment is tagged as model training (:data:`EXPERIMENT_KIND`), and :func:`ui_link` gives the address that opens
+its runs: MLflow 3 otherwise opens an experiment on its GenAI pages (traces, token usage), where no run shows.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ if TYPE_CHECKING:
 
     from harness.tracking.system_metrics import Sample
 
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+"""The experiment tag MLflow 3's UI reads to show an experiment's runs (its "Model training" pages) rather than traces."""
+UI_WORKFLOW = "workflowType=machine_learning"
+"""The query MLflow 3.17's UI takes for its "Model training" pages: that UI picks GenAI or model training from the
+address (default GenAI), not from the experiment's tag."""
+UI_RUNS_ORDER = "orderByKey=metrics.%60micro_f1%60&orderByAsc=false"
+"""The runs list's order in that address: best F1 first. Listed by time (its default), MLflow folds a sweep's jobs under
+the sweep's run, so the page would show one row per sweep and none of its jobs."""
 _MAX_PARAM_LENGTH = 6000
 _BATCH = 100  # MLflow accepts at most 100 params per log_batch call
 
@@ -89,10 +100,12 @@ class Tracker:
         if self._experiment_id is None:
             with self._locked() as client:
                 experiment = client.get_experiment_by_name(self.config.experiment)
-                if experiment is not None:
-                    self._experiment_id = experiment.experiment_id
-                else:
+                if experiment is None:
                     self._experiment_id = self._create_experiment(client)
+                else:
+                    self._experiment_id = experiment.experiment_id
+                    if EXPERIMENT_KIND[0] not in experiment.tags:  # created by an older harness: tag it; a kind set by hand stays
+                        client.set_experiment_tag(self._experiment_id, *EXPERIMENT_KIND)
         return self._experiment_id
 
     def _create_experiment(self, client: MlflowClient) -> str:
@@ -101,7 +114,8 @@ class Tracker:
         from mlflow.exceptions import MlflowException
 
         try:
-            return client.create_experiment(self.config.experiment, artifact_location=self._artifact_location())
+            return client.create_experiment(self.config.experiment, artifact_location=self._artifact_location(),
+                                            tags=dict([EXPERIMENT_KIND]))
         except MlflowException:
             experiment = client.get_experiment_by_name(self.config.experiment)
             if experiment is None:
@@ -166,6 +180,26 @@ class Tracker:
         """End the run; ``end_time`` (seconds since the epoch) is when the work ended, default now."""
         with self._locked() as client:
             client.set_terminated(run_id, status, end_time=_epoch_ms(end_time))
+
+
+def ui_link(server_url: str, experiment_id: str, run_id: str | None = None) -> str:
+    """The MLflow UI's page of an experiment's runs, every job listed (:data:`UI_RUNS_ORDER`), or of one run, on the server
+    at ``server_url``, on its model-training pages."""
+    page = f"experiments/{experiment_id}/runs/{run_id}?{UI_WORKFLOW}" if run_id else \
+        f"experiments/{experiment_id}/runs?{UI_WORKFLOW}&{UI_RUNS_ORDER}"
+    return f"{server_url.rstrip('/')}/#/{page}"
+
+
+def runs_pages(server_url: str) -> list[tuple[str, str]]:
+    """Each experiment on the server at ``server_url`` that holds runs and is not tagged for GenAI: its name and the
+    address of its runs (:func:`ui_link`)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=server_url)
+    return [(experiment.name, ui_link(server_url, experiment.experiment_id))
+            for experiment in client.search_experiments()
+            if experiment.tags.get(EXPERIMENT_KIND[0], EXPERIMENT_KIND[1]) == EXPERIMENT_KIND[1]
+            and client.search_runs([experiment.experiment_id], max_results=1)]
 
 
 def _epoch_ms(seconds: float | None) -> int | None:
