@@ -6,6 +6,7 @@ it what the job built, ran and scored, so a merged run is recorded exactly as a 
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KEY_METRICS = ("n_charts", "charts_skipped", "micro_f1", "review_rate", "auto_precision", "charts_per_s")
 """The figures ``run.json`` carries beside the run's identity (those the run recorded)."""
-_RUN_NAME_CHARS = 250
-"""MLflow keeps run names this long at most."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,8 @@ class JobIdentity:
     """What names a job's MLflow run and places it in time."""
 
     overrides: tuple[str, ...] = ()
-    """The command-line overrides (``degradation=fax_light``): what differs from the defaults, shown in the run name."""
+    """The command-line overrides (``degradation=fax_light``): what differs from the defaults, named by the run's name
+    and description."""
     parent_run_id: str | None = None
     """The sweep's parent run, for a job of a sweep."""
     started: float | None = None
@@ -42,18 +42,34 @@ class JobIdentity:
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags beside the job's own (a merged run's ``harness.merged_from``, ...)."""
 
-    def run_name(self, job: JobConfig) -> str:
-        """The MLflow run name: the given name, else dataset, extractor and rules with the overrides."""
+    def run_name(self, job: JobConfig, siblings: Sequence[str] = ()) -> str:
+        """The MLflow run name: the given name, else what tells the job from its sweep's other jobs (``siblings``, each
+        one's overrides) or from the defaults (``harness.tracking.run_names``), else its dataset, extractor and rules."""
+        from harness.tracking.run_names import MAX_CHARS, SEPARATOR, run_name
+
         if self.name:
-            return self.name[:_RUN_NAME_CHARS]
-        base = f"{job.dataset.name}-{job.extractor.name}-{job.rules.name}"
-        return f"{base} {' '.join(self.overrides)}"[:_RUN_NAME_CHARS] if self.overrides else base
+            return self.name[:MAX_CHARS]
+        return run_name(self.overrides, siblings, design=SEPARATOR.join((job.dataset.name, job.extractor.name, job.rules.name)))
 
 
 def git_commit() -> str:
     """The checked-out commit of the harness ("unknown" outside a git checkout)."""
+    return _git("rev-parse", "HEAD")
+
+
+def git_branch() -> str:
+    """The checked-out branch of the harness: CI checks out a pull request's commit detached, so there the CI's own
+    variable names it (GitHub Actions' ``GITHUB_HEAD_REF``, else ``GITHUB_REF_NAME``); "unknown" when nothing does."""
+    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
+    if branch in ("HEAD", "unknown"):
+        return os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or "unknown"
+    return branch
+
+
+def _git(*args: str) -> str:
+    """What ``git <args>`` prints in the harness's checkout ("unknown" outside a git checkout)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
@@ -78,6 +94,7 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
            metrics: dict[str, float], curves: dict[str, Any], folder: RunFolder, identity: JobIdentity) -> dict[str, Any]:
     """Emit the billing output and audit trail, write the artifacts and report, log to MLflow, write ``run.json`` and
     print the summary; returns what ``run.json`` holds."""
+    from harness.intake.degrade.effects import unchanged_notes
     from harness.metrics.coding import per_chart_scores
     from harness.pipeline.recorded_run import write_pipeline_record
     from harness.sources import dataset_digest
@@ -119,22 +136,31 @@ def record(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, ou
     summary = {**context, "labelled": ran.labelled,
                "metrics": {name: metrics[name] for name in KEY_METRICS if name in metrics}}
     folder.write_summary(summary)
-    if job.summary:
-        print(render_summary(metrics, context, notes=run_notes(ran)))
+    notes = [*run_notes(ran), *unchanged_notes(config.get("degradation", {}), metrics)]
+    print(render_summary(metrics, context, notes, mode=job.summary), flush=True)
     return summary
 
 
 def _track(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, metrics: Mapping[str, float],
            artifacts: RunArtifacts, identity: JobIdentity, context: Mapping[str, str]) -> str:
-    """Log the run to MLflow (tags, params, metrics, system history, artifacts); returns its run id."""
+    """Log the run to MLflow (tags, params, metrics, system history, artifacts, its description); returns its run id."""
     from harness.run import engine_params
     from harness.tracking.mlflow_store import flatten
+    from harness.tracking.run_names import changes_the_design, distinguishing
+    from harness.tracking.sweep_jobs import job_key, job_states
+    from reports.run_description import NOTE_TAG, describe
 
     dataset, extractor, pack, tracker = job.dataset, built.extractor, built.pack, built.tracker
+    jobs = [state.overrides for state in job_states(identity.parent_run_id, tracker.uri)] if identity.parent_run_id else []
+    # Named against the sweep's plan; a sweep without one (another sweeper) names its jobs as lone jobs, whatever ran first.
+    siblings = jobs if job_key(identity.overrides) in jobs else []
+    changed = distinguishing(identity.overrides, siblings)
+    common = [o for o in identity.overrides if changes_the_design(o) and o not in changed]
     run_id = tracker.start_run(
-        run_name=identity.run_name(job),
+        run_name=identity.run_name(job, siblings),
         tags={
             "git_commit": git_commit(),
+            "git_branch": git_branch(),
             "dataset": dataset.name,
             "dataset.split": dataset.split,
             "dataset.digest": context["dataset_digest"],
@@ -149,6 +175,7 @@ def _track(job: JobConfig, config: Mapping[str, Any], built: Built, ran: Ran, me
             "audit.head": context["audit_head"],
             "harness.kind": "job",
             "harness.overrides": " ".join(identity.overrides),
+            NOTE_TAG: describe(metrics, changed, common, in_sweep=len(siblings) > 1, report=context["report"]),
             **identity.tags,
         },
         parent_run_id=identity.parent_run_id,

@@ -315,6 +315,7 @@ def _capacity(metrics: Mapping[str, float], config: Mapping[str, Any]) -> dict[s
 
 
 def _degradation(metrics: Mapping[str, float], config: Mapping[str, Any], confidence: float) -> Section:
+    from harness.intake.degrade.effects import unchanged_notes
     from harness.tracking.mlflow_store import flatten
 
     degradation = dict(config.get("degradation", {}))
@@ -325,6 +326,7 @@ def _degradation(metrics: Mapping[str, float], config: Mapping[str, Any], confid
         body += [tag("h3", "Reading the pages (OCR)"), metric_table(metrics, names("intake"), confidence)]
     else:
         body.append(note("The charts were read as text: no pages were rendered or OCR'd."))
+    body += [note(line) for line in unchanged_notes(config.get("degradation", {}), metrics)]
     if name != "clean":
         cost = [name for kept in names("recoverable") for name in (kept.removesuffix("_recoverable"), kept)]  # all, then kept
         body += [tag("h3", "What the damage cost"), metric_table(metrics, cost, confidence)]

@@ -19,7 +19,7 @@ from harness.metrics import registry
 def test_codiesp_es_dev_run_is_recorded_in_mlflow(data_dir: Path, tmp_path: Path) -> None:
     out = harness(tmp_path, "dataset=codiesp_es", "dataset.split=dev", "dataset.limit=25", "extractor=dictionary",
                   "rules=icd10cm_2026_v2", "seed=3", store(tmp_path))
-    assert "micro_f1" in out.stdout and "mlflow_run" in out.stdout
+    assert "F1 (all codes)" in out.stdout and "mlflow_run" in out.stdout
     client, found = runs(tmp_path)
     assert len(found) == 1
     run = found[0]
@@ -129,8 +129,8 @@ def test_redaction_hides_evidence_text(data_dir: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "overrides,status,message",
     [
-        (["dataset.limt=3"], 1, "Key 'limt' is not in struct"),
-        (["extractor=nope"], 1, "Could not find 'extractor/nope'"),
+        (["dataset.limt=3"], 2, "unknown config key dataset.limt"),
+        (["extractor=nope"], 2, "unknown extractor option 'nope'"),
         (["dataset.limit=abc"], 2, "dataset.limit: Input should be a valid integer"),
         (["dataset=jsonl"], 2, "dataset 'jsonl' needs dataset.path"),
         (["dataset=jsonl", "dataset.path=missing.jsonl"], 2, "chart file missing.jsonl does not exist"),
@@ -148,6 +148,50 @@ def test_bad_config_gives_one_clear_error(tmp_path: Path, overrides: list[str], 
     assert message in out.stderr
     if status == 2:
         assert "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "overrides,named",
+    [
+        (["dataset.limt=5"], "unknown config key dataset.limt (dataset has no key 'limt'): did you mean dataset.limit"),
+        (["seeed=3"], "unknown config key seeed (no config key 'seeed'): did you mean seed?"),
+        (["dataset=sampel"], "unknown dataset option 'sampel' (dataset=sampel): did you mean sample?"),
+        (["-m", "degradation=clean,fax_lite"], "unknown degradation option 'fax_lite' (degradation=fax_lite): did you mean "
+                                               "fax_light?"),
+        (["+dataset.limt=5"], "invalid config: dataset.limt: unknown key; did you mean dataset.limit"),
+        (["summary=short"], "invalid config: summary: Input should be True, False or 'full'"),
+        (["experiment=rule_upgrade"], "experiment is not chosen by default: add it with +experiment=<option>"),
+        (["dataset.limit=[1"], "cannot read override 'dataset.limit=[1'"),
+    ],
+)
+def test_a_config_typo_is_one_error_line_naming_the_closest_names(tmp_path: Path, overrides: list[str], named: str) -> None:
+    """Hydra's composition errors as the harness's own: exit 2, one ``error:`` line, no search path, no ``+key`` hint."""
+    out = harness(tmp_path, *overrides, "tracking.enabled=false", check=False)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [out.stderr.strip()] and out.stderr.startswith(f"error: {named}"), out.stderr
+    assert "HYDRA_FULL_ERROR" not in out.stderr and "To append" not in out.stderr and out.stdout == ""
+
+
+@pytest.mark.slow
+def test_summary_lengths_and_paths_unwrapped_off_a_terminal(tmp_path: Path) -> None:
+    """The short summary by default, every metric with summary=full, two lines with summary=false; a path longer than
+    any terminal stays on one line when stdout is not a terminal (a CI log)."""
+    deep = tmp_path / ("a-folder-name-long-enough-that-a-fixed-width-console-would-have-wrapped-it-" * 2) / "run"
+    short = harness(tmp_path, "dataset.limit=4", store(tmp_path), f"hydra.run.dir={deep}").stdout.splitlines()
+    first = short.index(next(line for line in short if line.startswith("Run summary: sample/dev, 4 charts")))
+    assert f"report: {deep / 'artifacts' / 'report.html'}" in short and f"run_folder: {deep}" in short
+    summary = short[first:]
+    assert 8 <= len(summary) <= 16, summary
+    assert any(line.split()[:3] == ["F1", "(all", "codes)"] and "%  [" in line for line in summary)
+    assert any("Coder minutes per chart" in line and " min" in line for line in summary)
+    assert not any("e+0" in line for line in summary)
+    full = harness(tmp_path, "dataset.limit=4", store(tmp_path), "summary=full").stdout
+    assert "micro_f1 " in full and "chart_latency_p95_s" in full and "dataset_digest: " in full
+    quiet = harness(tmp_path, "dataset.limit=4", store(tmp_path), "summary=false").stdout.strip().splitlines()
+    _, recorded = runs(tmp_path)
+    assert quiet[-2:] == [f"mlflow_run: {recorded[-1].info.run_id}", quiet[-1]] and quiet[-1].startswith("report: ")
+    assert not any("Run summary" in line for line in quiet)
 
 
 @pytest.mark.slow

@@ -1,15 +1,20 @@
 """``harness run key=value ...``: the Hydra job (``-m`` for a sweep), over ``harness.run.run_job``.
 
 Hydra is imported only when the command runs; the job's own work (build, run, score, record) is ``harness.run``'s.
+A config Hydra cannot compose (a key or option typo) ends in one ``error:`` line (``harness.cli.config_errors``), exit 2.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.errors import USAGE_ERROR
+from harness.errors import USAGE_ERROR, HarnessError
+
+_HYDRA_FULL_ERROR = "HYDRA_FULL_ERROR"
+"""Set, Hydra raises a composition error instead of printing it with its config search path and exiting 1."""
 
 
 def pack_paths(argv: Sequence[str]) -> list[str]:
@@ -30,17 +35,36 @@ def main(argv: Sequence[str]) -> int:
     """``harness run``: the Hydra job; Hydra reads ``sys.argv``, so the subcommand's arguments are put there."""
     import hydra
 
+    from harness.cli.config_errors import composition_message
     from harness.config import CONF_DIR
     from harness.job_config import register_model_defaults
 
     sys.argv = [sys.argv[0], *pack_paths(argv)]
     register_model_defaults()  # the groups' typed defaults, which conf/config.yaml merges each option over
+    full_error = os.environ.get(_HYDRA_FULL_ERROR)
+    os.environ[_HYDRA_FULL_ERROR] = "1"  # Hydra raises instead of printing its own lines: composition errors are ours
     try:
         hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(job)()
+    except HarnessError:  # a sweep's job that failed on the user's input said so on its error line already
+        return USAGE_ERROR
+    except Exception as error:
+        if (message := composition_message(error)) is None:
+            raise
+        print(f"error: {message}", file=sys.stderr)
+        return USAGE_ERROR
     finally:
+        _restore(_HYDRA_FULL_ERROR, full_error)
         if "harness.sweep" in sys.modules:  # a sweep whose jobs failed ends here, not in Hydra's on_multirun_end
             sys.modules["harness.sweep"].close_open_sweeps()
     return 0
+
+
+def _restore(variable: str, value: str | None) -> None:
+    """Put an environment variable back as it was (unset when it was)."""
+    if value is None:
+        os.environ.pop(variable, None)
+    else:
+        os.environ[variable] = value
 
 
 def job(cfg) -> float:

@@ -28,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
     made.add_argument("--allowed-hosts", metavar="HOSTS",
                       help="Host headers mlflow accepts, comma-separated (mlflow's default: localhost and private IPs)")
     made.add_argument("--startup-timeout", type=float, default=120.0, help="seconds to wait for the server")
+    made.add_argument("--access-log", action="store_true",
+                      help="print a line per HTTP request (off by default: the UI polls every few seconds)")
     return made
 
 
@@ -35,16 +37,19 @@ def main(argv: Sequence[str]) -> int:
     """Serve until Ctrl-C or SIGTERM: 0 then, 2 when the store, port or artifacts destination cannot be used or mlflow does
     not come up."""
     args = parser().parse_args(argv)
+    from harness.tracking.mlflow_store import runs_pages
     from harness.tracking.server import AUTH_OPTIONS, LOOPBACK, mask_uri, serve
 
     def ready(url: str, artifacts: str) -> None:
         print(f"MLflow UI: {url}  (store {mask_uri(args.uri)}, artifacts {artifacts}; Ctrl-C stops it)", flush=True)
+        for name, page in runs_pages(url):  # MLflow 3 opens an experiment on its GenAI pages; these open on the runs
+            print(f"  runs of {name}: {page}", flush=True)
 
     if args.host not in LOOPBACK:
         print(f"warning: binding to {args.host}: {AUTH_OPTIONS}", file=sys.stderr, flush=True)
     try:
         serve(args.uri, args.artifacts_destination, args.host, args.port, args.workers, args.allowed_hosts,
-              args.startup_timeout, on_ready=ready)
+              args.startup_timeout, on_ready=ready, access_log=args.access_log)
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

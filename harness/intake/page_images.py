@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.intake.degrade.effects import PageChanges
 
 
 @dataclass(frozen=True)
@@ -37,3 +41,5 @@ class DegradedChart:
     """Pages in the clean rendering, before any were dropped or duplicated."""
     kept_ranges: list[tuple[int, int]] = field(default_factory=list)
     """Chart-text ranges that reach intake; evidence outside all of them is unrecoverable."""
+    page_changes: PageChanges | None = None
+    """What the page operations changed (None for text-only pipelines and scanned charts)."""

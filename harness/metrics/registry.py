@@ -165,6 +165,12 @@ BUILT_IN: tuple[Metric, ...] = (
     Metric("charts_skipped", "Chart lines skipped as unreadable (listed in skipped_lines.jsonl)", "count", DOWN, "intake"),
     Metric("intake_review_rate", "Charts flagged by intake (unreadable, missing pages)", "share", DOWN, "intake"),
     Metric("quality_auroc", "Intake quality score predicts errors (AUROC)", "share", UP, "intake", needs_gold=True),
+    # What page degradation changed (harness.intake.degrade.effects): a degradation that changed nothing is seen as 0.
+    Metric("pages_rendered", "Pages printed before damage", "count", NEITHER, "intake"),
+    Metric("pages_dropped", "Pages lost by degradation", "count", NEITHER, "intake"),
+    Metric("pages_duplicated", "Pages delivered twice by degradation", "count", NEITHER, "intake"),
+    Metric("charts_reordered", "Charts whose pages came out of order", "count", NEITHER, "intake"),
+    Metric("copy_forward_blocks", "Blocks copied forward from an earlier page", "count", NEITHER, "intake"),
     Metric("micro_f1_recoverable", "F1 on codes whose evidence survived intake", "share", UP, "recoverable", interval=True,
            needs_gold=True),
     Metric("n_gold_codes_recoverable", "Gold codes with evidence after intake", "count", NEITHER, "recoverable", summary=False,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from harness.contracts import Chart, ReviewReason
+from harness.intake.degrade.effects import PageChanges, page_change_metrics
 from harness.metrics.coding import ChartOutcome, evaluate
 
 
@@ -31,6 +32,8 @@ class ChartIntake:
     """Chart-level intake quality in [0, 1]; None for text-only pipelines."""
     reasons: tuple[ReviewReason, ...] = field(default_factory=tuple)
     """Intake's review reasons (empty when intake found nothing wrong)."""
+    page_changes: PageChanges | None = None
+    """What page degradation changed (None when the chart was not rendered)."""
 
 
 def _overlaps(start: int, end: int, ranges: Sequence[tuple[int, int]]) -> bool:
@@ -55,7 +58,8 @@ def robustness_metrics(
     confidence: float,
     seed: int,
 ) -> dict[str, float]:
-    """``micro_f1_recoverable`` (with interval), ``ocr_cer``, ``pages_per_s``, ``intake_review_rate``, ``quality_auroc``."""
+    """``micro_f1_recoverable`` (with interval), ``ocr_cer``, ``pages_per_s``, ``intake_review_rate``, ``quality_auroc``, and
+    for rendered charts what page degradation changed (``pages_dropped``, ...)."""
     recoverable = [replace(outcome, gold=recoverable_gold(chart, facts.kept_ranges))
                    for chart, outcome, facts in zip(charts, outcomes, intake, strict=True)]
     wall = sum(o.latency_s for o in outcomes) or 1.0
@@ -65,6 +69,7 @@ def robustness_metrics(
     source_chars = sum(f.source_chars for f in intake)
     metrics["ocr_cer"] = sum(f.edit_distance for f in intake) / source_chars if source_chars else 0.0
     metrics["intake_review_rate"] = sum(bool(f.reasons) for f in intake) / len(intake)
+    metrics.update(page_change_metrics([f.page_changes for f in intake if f.page_changes is not None]))
     pages, seconds = sum(f.pages_read for f in intake), sum(f.intake_s for f in intake)
     if pages and seconds > 0:
         metrics["pages_per_s"] = pages / seconds

@@ -39,6 +39,17 @@ from harness.operations.workload import ChartWorkload, workload
 log = logging.getLogger("harness")
 DOCUMENT = "operations"
 """Name of the run artifact (``operations.json``)."""
+UNSTABLE_QUEUE = "unstable queue"
+"""The assumption warning given when the workload model's coders cannot keep up with its arrivals."""
+_said: set[str] = set()
+"""Assumption warnings given in this process: a sweep's jobs share the assumptions, so each warning is given once."""
+
+
+def _say_once(warning: str, message: str, *args: object) -> None:
+    """Log ``message`` as a warning the first time ``warning`` comes up in this process, at debug level after that."""
+    log.log(logging.DEBUG if warning in _said else logging.WARNING, message, *args)
+    _said.add(warning)
+
 
 
 @dataclass
@@ -72,9 +83,10 @@ def operations(facts: Sequence[ChartFacts], config: OperationsConfig, *, n_resam
     if stable and claim_times.size:
         metrics["time_to_claim_p50_h"], metrics["time_to_claim_p95_h"] = map(float, np.percentile(claim_times, [50, 95]))
     if not stable:
-        log.warning("operations: the review queue does not keep up (coders needed %.0f%% of their hours): %d charts "
-                    "waiting after %d days, growing by %.1f a day; time to claim not reported", 100 * utilization,
-                    queue.backlog_per_day[-1], queue.days, queue.backlog_growth_per_day)
+        _say_once(UNSTABLE_QUEUE, "operations: the review queue does not keep up (coders needed %.0f%% of their hours): %d "
+                  "charts waiting after %d days, growing by %.1f a day; time to claim not reported (said once per process: "
+                  "each run's report and operations_stable say it for that run)", 100 * utilization, queue.backlog_per_day[-1],
+                  queue.days, queue.backlog_growth_per_day)
     return Operations(metrics=metrics, document=_document(facts, loads, config, metrics, queue, demand, capacity, seed))
 
 

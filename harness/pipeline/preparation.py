@@ -142,6 +142,7 @@ class ChartPreparer:
             intake_s=result.seconds,
             quality=result.quality,
             reasons=tuple(result.reasons),
+            page_changes=degraded.page_changes,
         )
         source_offsets = None
         if map_offsets:  # a scanned chart's OCR text is the only text there is: nothing to map to

@@ -189,10 +189,13 @@ def artifacts_destination(given: str | None, store_uri: str) -> str:
 
 
 def server_command(uri: str, port: int, host: str = "127.0.0.1", artifacts: str | None = None, workers: int = 1,
-                   allowed_hosts: str | None = None) -> list[str]:
-    """The ``mlflow server`` command line for the store at ``uri`` (passed without a password) on ``host``:``port``."""
+                   allowed_hosts: str | None = None, access_log: bool = False) -> list[str]:
+    """The ``mlflow server`` command line for the store at ``uri`` (passed without a password) on ``host``:``port``; without
+    ``access_log``, uvicorn's line per request (the UI polls every few seconds) stays out of the terminal."""
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", host,
                "--port", str(port), "--workers", str(workers)]
+    if not access_log:
+        command += ["--uvicorn-opts", "--no-access-log"]
     if artifacts:
         command += ["--serve-artifacts", "--artifacts-destination", artifacts]
     if allowed_hosts:
@@ -230,10 +233,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def serve(uri: str, artifacts: str | None = None, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
           allowed_hosts: str | None = None, startup_timeout: float = 120.0, on_ready: Callable[[str, str], None] | None = None,
-          ) -> None:
+          access_log: bool = False) -> None:
     """Run the MLflow server over the store ``uri`` in the foreground until Ctrl-C or SIGTERM, then stop it and every process
-    it started. ``on_ready(url, artifacts)`` is called once it answers. A store, port or artifacts destination that cannot
-    be used is refused before mlflow starts (a ``HarnessError`` naming it); ``ServerError`` when mlflow does not come up."""
+    it started; it prints a line per request only under ``access_log``. ``on_ready(url, artifacts)`` is called once it
+    answers. A store, port or artifacts destination that cannot be used is refused before mlflow starts (a ``HarnessError``
+    naming it); ``ServerError`` when mlflow does not come up."""
     resolved, shown = resolve_uri(uri), mask_uri(uri)
     if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).is_file():
         raise StoreUnreachableError(f"no MLflow store at {shown} (run a job first, or pass --tracking-uri)")
@@ -252,7 +256,7 @@ def serve(uri: str, artifacts: str | None = None, host: str = "127.0.0.1", port:
     except OSError as error:
         raise ServerError(f"artifacts destination {artifacts}: {error.strerror or error}") from None
     # Its own process group, so that a stop reaches mlflow's uvicorn worker too (stop_process_group).
-    server = subprocess.Popen(server_command(command_uri, port, host, destination, workers, allowed_hosts),
+    server = subprocess.Popen(server_command(command_uri, port, host, destination, workers, allowed_hosts, access_log),
                               env=env, start_new_session=True, preexec_fn=die_with_this_process())
     url = _local_url(host, port)
     try:

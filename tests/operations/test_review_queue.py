@@ -90,3 +90,17 @@ def test_the_default_model_keeps_up_with_a_mixed_load_and_claims_every_chart() -
     ops = operations(facts, OperationsConfig())
     assert ops.metrics["operations_stable"] == 1.0 and ops.document["queue"]["drained"] is True
     assert ops.metrics["review_queue_backlog"] == 0.0 and ops.metrics["time_to_claim_p95_h"] > 0
+
+
+def test_an_unstable_queue_is_warned_about_once_per_process(caplog: pytest.LogCaptureFixture,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep's jobs share the workload model's assumptions: its warning is said once, not once per job."""
+    from harness.operations import metrics
+
+    monkeypatch.setattr(metrics, "_said", set())  # as in a fresh process
+    config = BASE.model_copy(update={"arrivals_per_day": 150})
+    with caplog.at_level("DEBUG", logger="harness"):
+        for _ in range(3):  # three jobs of a sweep
+            assert operations([reviewed()], config).metrics["operations_stable"] == 0.0
+    said = [record.levelname for record in caplog.records if "does not keep up" in record.getMessage()]
+    assert said == ["WARNING", "DEBUG", "DEBUG"]

@@ -30,28 +30,36 @@ def _gone(process: psutil.Process) -> bool:
 def test_server_serves_a_recorded_run_and_stops_with_its_workers(tmp_path: Path) -> None:
     harness(tmp_path, "dataset.limit=5", store(tmp_path))
     _, (run,) = runs(tmp_path)
+    said = _serve_run(tmp_path, run.info.run_id)
+    assert "runs/get" not in said  # MLflow's line per request stays out of the terminal ...
+    assert "runs/get" in _serve_run(tmp_path, run.info.run_id, "--access-log")  # ... unless asked for
+
+
+def _serve_run(tmp_path: Path, run_id: str, *options: str) -> str:
+    """Start ``harness server`` over the store, fetch ``run_id`` through it, stop it; what it printed."""
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "harness", "server",
-                               "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=os.environ.copy())
+                               "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}", "--port", str(port), *options],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
     try:
         lines = iter(server.stdout.readline, "")  # mlflow's own start-up lines come first
         line = next(line for line in lines if "MLflow UI" in line)  # printed once the server answers /health
         assert f"MLflow UI: http://127.0.0.1:{port}" in line
-        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/get?run_id={run.info.run_id}"
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/get?run_id={run_id}"
         with urllib.request.urlopen(url, timeout=10) as answer:
             served = json.load(answer)["run"]
-        assert served["info"]["run_id"] == run.info.run_id
+        assert served["info"]["run_id"] == run_id
         assert any(m["key"] == "micro_f1" for m in served["data"]["metrics"])
         mlflow = psutil.Process(server.pid).children()
         assert mlflow
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        said = server.communicate(timeout=30)[0]
     assert server.returncode == 0
     wait_for(lambda: all(_gone(p) for p in mlflow), 30, "the server's mlflow processes to exit after its SIGTERM")
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+    return said
 
 
 def test_server_refuses_a_missing_store(tmp_path: Path) -> None:

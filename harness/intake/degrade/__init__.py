@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from harness.contracts import Chart
 from harness.intake.degrade.config import DegradationConfig, RenderConfig
+from harness.intake.degrade.effects import PageChanges
 from harness.intake.page_images import DegradedChart, RenderedPage
 
 if TYPE_CHECKING:
@@ -46,8 +47,11 @@ def degrade_chart(chart: Chart, config: DegradationConfig, seed: int, work_dir: 
 
     grid = render.geometry(config.render)
     sheets = render.wrap_chart(chart, grid.columns)
+    copied_blocks = 0
     if config.page_ops.copy_forward:
-        sheets = copy_forward(sheets, grid.rows, rng_for("copy_forward"))
+        copied = copy_forward(sheets, grid.rows, rng_for("copy_forward"))
+        copied_blocks = int(copied is not sheets)  # a chart with no printed line to copy comes back as it was
+        sheets = copied
     layouts = render.paginate(chart, sheets, grid.rows)
     order = select_pages(len(layouts), config.page_ops, rng_for("pages"))
     out_dir = work_dir / _safe_name(chart.id) / f"{_safe_name(config.name)}-s{seed}"
@@ -61,7 +65,8 @@ def degrade_chart(chart: Chart, config: DegradationConfig, seed: int, work_dir: 
             path = apply_image_ops(config.image_ops, path, out_dir / f"page{position:03d}-p{number:03d}.png", rng_for, position)
         pages.append(render.rendered_page(layouts[number], path, position))
     return DegradedChart(
-        chart_id=chart.id, text=None, pages=pages, n_rendered_pages=len(layouts), kept_ranges=kept_ranges(chart.text, pages)
+        chart_id=chart.id, text=None, pages=pages, n_rendered_pages=len(layouts), kept_ranges=kept_ranges(chart.text, pages),
+        page_changes=PageChanges.of(order, len(layouts), copied_blocks),
     )
 
 
