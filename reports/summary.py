@@ -22,7 +22,7 @@ SHORT = ("micro_f1", "review_rate", "automation_rate", "denial_rate", "rework_ra
          "time_to_claim_p50_h", "charts_per_s", "cost_per_1k_charts_usd")
 """The headline outcomes of the short summary, in its order (those the run recorded): accuracy, the coding department's
 outcomes under the workload model, and the machine's speed and cost."""
-WHERE = ("report", "run_folder", "mlflow_run", "tracking_uri")
+WHERE = ("report", "run_folder", "audit", "audit_head", "mlflow_run", "tracking_uri")
 """The facts that say where the outputs are, in the short summary's order."""
 _FULL_TABLE_WIDTH = 100
 """Width of the full table: its three columns fit, on a terminal or off it."""

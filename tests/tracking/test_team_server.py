@@ -9,6 +9,7 @@ as on SQLite. Without PostgreSQL the tests skip (fail under CI=true).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -186,11 +187,10 @@ def _harness(root: Path, *args: str) -> subprocess.CompletedProcess:
                           env=env)
 
 
-def _checks(summary: str) -> dict[str, str]:
-    """The gate summary's check rows by metric; those that measure the machine (timing) left out."""
-    rows = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith(("| metric", "| ---"))]
-    by_metric = {row.split("|")[1].strip(): row for row in rows}
-    return {name: row for name, row in by_metric.items() if not measures_the_machine(name)}
+def _checks(result_file: Path) -> dict[str, dict]:
+    """The gate result's checks by metric (``--json``); those that measure the machine (timing) left out."""
+    checks = json.loads(result_file.read_text())["checks"]
+    return {check["metric"]: check for check in checks if not measures_the_machine(check["metric"])}
 
 
 @pytest.mark.slow  # four real jobs, the gate and a report (about a minute on two cores)
@@ -210,11 +210,12 @@ def test_real_jobs_gate_and_report_against_the_server_as_on_sqlite(team_server) 
 
     gated = {}
     for store, uri in stores.items():
+        result = root / f"gate-{store}.json"
         out = _harness(root, "gate", "--candidate", ids[store, "dropped"], "--baseline", ids[store, "baseline"],
-                       "--tracking-uri", uri)
-        assert out.returncode == 1 and "## Regression gate: REGRESSION" in out.stdout, out.stdout + out.stderr
-        gated[store] = _checks(out.stdout)
-    assert gated["server"] == gated["sqlite"] and gated["server"]["micro_f1"].endswith("| regression |")
+                       "--tracking-uri", uri, "--json", str(result))
+        assert out.returncode == 1 and out.stdout.startswith("Regression gate: REGRESSION"), out.stdout + out.stderr
+        gated[store] = _checks(result)
+    assert gated["server"] == gated["sqlite"] and gated["server"]["micro_f1"]["result"] == "regression"
 
     # the run store reads the same per-chart results back from both
     server_run = load_run(ids["server", "dropped"], server.url, into=root / "read-server")
@@ -226,7 +227,7 @@ def test_real_jobs_gate_and_report_against_the_server_as_on_sqlite(team_server) 
     out = _harness(root, "gate", "promote", ids["server", "baseline"], "--tracking-uri", server.url)
     assert out.returncode == 0 and f"champion: {ids['server', 'baseline']}" in out.stdout, out.stderr
     out = _harness(root, "gate", "--candidate", ids["server", "dropped"], "--baseline", "champion", "--tracking-uri", server.url)
-    assert out.returncode == 1 and ", champion)" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 1 and "baseline (the champion)" in out.stdout, out.stdout + out.stderr
 
     out = _harness(root, "report", "run", ids["server", "dropped"], "--tracking-uri", server.url, "--out", "report.html")
     assert out.returncode == 0, out.stderr
