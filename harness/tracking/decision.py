@@ -111,15 +111,12 @@ def pick_baseline(jobs: Sequence[RecordedRun], config: ReportConfig, champion: R
 
 
 def decide_pair(candidate: RecordedRun, baseline: RecordedRun, gate: GateConfig) -> PairDecision:
-    """``candidate`` against ``baseline``: every paired statistic and the gate's verdict, with the gate's settings.
-
-    ``decide`` compares the gated statistics again; the bootstrap's resamples depend only on the seed and the number of
-    charts, so its intervals are these."""
+    """``candidate`` against ``baseline``: every paired statistic and the gate's verdict on that same comparison."""
     try:
         comparison = compare_runs(candidate, baseline, gate)
     except RunsNotComparable as error:
         return PairDecision(candidate, baseline, not_comparable=str(error))
-    return PairDecision(candidate, baseline, comparison, decide(candidate, baseline, gate))
+    return PairDecision(candidate, baseline, comparison, decide(candidate, baseline, gate, comparison))
 
 
 def non_dominated(runs: Sequence[RecordedRun], axes: Sequence[str]) -> list[RecordedRun]:

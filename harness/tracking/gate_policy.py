@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from harness.metrics.registry import Metric, gated
 from harness.tracking.gate_config import GateConfig
-from harness.tracking.gate_statistics import compare_runs
+from harness.tracking.gate_statistics import RunComparison, compare_runs
 from harness.tracking.run_store import RecordedRun
 
 if TYPE_CHECKING:
@@ -131,11 +131,15 @@ def _run_check(metric: Metric, limit: float, candidate: RecordedRun, baseline: R
     return Check(name, test, PASS if kept else REGRESSION, limit, threshold, **values)
 
 
-def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig) -> GateReport:
-    """Compare two comparable runs (``compare_runs``) and judge every gated metric (see the module docstring)."""
+def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig,
+           comparison: RunComparison | None = None) -> GateReport:
+    """Compare two comparable runs (``compare_runs``) and judge every gated metric (see the module docstring).
+
+    ``comparison``: the pair already compared by ``compare_runs`` with ``config`` (every statistic), not compared again."""
     rules = gated()
-    comparison = compare_runs(candidate, baseline, config, statistics=[m.name for m in rules if m.gate.test in PAIRED_TESTS],
-                              flags=[m.name for m in rules if m.gate.test == "mcnemar"])
+    if comparison is None:
+        comparison = compare_runs(candidate, baseline, config, statistics=[m.name for m in rules if m.gate.test in PAIRED_TESTS],
+                                  flags=[m.name for m in rules if m.gate.test == "mcnemar"])
     n_charts, checks = comparison.n_charts, []
     for metric in rules:
         limit, name = getattr(config, metric.gate.setting), metric.name
