@@ -227,8 +227,13 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float) -> None:
     raise TimeoutError(f"mlflow server not healthy after {timeout_s:g} s")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+class _Stop(BaseException):
+    """Raised by a stop signal. Not KeyboardInterrupt: one raised inside some C-level imports (mlflow's, while the first
+    lines print) marks the interpreter, which then ends itself by SIGINT however the exception was handled."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop
 
 
 def serve(uri: str, artifacts: str | None = None, host: str = "127.0.0.1", port: int = 5000, workers: int = 1,
@@ -248,7 +253,8 @@ def serve(uri: str, artifacts: str | None = None, host: str = "127.0.0.1", port:
         command_uri, password = split_password(with_driver(resolved))
         if password is not None:  # a command line is visible to every user of the machine (ps); the environment is not
             env["PGPASSWORD"] = password
-    signal.signal(signal.SIGTERM, _interrupt)  # stopped by a supervisor: still take the server down with us
+    for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, or a supervisor: still take the server down with us
+        signal.signal(signum, _stop)
     port = port or free_port()
     check_port_free(port, {"localhost": "127.0.0.1", "": "0.0.0.0"}.get(host, host))
     try:
@@ -264,7 +270,7 @@ def serve(uri: str, artifacts: str | None = None, host: str = "127.0.0.1", port:
         if on_ready:
             on_ready(url, destination)
         server.wait()
-    except KeyboardInterrupt:
+    except _Stop:
         pass
     except (RuntimeError, TimeoutError) as error:
         raise ServerError(str(error)) from None
