@@ -29,8 +29,8 @@ def label(name: str) -> str:
 
 
 def format_value(name: str, value: float | None) -> str:
-    """``value`` of metric ``name`` in its unit: ``84.0%``, ``0.54 ms``, ``6.5 min``, ``18.2 h``, ``976 /s``, ``3,510 /h``,
-    ``$1.14``."""
+    """``value`` of metric ``name`` in its unit: ``84.0%``, ``0.54 ms``, ``6.5 min``, ``18.2 h`` (under an hour in
+    minutes), ``976 /s``, ``3,510 /h``, ``$1.14``, ``yes``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     unit = info(name).unit
@@ -41,7 +41,9 @@ def format_value(name: str, value: float | None) -> str:
     if unit == "minutes":
         return f"{_significant(value)} min"
     if unit == "hours":
-        return f"{_significant(value)} h"
+        return f"{_significant(value)} h" if abs(value) >= 1 else _seconds(value * 3600)  # 20 min, not 0.333 h
+    if unit == "yes_no":
+        return "yes" if value >= 0.5 else "no"
     if unit == "per_second":
         return f"{_significant(value)} /s"
     if unit == "per_hour":

@@ -81,6 +81,8 @@ def risk_coverage(rows: Sequence[Mapping[str, float]], threshold: float | None, 
     Marks the ``target`` precision line, the largest coverage that keeps it, and the run's routing
     ``threshold`` (the point a coding lead is operating at today).
     """
+    from harness.metrics.review import threshold_for_precision
+
     points = sorted((r["coverage"], r["precision"], r["threshold"]) for r in rows
                     if not (math.isnan(r["coverage"]) or math.isnan(r["precision"])))
 
@@ -89,10 +91,10 @@ def risk_coverage(rows: Sequence[Mapping[str, float]], threshold: float | None, 
         ax.plot([p[0] for p in points], [p[1] for p in points], color=PALETTE[0], lw=1.8, drawstyle="steps-post",
                 label="precision if codes above a threshold are accepted")
         ax.axhline(target, color=BAD, ls="--", lw=1, label=f"{target:.0%} precision")
-        safe = [p for p in points if p[1] >= target]
-        if safe:
-            best = max(safe)
-            ax.plot([best[0]], [best[1]], "o", color=BAD, ms=6, label=f"{best[0]:.0%} of codes at ≥{target:.0%} precision")
+        best = threshold_for_precision(rows, target)
+        if best is not None:
+            ax.plot([best.coverage], [best.precision], "o", color=BAD, ms=6,
+                    label=f"{best.coverage:.0%} of codes at ≥{target:.0%} precision (confidence ≥ {best.threshold:g})")
         if threshold is not None and points:
             at = min(points, key=lambda p: (abs(p[2] - threshold), -p[2]))
             ax.plot([at[0]], [at[1]], "D", color=INK, ms=7,

@@ -25,6 +25,7 @@ from harness.atomic_files import write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR
 from harness.metrics.registry import headline, names
 from harness.run_record import REPORT_FILE, RunArtifacts
+from reports import labels
 from reports.html import Html, Section, badge, cards, esc, facts, figure, join, metric_table, note, page, section, table, tag
 from reports.labels import format_value
 from reports.operations import run_section
@@ -119,6 +120,8 @@ def _headline(metrics: Mapping[str, float], confidence: float) -> Section:
         metric_table(metrics, headline(), confidence),
         tag("h3", "Evidence and claims"),
         metric_table(metrics, names("evidence", "edits", "billing", "extraction"), confidence),
+        tag("h3", "What the terms mean"),
+        facts({labels.label(n): labels.info(n).definition for n in names() if n in metrics and labels.info(n).definition}),
     )
 
 
@@ -138,11 +141,43 @@ def _review(run: RecordedRun, config: Mapping[str, Any], coded: Sequence[ChartCo
         "moving right, more codes pass without a coder and precision falls. The dashed line is 95% precision; the dot is how far "
         "automation could go while staying above it; the diamond is where this run's routing threshold sits.",
         shown,
+        *([_automation_setting(run, curve, threshold)] if curve else []),
         metric_table(run.metrics, names("review"), confidence),
         tag("h3", "Why charts went to review"),
         table(["reason", "meaning", "charts", "share of charts"], reason_rows, numeric=(2, 3)) if reason_rows
         else note("No chart was sent to review."),
     )
+
+
+AUTOMATION_PRECISION = 0.95
+"""The precision the automation figure and the dot of the risk-coverage plot hold to."""
+
+
+def _automation_setting(run: RecordedRun, curve: Sequence[Mapping[str, float]], current: float | None) -> Html:
+    """The confidence threshold behind the automation figure, the setting that applies it, and what that setting would
+    mean for this run's charts (a what-if on its recorded results: review share, denials, coder minutes)."""
+    from harness.metrics.review import threshold_for_precision
+    from harness.operations.chart_outcomes import costable, recorded_settings
+    from harness.operations.facts import load_recorded
+    from harness.operations.what_if import compute
+
+    best = threshold_for_precision(curve, AUTOMATION_PRECISION)
+    if best is None:
+        return note(f"No confidence threshold keeps the accepted codes at {AUTOMATION_PRECISION:.0%} precision on these charts.")
+    setting = f"routing.min_code_confidence={best.threshold:g}"
+    said = [f"{best.coverage:.0%} of codes are accepted at {best.precision:.1%} precision when codes with confidence ≥ "
+            f"{best.threshold:g} pass without a coder: the setting ", tag("code", setting),
+            f" (this run used {current:g}). " if current is not None else ". "]
+    if costable(run.folder) is None:
+        charts, recorded = load_recorded(run.folder), recorded_settings(run.folder)
+        now = compute(charts, recorded, {}).metrics
+        then = compute(charts, recorded, {"routing.min_code_confidence": best.threshold}).metrics
+        changes = [f"{labels.label(n).split(' (')[0].lower()} {format_value(n, now[n])} → {format_value(n, then[n])}"
+                   for n in ("review_rate", "denial_rate", "coder_minutes_per_chart")]
+        said += [f"On this run's charts that setting gives: {'; '.join(changes)} (the other routing rules, such as "
+                 "high-risk codes and failed edits, still send charts to review; ", tag("code", f"harness operations "
+                 f"<run> {setting}"), " logs the full what-if)."]
+    return note(*said)
 
 
 def _reliability(run: RecordedRun, metrics: Mapping[str, float], confidence: float) -> Section:

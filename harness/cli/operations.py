@@ -19,7 +19,8 @@ Keys, checked before anything is read:
 Values are YAML (8, 0.85, true, [excludes1, mce_age]).
 
 --sweep KEY=V1,V2,... computes one scenario per value (on top of the other overrides) and prints the curve coding
-leads ask for: review share against denial rate against coder hours. Example:
+leads ask for: review share against denial rate against coder hours; it also writes it as an HTML page with each
+outcome's interval (--out FILE). Example:
 
     harness operations latest --sweep routing.min_code_confidence=0.5,0.6,0.7,0.8,0.9
     harness operations 3f2a9c1e operations.coders=8 operations.qa_sample_rate=0.1
@@ -33,6 +34,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import USAGE_ERROR, HarnessError
@@ -46,19 +48,9 @@ SHOWN = ("review_rate", "denial_rate", "rework_rate", "coder_minutes_per_chart",
 """The outcomes a what-if prints, in this order."""
 
 
-def _format(name: str, value: float | None) -> str:
-    from reports.labels import format_value
-
-    if value is None:
-        return "–"
-    if name == "operations_stable":
-        return "yes" if value >= 1 else "no"
-    return format_value(name, value)
-
-
 def comparison_table(recorded: Scenario, what_if: Scenario) -> str:
     """The outcomes as recorded beside those of the what-if, one line each."""
-    from reports.labels import difference, label
+    from reports.labels import difference, format_value, label
 
     rows = [("measure", "as recorded", "what-if", "change")]
     for name in SHOWN:
@@ -67,7 +59,7 @@ def comparison_table(recorded: Scenario, what_if: Scenario) -> str:
             continue
         changed = before is not None and after is not None and name != "operations_stable"  # yes/no has no difference
         change = difference(name, after - before) if changed else "–"
-        rows.append((label(name), _format(name, before), _format(name, after), change))
+        rows.append((label(name), format_value(name, before), format_value(name, after), change))
     if not what_if.metrics.get("operations_stable", 1.0):
         rows.append(("", "", "", ""))
         rows.append((_unstable(what_if), "", "", ""))
@@ -81,24 +73,23 @@ def _unstable(scenario: Scenario) -> str:
             f"{scenario.operations.working_days} days)")
 
 
-def curve_table(key: str, scenarios: Sequence[Scenario], recorded: Scenario | None = None) -> str:
-    """One line per swept value (the recorded settings first, when given): review share, denial and rework, coder time
-    per chart, per 1,000 charts and a day, the coders that takes, and the time to claim."""
-    from harness.operations.what_if import value_at, written
+def curve_table(key: str, scenarios: Sequence[Scenario], recorded: Scenario) -> str:
+    """One line per swept value (the recorded settings once): review share, denial and rework, coder time per chart, per
+    1,000 charts and a day, the coders that takes, and the time to claim."""
+    from harness.operations.what_if import curve
+    from reports.labels import format_value
 
     rows = [(key, "review share", "denial rate", "rework rate", "coder min/chart", "coder h/1,000 charts",
              "coder h/day", "coders needed", "time to claim p95")]
-    for scenario in ([recorded] if recorded else []) + list(scenarios):
+    for shown, scenario in curve(key, recorded, scenarios):
         m, model = scenario.metrics, scenario.operations
         minutes = m["coder_minutes_per_chart"]
         per_day = model.arrivals_per_day * minutes / 60.0
-        claim = (_format("time_to_claim_p95_h", m.get("time_to_claim_p95_h")) if m.get("operations_stable")
+        claim = (format_value("time_to_claim_p95_h", m.get("time_to_claim_p95_h")) if m.get("operations_stable")
                  else f"unstable: +{m['backlog_growth_per_day']:.1f}/day")
-        shown = written(value_at(scenario, key)) + ("" if scenario.overrides else " (as recorded)")
-        rows.append((shown, _format("review_rate", m["review_rate"]),
-                     _format("denial_rate", m["denial_rate"]), _format("rework_rate", m["rework_rate"]),
-                     f"{minutes:.2f}", f"{minutes * 1000 / 60:.1f}", f"{per_day:.1f}", f"{per_day / model.hours_per_day:.1f}",
-                     claim))
+        rows.append((shown, format_value("review_rate", m["review_rate"]), format_value("denial_rate", m["denial_rate"]),
+                     format_value("rework_rate", m["rework_rate"]), f"{minutes:.2f}", f"{minutes * 1000 / 60:.1f}",
+                     f"{per_day:.1f}", f"{per_day / model.hours_per_day:.1f}", claim))
     return _aligned(rows)
 
 
@@ -130,7 +121,9 @@ def parser() -> argparse.ArgumentParser:
     made.add_argument("run_id", metavar="RUN",
                       help="a job run with gold codes: id, 6+ characters of it, name, latest or champion")
     made.add_argument("overrides", nargs="*", metavar="key=value", help="operations.<field>=... or routing.<field>=...")
-    made.add_argument("--sweep", metavar="KEY=V1,V2,...", help="one scenario per value, printed as a curve")
+    made.add_argument("--sweep", metavar="KEY=V1,V2,...",
+                      help="one scenario per value, printed as a curve and written as an HTML page (--out)")
+    made.add_argument("--out", metavar="FILE", help="the --sweep page (default: operations_<run id prefix>_<key>.html here)")
     made.add_argument("--tracking-uri", default=DEFAULT_URI, metavar="URI", help=f"MLflow store (default {DEFAULT_URI})")
     made.add_argument("--experiment", default=DEFAULT_EXPERIMENT, metavar="NAME",
                       help=f"where latest and champion are looked for (default {DEFAULT_EXPERIMENT})")
@@ -145,6 +138,7 @@ def main(argv: Sequence[str]) -> int:
     from harness.operations.what_if import WhatIfError, parse_overrides, parse_sweep, written
     from harness.tracking.run_ids import resolve_run
     from harness.tracking.what_if_runs import what_if
+    from reports.what_if_page import write_sweep_page
 
     try:
         overrides = parse_overrides(args.overrides)
@@ -162,6 +156,12 @@ def main(argv: Sequence[str]) -> int:
         print(f"what-if {fixed}".rstrip() + f", sweeping {sweep[0]} (coder hours a day at "
               f"{scenarios[0].operations.arrivals_per_day} charts a day):\n")
         print(curve_table(sweep[0], scenarios, recorded))
+        out = Path(args.out or f"operations_{run_id[:8]}_{sweep[0].rpartition('.')[2]}.html")
+        try:
+            print(f"\npage: {write_sweep_page(run_id, sweep[0], recorded, scenarios, out)}")
+        except OSError as error:
+            print(f"harness operations: error: cannot write the page {out}: {error.strerror or error}", file=sys.stderr)
+            return USAGE_ERROR
     else:
         print(f"what-if {scenarios[0].label()}:\n")
         print(comparison_table(recorded, scenarios[0]))

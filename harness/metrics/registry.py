@@ -31,7 +31,8 @@ from typing import Any, Literal, TypeVar
 from harness.errors import ConfigError
 from harness.registry import Registry
 
-Unit = Literal["share", "seconds", "minutes", "hours", "per_second", "per_hour", "usd", "count", "score", "megabytes", "number"]
+Unit = Literal["share", "seconds", "minutes", "hours", "per_second", "per_hour", "usd", "count", "score", "megabytes", "number",
+              "yes_no"]
 Group = Literal["codes", "review", "calibration", "evidence", "edits", "billing", "extraction", "intake", "recoverable",
                 "operations", "throughput", "system"]
 """What a metric is about; report sections show a group each (``recoverable``: scored against what intake kept;
@@ -87,6 +88,8 @@ class Metric:
     """Recorded with bootstrap bounds ``<name>_ci_low`` / ``<name>_ci_high``."""
     card: bool = False
     """One of the few big-number tiles a run report opens with."""
+    definition: str | None = None
+    """One line saying how it is computed, for readers who do not know the term (the run report lists them)."""
     sweep: bool = False
     """Compared across the runs of a sweep (table and plots)."""
     summary: bool = True
@@ -129,13 +132,18 @@ def _pattern(family: str) -> re.Pattern[str]:
 
 BUILT_IN: tuple[Metric, ...] = (
     Metric("micro_f1", "F1 (all codes)", "share", UP, "codes", interval=True, card=True, sweep=True,
-           gate=GateRule("paired", "max_micro_f1_drop"), needs_gold=True),
+           gate=GateRule("paired", "max_micro_f1_drop"), needs_gold=True,
+           definition="the balance of precision and recall over every code of every chart: 2 × right codes / (2 × right "
+                      "codes + wrong codes + missed codes)"),
     Metric("micro_precision", "Precision: assigned codes that are right", "share", UP, "codes", interval=True, card=True,
            sweep=True, needs_gold=True),
     Metric("micro_recall", "Recall: gold codes that were found", "share", UP, "codes", interval=True, card=True, sweep=True,
            needs_gold=True),
-    Metric("macro_f1", "F1 averaged over distinct codes", "share", UP, "codes", interval=True, needs_gold=True),
-    Metric("map", "Ranking quality (MAP)", "share", UP, "codes", interval=True, needs_gold=True),
+    Metric("macro_f1", "F1 averaged over distinct codes", "share", UP, "codes", interval=True, needs_gold=True,
+           definition="F1 of each distinct code, averaged, so rare codes weigh as much as common ones"),
+    Metric("map", "Ranking quality (MAP)", "share", UP, "codes", interval=True, needs_gold=True,
+           definition="mean average precision: per chart, how high the right codes rank when codes are sorted by "
+                      "confidence (100% when every right code comes before every wrong one), averaged over charts"),
     Metric("exact_match", "Charts coded exactly right", "share", UP, "codes", interval=True,
            gate=GateRule("mcnemar", "mcnemar_alpha"), needs_gold=True),
     Metric("n_charts", "Charts", "count", NEITHER, "codes", summary=False),
@@ -148,8 +156,12 @@ BUILT_IN: tuple[Metric, ...] = (
     Metric("automation_rate_at_p95", "Codes that could be automated at 95% precision", "share", UP, "review", sweep=True,
            needs_gold=True),
     Metric("automation_rate_at_p99", "Codes that could be automated at 99% precision", "share", UP, "review", needs_gold=True),
-    Metric("aurc", "Area under the risk-coverage curve", "score", DOWN, "review", needs_gold=True),
-    Metric("ece", "Calibration error", "score", DOWN, "calibration", needs_gold=True),
+    Metric("aurc", "Area under the risk-coverage curve", "score", DOWN, "review", needs_gold=True,
+           definition="the share of wrong codes among those accepted, averaged over every confidence threshold from "
+                      "accepting one code to accepting all; 0 when confidence puts every wrong code last"),
+    Metric("ece", "Calibration error", "score", DOWN, "calibration", needs_gold=True,
+           definition="how far reported confidence is from the share of codes that were right, per confidence band, "
+                      "weighted by the band's codes: 0.05 means confidences are off by 5 points on average"),
     Metric("ece_raw", "Calibration error before calibration", "score", DOWN, "calibration", needs_gold=True),
     Metric("evidence_f1_overlap", "Evidence spans overlapping the coders'", "share", UP, "evidence", needs_gold=True),
     Metric("evidence_f1_exact", "Evidence spans matching the coders' exactly", "share", UP, "evidence", needs_gold=True),
@@ -176,25 +188,25 @@ BUILT_IN: tuple[Metric, ...] = (
     Metric("n_gold_codes_recoverable", "Gold codes with evidence after intake", "count", NEITHER, "recoverable", summary=False,
            needs_gold=True),
     Metric("denial_rate", "Claims a payer would deny (failed payer edit or wrong code)", "share", DOWN, "operations",
-           interval=True, needs_gold=True, gate=GateRule("paired", "max_denial_rate_rise")),
+           interval=True, needs_gold=True, card=True, gate=GateRule("paired", "max_denial_rate_rise")),
     Metric("rework_rate", "Charts that come back for correction", "share", DOWN, "operations", interval=True, needs_gold=True),
     Metric("coder_minutes_per_chart", "Coder minutes per chart (review, QA, rework)", "minutes", DOWN, "operations",
-           interval=True, needs_gold=True, gate=GateRule("paired", "max_coder_minutes_rise")),
+           interval=True, needs_gold=True, card=True, gate=GateRule("paired", "max_coder_minutes_rise")),
     Metric("coder_throughput_charts_per_hour", "Charts per coder hour", "per_hour", UP, "operations", interval=True,
            needs_gold=True, machine=False),
     Metric("coder_time_saved", "Coder time saved against coding every chart by hand", "share", UP, "operations",
            interval=True, needs_gold=True),
     Metric("coder_utilization", "Coder hours the daily volume needs (share of those available)", "share", DOWN, "operations",
            needs_gold=True),
-    Metric("operations_stable", "Review queue keeps up with arrivals (1 yes, 0 no)", "number", UP, "operations",
+    Metric("operations_stable", "Review queue keeps up with arrivals", "yes_no", UP, "operations",
            needs_gold=True),
     Metric("review_queue_backlog", "Charts waiting for review at the end of the simulated days", "count", DOWN, "operations",
            needs_gold=True),
     Metric("backlog_growth_per_day", "Growth of the review backlog per day (charts)", "number", DOWN, "operations",
            needs_gold=True),
-    Metric("time_to_claim_p50_h", "Hours from arrival to claim, median", "hours", DOWN, "operations", needs_gold=True,
+    Metric("time_to_claim_p50_h", "Time from arrival to claim, median", "hours", DOWN, "operations", needs_gold=True,
            machine=True),
-    Metric("time_to_claim_p95_h", "Hours from arrival to claim, slowest 5%", "hours", DOWN, "operations", needs_gold=True,
+    Metric("time_to_claim_p95_h", "Time from arrival to claim, slowest 5%", "hours", DOWN, "operations", needs_gold=True,
            machine=True),
     Metric("charts_per_s", "Charts per second", "per_second", UP, "throughput", interval=True, sweep=True,
            gate=GateRule("ratio", "max_throughput_drop")),

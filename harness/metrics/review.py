@@ -34,7 +34,7 @@ reading as "0% automated". The curve of no codes has no points.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -171,6 +171,15 @@ def threshold_sweep(confidences: ArrayLike, correct: ArrayLike, thresholds: Arra
         coverage = accepted / n if n else np.full(len(grid), math.nan)
         precision = (hit.sum() - correct_below[rejected]) / accepted
     return [SweepRow(float(t), float(c), float(p)) for t, c, p in zip(grid, coverage, precision)]
+
+
+def threshold_for_precision(rows: Sequence[Mapping[str, float]], target: float) -> SweepRow | None:
+    """Of a :func:`threshold_sweep` (rows as dicts, as ``risk_coverage.json`` keeps them), the threshold that accepts the
+    most codes at precision >= ``target`` (the highest such threshold when several accept as many); None when none does.
+    Unlike :func:`automation_rate_at_precision` it is a value ``routing.min_code_confidence`` can be set to."""
+    safe = [SweepRow(row["threshold"], row["coverage"], row["precision"]) for row in rows
+            if not math.isnan(row["coverage"]) and not math.isnan(row["precision"]) and row["precision"] >= target]
+    return max(safe, key=lambda row: (row.coverage, row.threshold), default=None)
 
 
 def _steps(confidences: ArrayLike, correct: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:

@@ -146,6 +146,8 @@ class Scenario:
     result: Operations
     metrics: dict[str, float]
     """The outcomes with ``review_rate`` (and its interval) under the routing used."""
+    confidence: float = 0.95
+    """Of the intervals in ``metrics`` (the run's bootstrap setting)."""
     run_id: str | None = None
     """The child run it was logged as."""
 
@@ -184,7 +186,7 @@ def compute(charts: RecordedCharts, settings: RecordedSettings, overrides: Mappi
     metrics = {"review_rate": float(reviewed.mean()), "review_rate_ci_low": float(low), "review_rate_ci_high": float(high),
                **result.metrics}
     return Scenario(overrides=dict(overrides), operations=model, routing=routing, rerouted=rerouted, result=result,
-                    metrics=metrics)
+                    metrics=metrics, confidence=settings.confidence)
 
 
 def written(value: Any) -> str:
@@ -194,6 +196,15 @@ def written(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ",".join(map(written, value)) + "]"
     return str(value)
+
+
+def curve(key: str, recorded: Scenario, scenarios: Sequence[Scenario]) -> list[tuple[str, Scenario]]:
+    """The rows of a sweep over ``key``, each with its value as written: the recorded settings first, unless a swept
+    scenario changes nothing else and has the recorded value (that row is then marked, not repeated)."""
+    at = value_at(recorded, key)
+    same = {id(s) for s in scenarios if value_at(s, key) == at and set(s.overrides) == {key}}
+    rows = [] if same else [(f"{written(at)} (as recorded)", recorded)]
+    return rows + [(written(value_at(s, key)) + (" (as recorded)" if id(s) in same else ""), s) for s in scenarios]
 
 
 def value_at(scenario: Scenario, key: str) -> Any:

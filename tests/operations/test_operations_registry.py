@@ -32,3 +32,6 @@ def test_coder_minutes_and_hours_read_in_their_unit() -> None:
 
     assert format_value("coder_minutes_per_chart", 6.885) == "6.88 min" and format_value("time_to_claim_p95_h", 18.24) == "18.2 h"
     assert format_value("coder_time_saved", 0.6557) == "65.6%" and format_value("review_queue_backlog", 540.0) == "540"
+    assert format_value("time_to_claim_p50_h", 1 / 3) == "20.0 min"  # under an hour in minutes, not 0.333 h
+    assert format_value("time_to_claim_p50_h", 0.25 / 60) == "15.00 s" and format_value("time_to_claim_p50_h", 1.0) == "1 h"
+    assert (format_value("operations_stable", 1.0), format_value("operations_stable", 0.0)) == ("yes", "no")

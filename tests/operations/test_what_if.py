@@ -82,7 +82,7 @@ def test_what_if_recomputes_the_outcomes_and_logs_a_child_run(recorded, capsys: 
     assert main([run_id, "operations.coders=1", "operations.qa_sample_rate=0.1", "--tracking-uri", uri]) == 0
     out = capsys.readouterr().out
     assert "what-if operations.coders=1 operations.qa_sample_rate=0.1" in out
-    assert re.search(r"Review queue keeps up with arrivals \(1 yes, 0 no\)\s+yes\s+no", out)
+    assert re.search(r"Review queue keeps up with arrivals\s+yes\s+no", out)
     assert "unstable queue: coders needed" in out and "the backlog grows by" in out
     [child] = children(uri, run_id)
     assert f"logged as child run of {run_id}: {child.info.run_id}" in out
@@ -105,13 +105,14 @@ def test_what_if_recomputes_the_outcomes_and_logs_a_child_run(recorded, capsys: 
     assert what_if["of"] == run_id and what_if["overrides"] == {"operations.coders": 1, "operations.qa_sample_rate": 0.1}
 
 
-def test_a_threshold_sweep_reroutes_the_recorded_results(recorded, capsys: pytest.CaptureFixture) -> None:
+def test_a_threshold_sweep_reroutes_the_recorded_results(recorded, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
     from harness.tracking.run_store import newest_job_run
 
     folder, run_id, uri = recorded
     before = len(children(uri, run_id))
     sweep = "routing.min_code_confidence=" + ",".join(map(str, THRESHOLDS))
-    assert main([run_id, "--sweep", sweep, "routing.review_unestimated_confidence=false", "--tracking-uri", uri]) == 0
+    assert main([run_id, "--sweep", sweep, "routing.review_unestimated_confidence=false", "--tracking-uri", uri,
+                 "--out", str(tmp_path / "sweep.html")]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("routing.min_code_confidence"))
@@ -160,3 +161,44 @@ def test_an_unknown_run_exits_2(recorded, capsys: pytest.CaptureFixture) -> None
     _, _, uri = recorded
     assert main(["no-such-run", "operations.coders=8", "--tracking-uri", uri]) == 2
     assert "run 'no-such-run' not found" in capsys.readouterr().err
+
+
+def test_a_sweep_shows_the_recorded_setting_once_and_writes_a_page_with_intervals(recorded, capsys: pytest.CaptureFixture,
+                                                                                  tmp_path: Path) -> None:
+    _, run_id, uri = recorded
+    page = tmp_path / "curve.html"
+    assert main([run_id, "--sweep", "routing.min_code_confidence=0.5,0.7,0.9", "--no-log", "--tracking-uri", uri,
+                 "--out", str(page)]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split()[0] for line in out.splitlines() if re.match(r"0\.\d", line)]
+    assert rows == ["0.5", "0.7", "0.9"] and "0.5 (as recorded)" in out  # the recorded 0.5 is the swept 0.5, not a row more
+    assert f"page: {page}" in out
+    html = page.read_text()
+    assert html.count("<svg") == 1 and "<h2>Outcomes by setting</h2>" in html
+    body = html[html.index("<tbody>"):]
+    assert body.count("<tr>") == 3 and "0.5 (as recorded)" in body
+    assert re.search(r"\d+\.\d% \[\d+\.\d%, \d+\.\d%\]", body)  # review share with its interval
+
+
+def test_the_run_report_names_the_automation_threshold_and_what_that_setting_gives(recorded) -> None:
+    from harness.metrics.review import threshold_for_precision
+    from harness.operations.chart_outcomes import recorded_settings
+    from harness.operations.what_if import compute
+    from harness.run_record import RunArtifacts
+    from reports.labels import format_value
+
+    folder, _, _ = recorded
+    html = (folder / "report.html").read_text()
+    best = threshold_for_precision(RunArtifacts(folder).curve("risk_coverage"), 0.95)
+    assert best is not None and 0 < best.coverage <= json.loads((folder / "metrics.json").read_text())["automation_rate_at_p95"]
+    setting = f"routing.min_code_confidence={best.threshold:g}"
+    assert f"{best.coverage:.0%} of codes are accepted at {best.precision:.1%} precision" in html and setting in html
+    at = compute(load_recorded(folder), recorded_settings(folder), {"routing.min_code_confidence": best.threshold}).metrics
+    for name in ("review_rate", "denial_rate", "coder_minutes_per_chart"):  # the what-if's own figures at that setting
+        assert f"→ {format_value(name, at[name])}" in html
+    start = html.index('<div class="cards">')
+    cards = html[start:html.index("<table", start)]
+    assert "Claims a payer would deny" in cards and "Coder minutes per chart" in cards
+    terms = html[html.index("What the terms mean"):]
+    for term in ("F1 (all codes)", "Ranking quality (MAP)", "Calibration error", "Area under the risk-coverage curve"):
+        assert f"<dt>{term}</dt>" in terms
