@@ -1,10 +1,11 @@
 """The comparison report: run b against run a on the same charts, paired chart by chart.
 
-Headline differences (with paired bootstrap intervals where ``harness.metrics.paired_stats`` has them),
-the coding department's outcomes (denials, rework and coder minutes paired by chart; the review queue),
-the per-chart change in F1 (a histogram and how many charts got better, worse or stayed the same),
-and the codes b gets right more or less often than a, with example charts. The page names codes and
-chart ids only, never chart text.
+One comparison (``harness.tracking.decision.decide_pair``, what the sweep report and ``harness gate`` use) gives
+everything the page says is better or worse: the verdict ``harness gate`` would give the pair, the headline
+differences with their paired bootstrap intervals, and the coding department's outcomes (denials, rework and coder
+minutes paired by chart, both runs costed under b's workload model; the review queue). Then the per-chart change in F1
+(a histogram and how many charts got better, worse or stayed the same), and the codes b gets right more or less often
+than a, with example charts. The page names codes and chart ids only, never chart text.
 
     harness report compare <run_a> <run_b> [--tracking-uri URI] [--out FILE]
 """
@@ -12,8 +13,9 @@ chart ids only, never chart text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.atomic_files import write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR
@@ -21,8 +23,12 @@ from harness.metrics.registry import headline
 from harness.tracking.run_store import RecordedRun
 from reports import labels
 from reports.html import Html, Section, badge, figure, note, page, section, table, tag, tiles
-from reports.operations import compare_section
+from reports.operations import compare_section, paired_cells
 from reports.run_data import ReportError, chart_codes, differing_params, param_label, run_config
+
+if TYPE_CHECKING:
+    from harness.tracking.decision import PairDecision
+    from harness.tracking.gate_config import GateConfig
 
 TOP_CODES = 10
 TOP_CHARTS = 5
@@ -30,22 +36,57 @@ SAME = 1e-9
 """Per-chart F1 changes smaller than this count as the same (floating-point noise)."""
 
 
-def write_comparison(a: RecordedRun, b: RecordedRun, out: Path) -> Path:
-    """Write the paired comparison of ``b`` against ``a`` to ``out``.
+def write_comparison(a: RecordedRun, b: RecordedRun, out: Path, gate: GateConfig | None = None) -> Path:
+    """Write the paired comparison of ``b`` against ``a`` to ``out``, judged by ``gate`` (the gate that attaches the page
+    passes its own config; default: the default gate bootstrapping as run A's intervals were).
 
-    Raises ``ReportError`` (a ``ValueError``) naming both runs unless they scored the same charts.
+    Raises ``ReportError`` (a ``ValueError``) naming both runs unless they scored the same charts of the same dataset
+    split (``harness.tracking.gate_statistics.check_comparable``).
     """
+    from harness.tracking.decision import decide_pair
+
     _check_same_charts(a, b)
-    evaluation = run_config(a.folder).get("evaluation", {})
-    operations = compare_section(a, b, int(evaluation.get("n_resamples", 1000)), float(evaluation.get("confidence", 0.95)),
-                                 seed=0)  # None when neither run has operations.json
-    sections = [_headline(a, b), *([operations] if operations is not None else []), _per_chart(a, b), _codes(a, b)]
+    pair = decide_pair(_identified(b), _identified(a), gate or _gate_config(a))
+    if pair.not_comparable:
+        raise ReportError(f"cannot compare run A {_who(a)} with run B {_who(b)}: {_why_not(pair)}")
+    operations = compare_section(pair)  # None when neither run has operations.json
+    sections = [_verdict(pair, "the gate's own config" if gate else None), _headline(pair),
+                *([operations] if operations is not None else []), _per_chart(a, b), _codes(a, b)]
     changed = differing_params([a, b])
     identity = {"Run A": _who(a), "Run B": _who(b), "Charts": f"{len(a.per_chart)} charts, paired by chart id",
                 "What differs": "; ".join(f"{param_label(p)}: {a.params.get(p, '–')} → {b.params.get(p, '–')}" for p in changed)
                 or "no param: same configuration"}
     return write_text_atomic(out, page("Run comparison", "Run B against run A on the same charts: what changed, and is it more "
                                        "than chance?", identity, sections))
+
+
+def _gate_config(a: RecordedRun) -> GateConfig:
+    """The default gate, bootstrapping as run A's intervals were (its recorded ``evaluation`` settings)."""
+    from pydantic import ValidationError
+
+    from harness.tracking.gate_config import GateConfig
+
+    evaluation = run_config(a.folder).get("evaluation", {})
+    try:
+        return GateConfig(**{key: evaluation[key] for key in ("n_resamples", "confidence") if key in evaluation})
+    except ValidationError:  # fewer resamples than the gate allows: the gate's own settings, which the page states
+        return GateConfig()
+
+
+def _identified(run: RecordedRun) -> RecordedRun:
+    """``run`` with an id: the gate refuses two runs of one id, and an artifact folder read from disk has none (its
+    folder names it)."""
+    return run if run.run_id else replace(run, run_id=str(run.folder))
+
+
+def _why_not(pair: PairDecision) -> str:
+    """Why the pair is not comparable; a run read from disk without its job's ``run.json`` has no dataset digest."""
+    runs = (("A", pair.baseline), ("B", pair.candidate))
+    missing = [which for which, run in runs if not run.tags.get("dataset.digest")]
+    if missing:
+        return (f"not comparable: no dataset digest for run {' and '.join(missing)} (a job's run.json beside its "
+                "artifact folder records it), so the charts cannot be shown to be the same")
+    return f"not comparable: {pair.not_comparable}"
 
 
 def _who(run: RecordedRun) -> str:
@@ -61,27 +102,39 @@ def _check_same_charts(a: RecordedRun, b: RecordedRun) -> None:
                           "a paired comparison needs the same charts")
 
 
-def _headline(a: RecordedRun, b: RecordedRun) -> Section:
-    from harness.metrics.paired_stats import STATISTICS, paired_bootstrap
+def _verdict(pair: PairDecision, judged_by: str | None) -> Section:
+    """What ``harness gate`` would decide for B as the candidate against A, with its first failing check in the gate's
+    own words."""
+    from reports.gate_summary import reason
+    from reports.sweep_decision import BADGE_KIND
 
-    evaluation = run_config(a.folder).get("evaluation", {})
-    confidence = float(evaluation.get("confidence", 0.95))
-    rows = []
-    for name in headline():
-        if name not in a.metrics or name not in b.metrics:
-            continue
-        paired, verdict = "", ""
-        if name in STATISTICS:
-            diff = paired_bootstrap(b.per_chart, a.per_chart, name, int(evaluation.get("n_resamples", 1000)), confidence)
-            paired = f"{labels.difference(name, diff.low)} to {labels.difference(name, diff.high)}"
-            word = labels.verdict(name, diff.low, diff.high)
-            verdict = badge(word, {"better": "good", "worse": "bad"}.get(word, "neutral"))
-        rows.append((labels.label(name), labels.format_value(name, a.metrics[name]), labels.format_value(name, b.metrics[name]),
-                     labels.difference(name, b.metrics[name] - a.metrics[name]), paired, verdict))
+    report = pair.gate
+    failing = report.failing
+    said = reason(failing[0], report) if failing else "no check is worse than its tolerance allows"
+    others = len(failing) - 1
+    more = f" ({others} more {'check' if others == 1 else 'checks'} did not pass: harness gate lists them)" if others else ""
+    return section(
+        "Gate verdict",
+        "what harness gate would decide for run B as the candidate and run A as the baseline: pass, regression, or "
+        "inconclusive (too few charts, or an interval that reaches past a tolerance). "
+        + (f"Judged by {judged_by}, from {report.config.n_resamples} paired resamples at {report.config.confidence:.0%}."
+           if judged_by else
+           "Judged by the default gate's thresholds (harness gate --config default) from "
+           f"{report.config.n_resamples} paired resamples at {report.config.confidence:.0%} (run A's own bootstrap "
+           "settings, where the gate allows them); a stricter gate config can decide otherwise."),
+        tag("p", badge(report.verdict, BADGE_KIND.get(report.verdict, "neutral")), f" {said}{more}."))
+
+
+def _headline(pair: PairDecision) -> Section:
+    a, b = pair.baseline, pair.candidate
+    rows = [(labels.label(name), labels.format_value(name, a.metrics[name]), labels.format_value(name, b.metrics[name]),
+             labels.difference(name, b.metrics[name] - a.metrics[name]), *paired_cells(pair, name))
+            for name in headline() if name in a.metrics and name in b.metrics]
     return section(
         "Headline differences",
-        f"B minus A on the same charts. Where a paired interval is shown ({confidence:.0%}, resampling the charts in pairs), "
-        "'better' or 'worse' means the whole interval is on one side of zero; otherwise the change may be chance.",
+        f"B minus A on the same charts. Where a paired interval is shown ({pair.gate.config.confidence:.0%}, resampling "
+        "the charts in pairs), 'better' or 'worse' means the whole interval is on one side of zero; otherwise the change "
+        "may be chance. A badge without an interval is the gate's own check of that measure.",
         table(["measure", "A", "B", "B − A", "paired interval of B − A", "verdict"], rows, numeric=(1, 2, 3, 4)))
 
 

@@ -51,7 +51,7 @@ def publish(report: GateReport, folder: Path) -> Published:
     logs to the candidate run)."""
     from reports.compare_report import write_comparison
 
-    write_comparison(report.baseline, report.candidate, folder / COMPARISON_FILE)
+    write_comparison(report.baseline, report.candidate, folder / COMPARISON_FILE, report.config)  # judged as the gate judged
     text, data = summary(report), result(report)
     (folder / SUMMARY_FILE).write_text(text, encoding="utf-8")
     (folder / RESULT_FILE).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -65,7 +65,7 @@ def difference(name: str, delta: float) -> str:
         return "–"
     if info(name).unit == "share":
         return f"{delta * 100:+.1f} pts"
-    sign = "+" if delta >= 0 else "−"
+    sign = "+" if delta >= 0 else "-"  # ASCII, as shares print: CI logs and terminals copy it as typed
     return sign + format_value(name, abs(delta))
 
 

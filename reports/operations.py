@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reports.html import Html, Section, badge, figure, join, metric_table, note, section, table, tag, tiles
-from reports.labels import difference, format_value, label, verdict
+from reports.labels import difference, format_value, label
 
 if TYPE_CHECKING:
+    from harness.tracking.decision import PairDecision
     from harness.tracking.run_store import RecordedRun
 
 DOCUMENT = "operations"
@@ -227,15 +228,16 @@ def _source(name: str, value: Any, default: Any) -> str:
 # --- the comparison page -------------------------------------------------------------------------------------------
 
 
-def compare_section(a: RecordedRun, b: RecordedRun, n_resamples: int, confidence: float, seed: int) -> Section | None:
-    """The comparison page's "Operations" section: both runs' outcomes, B − A, and paired intervals for the outcomes that
-    are means over charts; None when neither run has ``operations.json``."""
+def compare_section(pair: PairDecision) -> Section | None:
+    """The comparison page's "Operations" section for run B (``pair.candidate``) against run A (``pair.baseline``):
+    both runs' outcomes, B − A, and the pair's paired intervals of the outcomes that are means over charts; None when
+    neither run has ``operations.json``."""
     from reports import plots
 
+    a, b = pair.baseline, pair.candidate
     doc_a, doc_b = document(a), document(b)
     if doc_a is None and doc_b is None:
         return None
-    paired, costing = _paired(a, b, n_resamples, confidence, seed)
     rows = []
     for name in COMPARED:
         value_a, value_b = a.metrics.get(name), b.metrics.get(name)
@@ -243,15 +245,10 @@ def compare_section(a: RecordedRun, b: RecordedRun, n_resamples: int, confidence
             continue
         value_a, value_b = _clean(value_a), _clean(value_b)
         change = difference(name, _clean(value_b - value_a)) if value_a is not None and value_b is not None else "–"
-        spread, word = "", ""
-        if name in paired:
-            low, high = paired[name]
-            spread = f"{difference(name, low)} to {difference(name, high)}"
-            said = verdict(name, low, high)
-            word = badge(said, {"better": "good", "worse": "bad"}.get(said, "neutral"))
-        rows.append((label(name), format_value(name, value_a), format_value(name, value_b), change, spread, word))
+        rows.append((label(name), format_value(name, value_a), format_value(name, value_b), change,
+                     *paired_cells(pair, name)))
     body: list[object] = [table(["measure", "A", "B", "B − A", "paired interval of B − A", "verdict"], rows,
-                                numeric=(1, 2, 3, 4)), note(costing)]
+                                numeric=(1, 2, 3, 4)), note(_costing(pair))]
     backlog = {which: doc["queue"]["backlog_per_day"] for which, doc in (("A", doc_a), ("B", doc_b)) if doc}
     if backlog:
         body.append(figure(plots.daily("Review backlog at the end of each day", backlog, ylabel="charts waiting for review"),
@@ -259,40 +256,30 @@ def compare_section(a: RecordedRun, b: RecordedRun, n_resamples: int, confidence
                            "its own workload model."))
     return section(
         TITLE,
-        "what each run would mean for a coding department (denied claims, rework, coder time, the review queue), under each "
-        "run's workload model. Denials, rework and coder minutes are means of each chart's expected outcome, so they pair by "
-        "chart: 'better' or 'worse' means the whole paired interval is on one side of zero. The queue figures come from one "
-        "simulation each and have no interval.",
+        "what each run would mean for a coding department (denied claims, rework, coder time, the review queue). The A "
+        "and B columns are each run's recorded figures, under its own workload model. Denials, rework and coder minutes "
+        "are means of each chart's expected outcome, so they pair by chart: the paired interval costs both runs' charts "
+        "under run B's workload model, so only the pipelines differ, and 'better' or 'worse' means the whole interval is "
+        "on one side of zero. The queue figures come from one simulation each and have no interval.",
         *body)
 
 
-def _paired(a: RecordedRun, b: RecordedRun, n_resamples: int, confidence: float,
-            seed: int) -> tuple[dict[str, tuple[float, float]], str]:
-    """Paired intervals of B − A of the per-chart outcomes, each run costed under its own workload model, and a line on
-    how they were costed (or why there are none)."""
-    from harness.metrics.paired_stats import paired_bootstrap
-    from harness.operations.chart_outcomes import (
-        CHART_MEANS,
-        assumptions_differ,
-        costable,
-        recorded_chart_outcomes,
-        recorded_settings,
-    )
+def paired_cells(pair: PairDecision, name: str) -> tuple[str, Html]:
+    """The comparison page's last two cells for ``name``: the pair's paired interval of B − A (blank without one) and
+    the badge ``reports.sweep_decision.change`` gives it (better, worse or no clear difference by that interval, else
+    the gate's own check; blank when neither)."""
+    from reports.sweep_decision import BADGE_KIND, change
 
-    why = next((f"run {which}: {reason}" for which, run in (("A", a), ("B", b)) if (reason := costable(run.folder))), None)
-    if why is not None:
-        return {}, f"No paired intervals: {why}."
-    settings_a, settings_b = recorded_settings(a.folder), recorded_settings(b.folder)
-    rows_a = recorded_chart_outcomes(a.folder, settings_a.operations)
-    rows_b = recorded_chart_outcomes(b.folder, settings_b.operations)
-    found = {}
-    for name in CHART_MEANS:
-        diff = paired_bootstrap(rows_b, rows_a, name, n_resamples, confidence, seed)
-        found[name] = (diff.low, diff.high)
-    differ = assumptions_differ(settings_a.operations, settings_b.operations)
-    line = (f"Paired intervals ({confidence:.0%}, {n_resamples} resamples of charts): each chart's expected denial, rework "
-            "and coder minutes, recomputed from both runs' results.")
-    if differ:
-        line += (f" The runs assume different things ({', '.join(differ)}): their difference mixes the pipelines' with the "
-                 "assumptions'; harness operations <run> key=value recomputes one run under the other's.")
-    return found, line
+    found = pair.comparison.differences.get(name) if pair.comparison else None
+    spread = f"{difference(name, found.low)} to {difference(name, found.high)}" if found else ""
+    said = change(pair, name)[1]
+    return spread, badge(said, BADGE_KIND.get(said, "neutral")) if said else Html("")
+
+
+def _costing(pair: PairDecision) -> str:
+    """How the paired intervals of the coding department's outcomes were costed, or why there are none."""
+    comparison, config = pair.comparison, pair.gate.config
+    if comparison.not_costed:
+        return f"No paired intervals: {comparison.not_costed}."
+    return (f"Paired intervals ({config.confidence:.0%}, {config.n_resamples} resamples of charts), run B as the "
+            f"candidate. {comparison.costing}")

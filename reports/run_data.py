@@ -13,7 +13,15 @@ from typing import Any
 
 from harness.contracts import ReviewReason
 from harness.errors import HarnessError
-from harness.run_record import CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE, SCORES_FILE, RunArtifacts
+from harness.run_record import (
+    CONFIG_FILE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    RUN_FILE,
+    SCORES_FILE,
+    RunArtifacts,
+    RunFolder,
+)
 from harness.tracking.run_store import RecordedRun
 
 
@@ -22,7 +30,10 @@ class ReportError(HarnessError, ValueError):
 
 
 def read_folder(folder: Path) -> RecordedRun:
-    """A job's artifact folder as a ``RecordedRun`` (no MLflow: metrics from ``metrics.json``, params from the config)."""
+    """A job's artifact folder as a ``RecordedRun`` (no MLflow: metrics from ``metrics.json``, params from the config,
+    and the tags that scope a comparison from the config and the job's ``run.json`` beside the folder; without it the
+    dataset digest is empty and a comparison refuses the run)."""
+    from harness.tracking.gate_statistics import scope_tags
     from harness.tracking.mlflow_store import flatten
 
     artifacts = RunArtifacts(folder)
@@ -30,7 +41,11 @@ def read_folder(folder: Path) -> RecordedRun:
         raise ReportError(f"{folder} has no {METRICS_FILE}: it is not a job's artifact folder")
     config = run_config(folder)
     name = "-".join(str(config.get(group, {}).get("name", "?")) for group in ("dataset", "extractor", "rules"))
-    return RecordedRun(run_id="", name=name, tags={}, params={k: str(v) for k, v in flatten(config).items()},
+    dataset = config.get("dataset", {})
+    summary = RunFolder(folder.parent).summary() if (folder.parent / RUN_FILE).is_file() else {}
+    digest = str(summary.get("dataset_digest", ""))
+    tags = scope_tags(str(dataset.get("name", "")), str(dataset.get("split", "")), digest)
+    return RecordedRun(run_id="", name=name, tags=tags, params={k: str(v) for k, v in flatten(config).items()},
                        metrics=artifacts.metrics(), folder=folder,
                        per_chart=artifacts.per_chart_scores() if artifacts.has(SCORES_FILE) else [],
                        predictions=artifacts.predictions() if artifacts.has(PREDICTIONS_FILE) else [])

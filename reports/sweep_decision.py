@@ -106,9 +106,8 @@ def decision_section(decision: SweepDecision) -> Section:
     pick = decision.recommended
     said = (note(tag("strong", names[pick.run_id]), f": {decision.recommendation}.") if pick
             else note(f"{decision.recommendation}."))
-    body += [tag("h3", "Recommended design"), said, *(note("Left out: ", join(
-        (join([tag("code", names[run.run_id]), f" ({why})"]) for run, why in decision.left_out), "; "), ".")
-        if decision.left_out else [])]
+    left_out = join((join([tag("code", names[run.run_id]), f" ({why})"]) for run, why in decision.left_out), "; ")
+    body += [tag("h3", "Recommended design"), said, *([note("Left out: ", left_out, ".")] if decision.left_out else [])]
     return section(
         "Decision",
         "each design against the baseline on the same charts. Under each figure: the change from the baseline with its paired "

@@ -29,6 +29,12 @@ SPLIT_TAGS = ("dataset", "dataset.split")
 """The tags that scope a comparison and a champion."""
 
 
+def scope_tags(dataset: str, split: str, digest: str) -> dict[str, str]:
+    """The tags that scope a comparison (:data:`SPLIT_TAGS` and ``dataset.digest``, which :func:`check_comparable`
+    reads), as a tracked run carries them: what a run read from disk gets from its config and ``run.json``."""
+    return {**dict(zip(SPLIT_TAGS, (dataset, split), strict=True)), "dataset.digest": digest}
+
+
 class RunsNotComparable(GateError, ValueError):
     """The runs did not score the same charts of the same dataset split: the message says how they differ."""
 

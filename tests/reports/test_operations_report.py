@@ -1,5 +1,6 @@
 """The "Operations" sections: a run's outcomes for coding leads beside coding by hand, its review queue and assumptions;
-two runs' outcomes side by side with paired intervals. Built from real jobs on the bundled sample."""
+two runs' outcomes side by side with the paired intervals and the verdict of the gate's own comparison. Built from real
+jobs on the bundled sample."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import html
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,11 @@ from conftest import harness
 from test_reports import assert_self_contained
 
 from harness.operations import OperationsConfig, operations, recorded_facts
+from harness.tracking.gate_config import GateConfig
+from harness.tracking.gate_policy import decide
 from reports.compare_report import write_comparison
-from reports.run_data import read_folder
+from reports.gate_summary import reason
+from reports.run_data import ReportError, read_folder
 from reports.run_report import _page
 
 LENIENT = ["routing.review_unestimated_confidence=false", "routing.review_on_edits=[]"]
@@ -36,16 +41,26 @@ def page_of(folder: Path) -> str:
     return _page(read_folder(folder), None, redact=False)
 
 
-def operations_section(page: str) -> str:
-    found = re.search(r'<section id="operations">.*?</section>', page, re.S)
-    assert found, "no Operations section"
+def section_of(page: str, anchor: str) -> str:
+    found = re.search(rf'<section id="{anchor}">.*?</section>', page, re.S)
+    assert found, f"no {anchor} section"
     return html.unescape(found.group(0))
+
+
+def operations_section(page: str) -> str:
+    return section_of(page, "operations")
+
+
+def copied(job: Path, to: Path) -> Path:
+    """A copy of the job's run folder under ``to`` (``run.json`` with the dataset digest beside ``artifacts/``); returns
+    the copy's artifact folder."""
+    shutil.copytree(job, to)
+    return to / "artifacts"
 
 
 def copy_with(jobs: Path, tmp_path: Path, **assumptions: object) -> Path:
     """Run a's artifacts, recomputed under other assumptions as a job with them would have recorded them."""
-    folder = tmp_path / "artifacts"
-    shutil.copytree(jobs / "a" / "artifacts", folder)
+    folder = copied(jobs / "a", tmp_path / "a-again")
     config = yaml.safe_load((folder / "config.yaml").read_text())
     config["operations"] = {**config["operations"], **assumptions}
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
@@ -81,35 +96,61 @@ def test_an_unstable_queue_is_said_in_words_without_time_to_claim(jobs: Path, tm
 
 
 def test_a_run_without_operations_json_has_no_section(jobs: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "artifacts"
-    shutil.copytree(jobs / "a" / "artifacts", folder)
+    folder = copied(jobs / "a", tmp_path / "a-again")
     (folder / "operations.json").unlink()  # a run recorded before the workload model
     page = page_of(folder)
     assert '<section id="operations">' not in page and "<h2>Headline metrics</h2>" in page
 
 
-def test_comparison_pairs_the_outcomes_by_chart(jobs: Path, tmp_path: Path) -> None:
+def test_comparison_pairs_the_outcomes_by_chart_and_gives_the_gates_verdict(jobs: Path, tmp_path: Path) -> None:
     a, b = read_folder(jobs / "a" / "artifacts"), read_folder(jobs / "b" / "artifacts")
     page = write_comparison(a, b, tmp_path / "compare.html").read_text()
     assert_self_contained(page)
     section = operations_section(page)
     denial = re.search(r"<tr><td>Claims a payer would deny.*?</tr>", section).group(0)
-    assert b.metrics["denial_rate"] > a.metrics["denial_rate"] and ">worse<" in denial and " to " in denial
-    assert "Paired intervals (95%, 1000 resamples of charts)" in section and "assume different things" not in section
+    assert b.metrics["denial_rate"] > a.metrics["denial_rate"] and ">worse<" in denial
+    assert re.search(r'<td class="num">\+[\d.]+ pts to \+[\d.]+ pts</td>', denial), denial  # the paired interval
+    assert "Paired intervals (95%, 1000 resamples of charts), run B as the candidate." in section
+    assert "under the candidate's workload model (operations=" in section and "other assumptions" not in section
     assert "Review backlog at the end of each day" in section
     assert page.index('<section id="headline-differences">') < page.index('<section id="operations">')
 
+    # the gate's own decision on the same pair (the gate refuses two runs of one id: each folder names its run)
+    gate = decide(replace(b, run_id="b"), replace(a, run_id="a"), GateConfig(n_resamples=1000, confidence=0.95))
+    verdict = section_of(page, "gate-verdict")
+    assert gate.verdict == "regression" and f'<span class="tag bad">{gate.verdict}</span>' in verdict
+    assert f" {reason(gate.failing[0], gate)}" in verdict and "default gate's thresholds" in verdict
+    assert page.index('<section id="gate-verdict">') < page.index('<section id="headline-differences">')
 
-def test_comparison_says_when_the_runs_assume_different_things(jobs: Path, tmp_path: Path) -> None:
+
+def test_comparison_costs_both_runs_under_bs_assumptions(jobs: Path, tmp_path: Path) -> None:
     a, other = read_folder(jobs / "a" / "artifacts"), read_folder(copy_with(jobs, tmp_path, coders=8, qa_minutes=4))
     section = operations_section(write_comparison(a, other, tmp_path / "compare.html").read_text())
-    assert "The runs assume different things (coders, qa_minutes)" in section
+    assert "the baseline ran with other assumptions for coders, qa_minutes" in section
+    minutes = re.search(r"<tr><td>Coder minutes per chart.*?</tr>", section).group(0)
+    # the same pipeline's charts, both costed under B's assumptions: the recorded minutes differ, the pipelines do not
+    assert "<td class=\"num\">+0 min to +0 min</td>" in minutes, minutes
+    assert "no clear difference" in minutes
 
 
 def test_comparison_without_per_chart_results_shows_values_only(jobs: Path, tmp_path: Path) -> None:
-    folder = tmp_path / "artifacts"
-    shutil.copytree(jobs / "b" / "artifacts", folder)
+    folder = copied(jobs / "b", tmp_path / "b-again")
     (folder / "chart_results.jsonl").unlink()
     section = operations_section(write_comparison(read_folder(jobs / "a" / "artifacts"), read_folder(folder),
                                                   tmp_path / "compare.html").read_text())
-    assert "No paired intervals: run B: no chart_results.jsonl" in section and "tag bad" not in section
+    assert "No paired intervals: the candidate run" in section and "cannot be costed: no chart_results.jsonl" in section
+    assert "tag bad" not in section
+
+
+def test_comparison_refuses_runs_not_shown_to_be_the_same_charts(jobs: Path, tmp_path: Path) -> None:
+    a = read_folder(jobs / "a" / "artifacts")
+    other = copied(jobs / "b", tmp_path / "b-again")
+    summary = json.loads((other.parent / "run.json").read_text())
+    (other.parent / "run.json").write_text(json.dumps(summary | {"dataset_digest": "0000000000000000"}))
+    with pytest.raises(ReportError, match="dataset.digest 0000000000000000 .candidate. vs .*same chart ids but different"):
+        write_comparison(a, read_folder(other), tmp_path / "compare.html")
+
+    (other.parent / "run.json").unlink()  # an artifact folder on its own: nothing records which charts it scored
+    with pytest.raises(ReportError, match="not comparable: no dataset digest for run B") as refused:
+        write_comparison(a, read_folder(other), tmp_path / "compare.html")
+    assert str(other) in str(refused.value) and not (tmp_path / "compare.html").exists()

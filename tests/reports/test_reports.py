@@ -167,16 +167,27 @@ def test_run_report_cli_rebuilds_from_mlflow(jobs: Path, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_comparison_of_identical_configs_changes_nothing(jobs: Path, tmp_path: Path) -> None:
+    from harness.tracking.gate_config import GateConfig
+    from harness.tracking.gate_policy import decide
     from harness.tracking.run_store import load_run
     from reports.compare_report import write_comparison
+    from reports.gate_summary import reason
 
     _, (a, b, _) = runs(jobs)
-    page = write_comparison(load_run(a.info.run_id, uri(jobs)), load_run(b.info.run_id, uri(jobs)), tmp_path / "c.html")
-    page = page.read_text()
+    run_a, run_b = load_run(a.info.run_id, uri(jobs)), load_run(b.info.run_id, uri(jobs))
+    page = write_comparison(run_a, run_b, tmp_path / "c.html").read_text()
     tile = lambda name: int(re.search(rf'<div class="value">(\d+)</div><div class="name">{name}</div>', page).group(1))  # noqa: E731
     assert tile("charts better in B") == 0 and tile("charts worse in B") == 0 and tile("charts the same") == 10
     assert "no param: same configuration" in page and "<svg" in page
     assert_self_contained(page)
+
+    # the verdict harness gate gives the same pair: 10 paired charts are too few for one
+    gate = decide(run_b, run_a, GateConfig(n_resamples=1000, confidence=0.95))
+    verdict = html.unescape(re.search(r'<section id="gate-verdict">.*?</section>', page, re.S).group(0))
+    assert gate.verdict == "inconclusive" and f'<span class="tag neutral">{gate.verdict}</span>' in verdict
+    assert f" {reason(gate.failing[0], gate)}." in verdict and "at least 30 needed for a verdict" in verdict
+    f1 = re.search(r"<tr><td>F1 \(all codes\).*?</tr>", page).group(0)
+    assert "+0.0 pts to +0.0 pts" in f1 and "no clear difference" in f1  # the pair's own paired interval
 
 
 @pytest.mark.slow

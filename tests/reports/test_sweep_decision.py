@@ -115,3 +115,5 @@ def test_the_rule_upgrade_sweep_shows_v2s_denial_rise(data_dir: Path, tmp_path: 
     page = html.unescape((tmp_path / "sweep" / "sweep_report.html").read_text(encoding="utf-8"))
     assert page_verdicts(tmp_path / "sweep" / "sweep_report.html")["rules=icd10cm_2026_v2"] == "regression"
     assert "Charts failing a validation edit" in page  # report.metrics of the rule_upgrade preset
+    raw = (tmp_path / "sweep" / "sweep_report.html").read_text(encoding="utf-8")
+    assert '<p class="note">Left out: <code>rules=icd10cm_2026_v2</code> (denial_rate regression).</p>' in raw  # markup

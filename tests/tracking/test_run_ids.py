@@ -108,6 +108,14 @@ def test_an_id_its_prefix_its_name_latest_and_champion_resolve(store: Store) -> 
     assert resolve_run("latest", store.uri, SHARDS, kind="sweep") == store.shard_sweep
 
 
+def test_the_python_api_loads_a_run_by_prefix_latest_and_champion(store: Store) -> None:
+    import harness
+
+    assert harness.load_run(store.v2[:8], tracking_uri=store.uri).run_id == store.v2
+    assert harness.load_run("champion", tracking_uri=store.uri).run_id == store.v1
+    assert harness.load_run("latest", tracking_uri=store.uri).tags["dataset.digest"]  # scoped as a tracked run is
+
+
 def test_a_name_of_several_runs_is_refused_naming_them(store: Store) -> None:
     name = store.name(store.v1)
     assert store.name(store.rerun) == name
