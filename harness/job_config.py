@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from pydantic.fields import FieldInfo
 
 from coders.edits import EditConfig
-from coders.routing import RoutingConfig
+from coders.routing import CODE_SET_YEAR, RoutingConfig
 from harness.config import DatasetConfig, EvaluationConfig, RulesConfig, TrackingConfig
 from harness.errors import ConfigError
 from harness.intake.degrade.config import DegradationConfig
@@ -93,8 +93,10 @@ class JobConfig(BaseModel):
     @classmethod
     def from_composed(cls, config: Mapping[str, Any]) -> JobConfig:
         """Validate a composed, resolved config; every problem is listed as ``group.key: message``."""
+        edits = config.get("edits")
+        year = edits.get("year") if isinstance(edits, Mapping) else None  # routing's codes are checked in the job's year
         try:
-            return cls.model_validate(config)
+            return cls.model_validate(config, context={CODE_SET_YEAR: year})
         except ValidationError as error:
             raise ConfigError(f"invalid config: {problems(error, model=cls)}") from None
 

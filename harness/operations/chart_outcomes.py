@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coders.routing import RoutingConfig
+from coders.routing import CODE_SET_YEAR, RoutingConfig
+from harness.contracts import DEFAULT_CODE_SET_YEAR
 from harness.operations.config import OperationsConfig
 from harness.operations.facts import ChartFacts, load_recorded
 from harness.operations.workload import workload
@@ -35,6 +36,8 @@ class RecordedSettings:
     confidence: float
     recorded_operations: bool
     """The run's config names a workload model (False: recorded before it existed; ``operations`` are the defaults)."""
+    code_set_year: int = DEFAULT_CODE_SET_YEAR
+    """The ICD-10-CM year the job validated against (``edits.year``): routing's code lists are checked in it."""
 
 
 def read_config(folder: Path) -> dict[str, Any]:
@@ -50,13 +53,15 @@ def recorded_settings(folder: Path) -> RecordedSettings:
     (``pydantic.ValidationError`` when its config does not validate under this version)."""
     config = read_config(folder)
     evaluation = config.get("evaluation") or {}
+    year = int((config.get("edits") or {}).get("year", DEFAULT_CODE_SET_YEAR))
     return RecordedSettings(
         operations=OperationsConfig.model_validate(config.get("operations") or {}),
-        routing=RoutingConfig.model_validate(config.get("routing") or {}),
+        routing=RoutingConfig.model_validate(config.get("routing") or {}, context={CODE_SET_YEAR: year}),
         seed=int(config.get("seed", 0)),
         n_resamples=int(evaluation.get("n_resamples", 1000)),
         confidence=float(evaluation.get("confidence", 0.95)),
         recorded_operations="operations" in config,
+        code_set_year=year,
     )
 
 

@@ -77,10 +77,20 @@ def check_key(key: str) -> list[str]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
         elif typing.get_origin(annotation) is dict:
-            return [*parts[:depth + 1], ".".join(parts[depth + 1:])]  # a code prefix may hold dots (J96.0)
+            below = ".".join(parts[depth + 1:])  # a code prefix may hold dots (J96.0)
+            return [*parts[:depth + 1], routed_prefix(below) if section == "routing" else below]
         else:
             raise WhatIfError(f"unknown key {key!r}: {'.'.join([section, *parts[:depth + 1]])} has no fields below it")
     return parts
+
+
+def routed_prefix(text: str) -> str:
+    """A code prefix as the routing policy keeps it (``j96`` -> ``J96``), so an override replaces the recorded entry
+    and a sweep reads its value back; text of no code's shape stays as typed, for the policy's error to quote."""
+    from coders.routing import normal_prefix, shaped_prefix
+
+    prefix = normal_prefix(text)
+    return prefix if shaped_prefix(prefix) else text
 
 
 def parse_overrides(texts: Sequence[str]) -> dict[str, Any]:
@@ -107,9 +117,11 @@ def parse_sweep(text: str) -> tuple[str, list[Any]]:
 
 
 def apply(settings: RecordedSettings, overrides: Mapping[str, Any]) -> tuple[Any, Any]:
-    """The workload model and routing policy of ``settings`` with ``overrides`` set, validated (``WhatIfError`` naming each
-    problem)."""
+    """The workload model and routing policy of ``settings`` with ``overrides`` set, validated as a job validates them
+    (routing's code lists in the run's code-set year; ``WhatIfError`` naming each problem)."""
     from pydantic import ValidationError
+
+    from coders.routing import CODE_SET_YEAR
 
     values = {"operations": settings.operations.model_dump(), "routing": settings.routing.model_dump()}
     for key, value in overrides.items():
@@ -122,7 +134,7 @@ def apply(settings: RecordedSettings, overrides: Mapping[str, Any]) -> tuple[Any
     built = {}
     for section, model in models().items():
         try:
-            built[section] = model.model_validate(values[section])
+            built[section] = model.model_validate(values[section], context={CODE_SET_YEAR: settings.code_set_year})
         except ValidationError as error:
             problems = "; ".join(f"{section}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
             raise WhatIfError(f"invalid value: {problems}") from None

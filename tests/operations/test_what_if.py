@@ -202,3 +202,54 @@ def test_the_run_report_names_the_automation_threshold_and_what_that_setting_giv
     terms = html[html.index("What the terms mean"):]
     for term in ("F1 (all codes)", "Ranking quality (MAP)", "Calibration error", "Area under the risk-coverage curve"):
         assert f"<dt>{term}</dt>" in terms
+
+
+# --- routing's safety settings fail closed (issue 27) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments,message",
+    [
+        (["routing.high_risk_codes=[A41,NOTACODE]"],
+         "invalid value: routing.high_risk_codes: 'NOTACODE' is not an ICD-10-CM category or code (expected a category"),
+        (["routing.high_risk_codes=[A41.99]"], "routing.high_risk_codes: 'A41.99' is not in ICD-10-CM 2026 (did you mean A41.9,"),
+        (["routing.review_on_edits=[bogus_edit]"],
+         "invalid value: routing.review_on_edits: unknown edit 'bogus_edit' (known: invalid_code, non_billable, excludes1,"),
+        (["routing.review_on_edits=[mce]"], "'mce' is an edit group, not an edit (its edits: mce_age, mce_sex,"),
+        (["routing.family_thresholds.J96=7"], "invalid value: routing.family_thresholds.J96: Input should be less than or equal"),
+        (["--sweep", "routing.family_thresholds.j96=0.9,7"], "routing.family_thresholds.J96: Input should be less than or equal"),
+        (["routing.family_thresholds.notacode=0.9"], "routing.family_thresholds: 'notacode' is not an ICD-10-CM category"),
+    ],
+)
+def test_unknown_routing_entries_exit_2_naming_them_and_log_nothing(recorded, arguments: list[str], message: str,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    _, run_id, uri = recorded
+    before = len(children(uri, run_id))
+    assert main([run_id, *arguments, "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "error: invalid value: routing." in err
+    assert len(children(uri, run_id)) == before
+
+
+def test_routing_codes_of_a_what_if_match_however_they_are_written(recorded, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    from harness.operations.chart_outcomes import recorded_settings
+    from harness.operations.reroute import reroute
+    from harness.operations.what_if import compute
+
+    folder, run_id, uri = recorded
+    charts, settings = load_recorded(folder), recorded_settings(folder)
+    sepsis = next(r.chart_id for r in charts.results if any(c.code == "A41.9" for c in r.codes))
+
+    def reasons(overrides: dict) -> list[str]:
+        routing = compute(charts, settings, overrides).routing
+        return next(r.reasons for r in reroute(charts.results, routing) if r.chart_id == sepsis)
+
+    assert "high_risk: A41.9" in reasons({"routing.high_risk_codes": ["a41"]})
+    assert "high_risk: A41.9" in reasons({"routing.high_risk_codes": ["a419"]})
+    assert "high_risk: A41.9" not in reasons({"routing.high_risk_codes": ["I21"]})
+    assert "low_confidence: A41.9 0.50 < 0.99" in reasons({"routing.family_thresholds.a41": 0.99})
+    # a lower-case key is the recorded policy's own key: a sweep over it reads its values back
+    assert main([run_id, "--sweep", "routing.family_thresholds.j96=0.6,0.9", "--no-log", "--tracking-uri", uri,
+                 "--out", str(tmp_path / "j96.html")]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines() if re.match(r"(0\.\d|None)", line)]
+    assert rows == ["None", "0.6", "0.9"]
