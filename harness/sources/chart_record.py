@@ -2,7 +2,8 @@
 in that order.
 
 Nothing here lets a parser's own exception out: every problem is a ``LineProblem`` that names the field, and none
-quotes the chart's text (patient text must not reach logs).
+quotes the chart's text (patient text must not reach logs); a value it does quote (a gold code) is a ``FileValue``, which
+the redacted form of the problem leaves out.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from coders.codeset import canonical_code, code_set, is_well_formed
 from harness.config import DatasetConfig
 from harness.contracts import Chart
 from harness.sources.json_text import MAX_DEPTH, json_type
-from harness.sources.loaded import LineProblem
-
-_QUOTED = 24
-"""At most this many characters of a value are quoted in a problem (codes and splits, never chart text)."""
+from harness.sources.loaded import FileValue, LineProblem, quoted
 
 
 def chart_from_record(record: dict[str, Any], config: DatasetConfig) -> Chart:
-    """The chart a record's fields (``field_mapping.chart_fields``) describe, with canonical gold codes of ``code_systems``."""
+    """The chart a record's fields (``field_mapping.chart_fields``) describe, with canonical gold codes of ``code_systems``.
+
+    Its id is NFC-normalised (``Chart``), so the composed and decomposed forms of one id are one chart.
+    """
     _check_values(record)
     try:
         chart = Chart.model_validate(record)
@@ -31,15 +32,11 @@ def chart_from_record(record: dict[str, Any], config: DatasetConfig) -> Chart:
         raise LineProblem(_validation_problem(error)) from None
     if not chart.id.strip():
         raise LineProblem("id: empty")
+    if len(chart.id) > config.max_id_chars:
+        raise LineProblem(f"id: {len(chart.id)} characters, more than dataset.max_id_chars ({config.max_id_chars})")
     _canonical_gold(chart, config)
     chart.gold = [g for g in chart.gold if g.system in config.code_systems]
     return chart
-
-
-def quoted(value: Any) -> str:
-    """``repr`` of a short value, cut so that a misplaced paragraph is not copied into a message."""
-    text = repr(value)
-    return text if len(text) <= _QUOTED else f"{text[:_QUOTED]}..."
 
 
 def _check_values(record: dict[str, Any]) -> None:
@@ -56,7 +53,7 @@ def _check_values(record: dict[str, Any]) -> None:
                 raise LineProblem(f"{field}: holds an unpaired surrogate (a \\ud800-\\udfff escape), which is not text")
         elif isinstance(value, float):
             if not math.isfinite(value):
-                raise LineProblem(f"{field}: {value} is not a JSON number")
+                raise LineProblem(f"{field}: ", FileValue(value), " is not a JSON number")
         elif isinstance(value, dict | list):
             if depth >= MAX_DEPTH:
                 raise LineProblem(f"{field}: nested deeper than {MAX_DEPTH} levels")
@@ -97,11 +94,14 @@ def _canonical_gold(chart: Chart, config: DatasetConfig) -> None:
         raw = gold.code
         gold.code = canonical_code(raw, gold.system)
         if not is_well_formed(gold.code, gold.system):
-            raise LineProblem(f"gold[{i}].code: malformed {gold.system} code {quoted(raw)}")
+            raise LineProblem(f"gold[{i}].code: malformed {gold.system} code ", quoted(raw))
         if config.unknown_gold_codes == "error" and gold.code not in code_set(gold.system, config.code_set_year):
-            raise LineProblem(f"gold[{i}].code: {quoted(raw)} does not exist in {gold.system} {config.code_set_year} "
+            raise LineProblem(f"gold[{i}].code: ", quoted(raw), f" does not exist in {gold.system} {config.code_set_year} "
                               "(dataset.unknown_gold_codes=keep keeps it)")
         for j, span in enumerate(gold.evidence):
             if span.end > len(chart.text):
                 raise LineProblem(f"gold[{i}].evidence[{j}]: {span.start}-{span.end} falls outside the text "
                                   f"({len(chart.text)} characters)")
+            if span.text and chart.text[span.start:span.end] != span.text:  # no text given: the offsets say it all
+                raise LineProblem(f"gold[{i}].evidence[{j}].text: is not the chart text at {span.start}-{span.end} "
+                                  "(leave text out, or give the characters the offsets select)")

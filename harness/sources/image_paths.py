@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.config import DatasetConfig
 from harness.contracts import Chart
-from harness.sources.loaded import LineProblem
+from harness.sources.loaded import FileValue, LineProblem
 
 
 def resolve_image_paths(chart: Chart, folder: Path, config: DatasetConfig) -> None:
@@ -23,25 +23,27 @@ def resolve_image_paths(chart: Chart, folder: Path, config: DatasetConfig) -> No
 
 
 def _checked(image_path: Path, folder: Path, config: DatasetConfig, field: str) -> Path:
-    unusable = f"{field}: {image_path} cannot be used as a path"
     try:
         path = (folder / image_path).resolve()  # symlinks too: a link inside the folder may point out of it
     except (OSError, RuntimeError, ValueError) as error:  # a symlink loop, a NUL in the name
-        raise LineProblem(f"{unusable} ({type(error).__name__})") from None
+        raise _problem(field, image_path, f" cannot be used as a path ({type(error).__name__})") from None
     if not config.allow_outside_paths and not path.is_relative_to(folder):
-        raise LineProblem(f"{field}: {path} is outside the chart file's folder {folder} "
-                          "(dataset.allow_outside_paths=true accepts it)")
+        raise _problem(field, path, f" is outside the chart file's folder {folder} (dataset.allow_outside_paths=true accepts it)")
     try:
         found = path.stat()
     except FileNotFoundError:
-        raise LineProblem(f"{field}: {path} does not exist") from None
+        raise _problem(field, path, " does not exist") from None
     except (OSError, ValueError) as error:  # a folder on the way that may not be read, a name too long
-        raise LineProblem(f"{unusable} ({type(error).__name__})") from None
+        raise _problem(field, image_path, f" cannot be used as a path ({type(error).__name__})") from None
     if stat.S_ISDIR(found.st_mode):
-        raise LineProblem(f"{field}: {path} is a folder, not an image file")
+        raise _problem(field, path, " is a folder, not an image file")
     if not stat.S_ISREG(found.st_mode):
-        raise LineProblem(f"{field}: {path} is not a regular file (a device, pipe or socket)")
+        raise _problem(field, path, " is not a regular file (a device, pipe or socket)")
     if found.st_size > config.max_image_bytes:
-        raise LineProblem(f"{field}: {path} is {found.st_size} bytes, more than dataset.max_image_bytes "
-                          f"({config.max_image_bytes})")
+        raise _problem(field, path, f" is {found.st_size} bytes, more than dataset.max_image_bytes ({config.max_image_bytes})")
     return path
+
+
+def _problem(field: str, path: Path, problem: str) -> LineProblem:
+    """``<field>: <path><problem>``, the path as the line's own value (a redacted problem leaves it out)."""
+    return LineProblem(f"{field}: ", FileValue(path), problem)

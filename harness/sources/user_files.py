@@ -21,10 +21,10 @@ from harness.config import DatasetConfig, Split
 from harness.contracts import Chart
 from harness.errors import DataError
 from harness.registry import DATASETS
-from harness.sources.chart_record import chart_from_record, quoted
+from harness.sources.chart_record import chart_from_record
 from harness.sources.field_mapping import chart_fields
 from harness.sources.image_paths import resolve_image_paths
-from harness.sources.loaded import LineProblem, LoadedCharts, Purpose, SkippedLine
+from harness.sources.loaded import LineProblem, LoadedCharts, Problem, Purpose, SkippedLine, quoted
 from harness.sources.readers import accepted_files, reader_for
 
 SPLITS: tuple[str, ...] = get_args(Split)
@@ -63,7 +63,7 @@ def read_chart_file(path: Path, config: DatasetConfig, purpose: Purpose = "evalu
     first_at: dict[str, str] = {}  # chart id -> the line that holds it
     other_splits: Counter[str] = Counter()
 
-    def skip(where: str, problem: str, *, bad: bool = True) -> None:
+    def skip(where: str, problem: Problem, *, bad: bool = True) -> None:
         line = SkippedLine(where=where, problem=problem)
         if bad and config.on_bad_line == "stop":
             raise DataError(str(line))
@@ -73,10 +73,10 @@ def read_chart_file(path: Path, config: DatasetConfig, purpose: Purpose = "evalu
         try:
             chart = _chart(fields, folder, config)
         except LineProblem as problem:
-            skip(where, str(problem))
+            skip(where, problem.problem)
             continue
-        if chart.id in first_at:
-            skip(where, f"id {quoted(chart.id)} repeats the chart at {first_at[chart.id]}")
+        if chart.id in first_at:  # ids are NFC: one id written composed and decomposed repeats too
+            skip(where, Problem("id ", quoted(chart.id), f" repeats the chart at {first_at[chart.id]}"))
             continue
         first_at[chart.id] = where
         # no meta.split (or null): the file's split; in one file for every split, an evaluation chart
@@ -85,13 +85,13 @@ def read_chart_file(path: Path, config: DatasetConfig, purpose: Purpose = "evalu
             if purpose == "evaluate":
                 loaded.charts.append(chart)
         elif split not in SPLITS:  # a typo or a split of the user's own: say so, never drop it unseen
-            skip(where, f"meta.split {quoted(split)} of chart {quoted(chart.id)} is not a split ({', '.join(SPLITS)})",
-                 bad=False)
+            skip(where, Problem("meta.split ", quoted(split), " of chart ", quoted(chart.id),
+                                f" is not a split ({', '.join(SPLITS)})"), bad=False)
         elif split == config.split:
             loaded.charts.append(chart)
         elif file_split:
-            skip(where, f"meta.split {split!r} of chart {quoted(chart.id)}, but dataset.path names this file for split "
-                        f"{file_split!r}")
+            skip(where, Problem("meta.split ", quoted(split), " of chart ", quoted(chart.id),
+                                f", but dataset.path names this file for split {file_split!r}"))
         else:
             other_splits[split] += 1
     if not loaded.charts and purpose == "evaluate":
