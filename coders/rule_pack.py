@@ -2,7 +2,8 @@
 
 A pack is plain data, validated against the schema below; it can never run code
 (``yaml.safe_load`` semantics: tags such as ``!!python/object`` are refused).
-``load_pack`` reports every problem with the file, the line and the field.
+``load_pack`` reports every problem with the file, the line and the field; the file must be a regular
+file of at most ``harness.user_paths.MAX_READ_WHOLE_BYTES`` (4 MiB): a device, FIFO or folder is refused.
 
 Bundled packs live in ``coders/packs/<name>.yaml``; a released pack is never
 edited: a change ships as a new file ``icd10cm_<year>_v<N+1>.yaml``.
@@ -20,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from coders.codeset import ICD10CM_YEARS, canonical_code, code_set
 from harness.contracts import Assertion
 from harness.errors import HarnessError
+from harness.user_paths import UnreadableFileError, read_text_whole
 
 PACKS_DIR = Path(__file__).parent / "packs"
 """Where bundled packs live; a bare pack name resolves to ``PACKS_DIR / f"{name}.yaml"``."""
@@ -80,6 +82,10 @@ class _Rule(_Schema):
         """Codes the rule names, each with its location inside the rule (checked against the code set)."""
         return []
 
+    def billable_codes(self) -> list[tuple[Loc, str]]:
+        """Codes the rule assigns itself, each with its location: they must be billable in the code set."""
+        return []
+
 
 class AssertionFilter(_Rule):
     """Keep only support from findings whose assertion is listed (applies to every code system)."""
@@ -135,6 +141,57 @@ class Specificity(_Rule):
         return self
 
 
+class Billable(_Rule):
+    """Report billable codes. A non-billable code (a category or subcategory with children) is extended, level by level,
+    to its one child that ends in 0 or 9 and is described as unspecified (``R11.1`` -> ``R11.10``, ``M54.5`` ->
+    ``M54.50``, ``N18`` -> ``N18.9``): a mention that says no more supports that child and no other. A code with no such
+    child (``E11``: ``E11.9`` says "without complications"; ``T14.8``: the encounter is a 7th character) stays, and the
+    chart goes to review naming it (``needs_specificity``); a coder, not the engine, picks the child."""
+
+    type: Literal["billable"]
+
+
+class CombinationCode(_Schema):
+    """One combination code of the "with" convention and the conditions it stands for."""
+
+    code: PackCode
+    """The combination code, billable (``I13.0``)."""
+    when: list[list[PackCode]] = Field(min_length=1)
+    """Groups of code families; the code applies when every group has a supported code (``[[I50], [N18.3, N18.9]]``)."""
+    supersedes: list[PackCode] = Field(default_factory=list)
+    """Code families this code makes redundant besides the rule's (``G62.9`` polyneuropathy for ``E11.42``)."""
+
+
+class Combination(_Rule):
+    """The ICD-10-CM "with" convention (guideline I.A.15): a condition coded together with a condition the classification
+    links to it gets the combination code. The linked condition's own code stays (the tabular's "use additional code":
+    ``I50.-`` with ``I11.0``) unless a combination supersedes it; the condition's codes that the combination code makes
+    redundant (``I10``; ``E11.9``; any ancestor of the combination code, ``E11``) are dropped."""
+
+    type: Literal["combination"]
+    condition: list[PackCode] = Field(min_length=1)
+    """Code families of the condition (``[I10, I11, I12]`` for hypertension, ``[E11]`` for type 2 diabetes)."""
+    supersedes: list[PackCode] = Field(default_factory=list)
+    """Code families every combination code of the rule replaces (``[I10, I11, I12, I13]``; ``[E11.8, E11.9]``)."""
+    first_match: bool = False
+    """Code only the first combination that applies (hypertension: ``I13`` before ``I11`` and ``I12``); else every one
+    that applies (diabetes: one code per complication, guideline I.C.4.a)."""
+    combinations: list[CombinationCode] = Field(min_length=1)
+    """Combination codes, most specific first."""
+
+    def referenced_codes(self) -> list[tuple[Loc, str]]:
+        found: list[tuple[Loc, str]] = [(("condition", i), c) for i, c in enumerate(self.condition)]
+        found += [(("supersedes", i), c) for i, c in enumerate(self.supersedes)]
+        for i, combo in enumerate(self.combinations):
+            found.append((("combinations", i, "code"), combo.code))
+            found += [(("combinations", i, "when", g, j), c) for g, group in enumerate(combo.when) for j, c in enumerate(group)]
+            found += [(("combinations", i, "supersedes", j), c) for j, c in enumerate(combo.supersedes)]
+        return found
+
+    def billable_codes(self) -> list[tuple[Loc, str]]:
+        return [(("combinations", i, "code"), combo.code) for i, combo in enumerate(self.combinations)]
+
+
 class Excludes1(_Rule):
     """Resolve Excludes1 conflicts of the tabular: of two codes that may not be coded together, keep
     the higher-confidence one (ties: the more specific, then the smaller code)."""
@@ -159,7 +216,7 @@ class MaxCodes(_Rule):
 
 
 Rule = Annotated[
-    AssertionFilter | MinConfidence | DropCodes | Specificity | Excludes1 | Validity | MaxCodes,
+    AssertionFilter | MinConfidence | DropCodes | Specificity | Combination | Billable | Excludes1 | Validity | MaxCodes,
     Field(discriminator="type"),
 ]
 """One rule of a pack, chosen by its ``type``."""
@@ -201,6 +258,9 @@ class RulePack(_Schema):
             for loc, code in rule.referenced_codes():
                 if code not in codes:
                     problems.append((("rules", i, *loc), f"code {code!r} does not exist in {label}"))
+            for loc, code in rule.billable_codes():
+                if code in codes and not codes.is_billable(code):
+                    problems.append((("rules", i, *loc), f"code {code!r} is not billable in {label}: name a billable child"))
         if problems:
             # ctx carries each problem's location so the loader can point at its line
             summary = "; ".join(message for _, message in problems)
@@ -228,9 +288,9 @@ def load_pack(name_or_path: str | Path) -> RulePack:
     """Load and validate a pack by bundled name or path; raises ``RulePackError`` listing every problem."""
     path = resolve_pack_path(name_or_path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulePackError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+        text = read_text_whole(path)  # a regular file of at most MAX_READ_WHOLE_BYTES: never /dev/zero or a FIFO
+    except UnreadableFileError as exc:
+        raise RulePackError(str(path), [exc.problem]) from None
     node, data = _parse_yaml(text, str(path))
     if not isinstance(data, dict):
         raise RulePackError(str(path), ["the pack must be a YAML mapping with name, version, code_set, description, rules"])

@@ -29,13 +29,14 @@ LAYERS = [
     ["harness.merge"],
     ["harness.cli"],
 ]
-"""Lowest first. ``harness.core`` is contracts, errors, config, registry, process and atomic-file helpers, the
-installed-engine check, the leakage check and the run folder's layout (``run_record``); ``harness.job`` is the job
-(``run``, ``job_config``, ``recording``) and the Python API the package exports (``api``); ``harness.merge`` scores a
-sweep's shards as one run with the job's own functions; ``harness.cli`` is the ``harness`` command (and
-``python -m harness``), thin over all of them."""
+"""Lowest first. ``harness.core`` is contracts, errors, config, registry, process and atomic-file helpers, the checks on
+user-given paths (``user_paths``), the installed-engine check, the leakage check and the run folder's layout
+(``run_record``); ``harness.job`` is the job (``run``, ``job_config``, ``recording``) and the Python API the package
+exports (``api``); ``harness.merge`` scores a sweep's shards as one run with the job's own functions; ``harness.cli`` is
+the ``harness`` command (and ``python -m harness``), thin over all of them."""
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
-CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines", "run_record"}
+CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines", "run_record",
+        "user_paths"}
 JOB = {"run", "job_config", "recording", "api"}
 
 

@@ -52,9 +52,11 @@ experiment with the same dataset and dataset.split; `--baseline champion` resolv
 
 Exit codes:
   0  pass
-  1  regression
-  2  usage or data error (runs refused; the message on stderr names both runs; nothing is recorded)
+  1  regression (only: nothing else exits 1)
+  2  usage or data error (runs refused, a store that is no MLflow database, a --config that is not a YAML file, an
+     --out or --json that cannot be written: one error line on stderr, naming the runs or the path; nothing is recorded)
   3  inconclusive: not a pass (too few charts, or an interval that reaches past a tolerance)
+  4  the gate itself failed (a bug in the harness; its traceback is printed): no verdict
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ from harness.errors import USAGE_ERROR
 from harness.metrics.registry import gated
 from harness.tracking.run_store import DEFAULT_EXPERIMENT, DEFAULT_URI
 
+GATE_FAILED = 4
+"""Exit status when the gate fails on a bug: Python's own status for an uncaught exception, 1, would read as a
+regression in CI."""
+
 
 def _known_errors() -> tuple[type[Exception], ...]:
     """Failures that mean "cannot gate" (exit 2). Evaluated only when an exception reaches the ``except``
@@ -77,9 +83,10 @@ def _known_errors() -> tuple[type[Exception], ...]:
 
     from harness.tracking.gate_config import GateError
     from harness.tracking.run_store import RunStoreError
+    from harness.user_paths import UnwritableError
     from reports.run_data import ReportError
 
-    return GateError, RunStoreError, ReportError, MlflowException, OSError
+    return GateError, RunStoreError, ReportError, UnwritableError, MlflowException, OSError
 
 
 def _gate_parser() -> argparse.ArgumentParser:
@@ -123,9 +130,13 @@ def _gate(args: argparse.Namespace) -> int:
     from harness.tracking.gate_config import GateError, load_config
     from harness.tracking.gate_policy import decide
     from harness.tracking.gate_runs import load_runs, record
+    from harness.user_paths import writable_file
     from reports.gate_summary import publish
 
     config = load_config(args.config)
+    for path, option in ((args.out, "--out"), (args.json, "--json")):
+        if path:  # checked before the gate records anything, so a verdict is never lost to an unwritable path
+            writable_file(path, f"gate {option}")
     with tempfile.TemporaryDirectory() as folder:
         runs, attachments = Path(folder) / "runs", Path(folder) / "attachments"
         runs.mkdir()
@@ -166,3 +177,10 @@ def main(argv: Sequence[str]) -> int:
     except _known_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except Exception:  # noqa: BLE001 - a bug: its traceback, and a status that CI cannot read as a verdict
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: the gate failed (a bug in the harness: traceback above); no verdict (exit {GATE_FAILED})",
+              file=sys.stderr)
+        return GATE_FAILED

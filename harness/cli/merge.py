@@ -3,7 +3,8 @@
 The parent is named by its id, 6 or more of its first characters, its name, or ``latest`` (the newest finished sweep in
 ``--experiment``, default the jobs' experiment) (``harness.tracking.run_ids``).
 
-Exits 0 when merged (the run id, folder and report are printed), 2 when refused (the message says why).
+Exits 0 when merged (the run id, folder and report are printed), 2 when refused (the message says why: a store or
+parent that cannot be read, shards that do not fit, an --output-dir that cannot be written, checked first).
 """
 
 from __future__ import annotations
@@ -43,8 +44,11 @@ def main(argv: Sequence[str]) -> int:
     from harness.merge import merge
     from harness.tracking.run_ids import resolve_run
     from harness.tracking.run_store import DEFAULT_EXPERIMENT
+    from harness.user_paths import writable_folder
 
     try:
+        if args.output_dir is not None:
+            writable_folder(args.output_dir, "--output-dir")
         parent = resolve_run(args.parent, args.tracking_uri, args.experiment or DEFAULT_EXPERIMENT, kind="sweep")
         merged = merge(parent, args.tracking_uri, args.experiment, args.output_dir)
     except (HarnessError, FileNotFoundError) as error:

@@ -33,14 +33,20 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def build_page(made: argparse.ArgumentParser, build: Callable[[argparse.Namespace], Path], argv: Sequence[str]) -> int:
-    """Parse ``argv``, build the page, print its path; a bad run id, store or pairing prints one line and returns 2."""
+    """Parse ``argv``, build the page, print its path; a bad run id, store or pairing, or a page that cannot be written
+    where it goes (checked first), prints one line and returns 2."""
     from harness.errors import USAGE_ERROR, HarnessError  # MLflow itself is imported only when a run is read
+    from harness.user_paths import writable_file, writable_folder
 
     args = made.parse_args(argv)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stdout/stderr carry only the path or the error
     try:
+        if args.out is not None:
+            writable_file(args.out, "--out")
+        else:
+            writable_folder(Path.cwd(), "the current folder (the page goes there without --out)")
         path = build(args)
-    except HarnessError as error:  # a run that cannot be named, read or paired
+    except HarnessError as error:  # a run that cannot be named, read or paired; a page that cannot be written
         print(f"{made.prog}: error: {error}", file=sys.stderr)
         return USAGE_ERROR
     print(path)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import HarnessError
+from harness.user_paths import UnreadableFileError, read_text_whole
 
 
 class GateError(HarnessError, RuntimeError):
@@ -55,10 +54,12 @@ def load_config(name_or_path: str) -> GateConfig:
 
     try:
         if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
-            values = yaml.safe_load(Path(name_or_path).read_text(encoding="utf-8"))
+            values = yaml.safe_load(read_text_whole(name_or_path))  # a regular file, size capped: never /dev/zero
         else:
             values = config_option("gate", name_or_path)
         return GateConfig.model_validate(values or {})
+    except UnreadableFileError as error:
+        raise GateError(f"gate config {name_or_path}: {error.problem}") from None
     except (OSError, yaml.YAMLError) as error:
         raise GateError(f"gate config {name_or_path}: {error}") from None
     except ValidationError as error:
