@@ -246,6 +246,10 @@ def serve(uri: str, artifacts: str | None = None, host: str = "127.0.0.1", port:
     resolved, shown = resolve_uri(uri), mask_uri(uri)
     if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).is_file():
         raise StoreUnreachableError(f"no MLflow store at {shown} (run a job first, or pass --tracking-uri)")
+    if resolved.startswith("sqlite:///"):  # a file that is no database: one line here, not mlflow's traceback from its child
+        from harness.tracking.run_store import client
+
+        client(uri)
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     command_uri = resolved
     if is_postgres(resolved):
