@@ -131,14 +131,20 @@ def _overrides(config: Sequence[str] | Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(config)
 
 
-def _new_run_folder(job: JobConfig) -> RunFolder:
-    """A fresh folder under :data:`DEFAULT_OUTPUT_ROOT`, named as the command line names its run folders."""
+def _new_run_folder(job: JobConfig, output_dir: str | Path | None = None) -> RunFolder:
+    """The run folder: ``output_dir``, else a fresh folder under :data:`DEFAULT_OUTPUT_ROOT` named as the command line
+    names its run folders. Created now, so one that cannot be written (under a file, read-only) is an ``UnwritableError``
+    naming it before any chart is read."""
+    from harness.user_paths import writable_folder
+
+    if output_dir is not None:
+        return RunFolder(writable_folder(Path(output_dir).resolve(), "output_dir"))
     base = DEFAULT_OUTPUT_ROOT / f"{time.strftime('%Y-%m-%d_%H-%M-%S')}_{job.dataset.name}_{job.extractor.name}_{job.rules.name}"
     path, n = base, 1
     while path.exists():  # two runs in one second
         n += 1
         path = base.with_name(f"{base.name}-{n}")
-    return RunFolder(path.resolve())
+    return RunFolder(writable_folder(path.resolve(), "run folder"))
 
 
 def evaluate(config: Sequence[str] | Mapping[str, Any] | JobConfig = (), *, output_dir: str | Path | None = None,
@@ -148,7 +154,8 @@ def evaluate(config: Sequence[str] | Mapping[str, Any] | JobConfig = (), *, outp
     ``config``: ``key=value`` overrides as on the command line (``["dataset.limit=3", "extractor=oracle"]``), the same as
     a mapping (``{"dataset.limit": 3}``), or a whole ``JobConfig``. ``output_dir``: the run folder (``run.json`` beside
     ``artifacts/``; default a new folder under ``outputs/runs/``). ``parent_run_id``: an MLflow run to record it under.
-    A bad config raises ``ConfigError`` before any chart is read."""
+    A bad config raises ``ConfigError``, a run folder that cannot be written ``UnwritableError``, before any chart is
+    read."""
     from harness.recording import JobIdentity
 
     if isinstance(config, JobConfig):
@@ -157,33 +164,44 @@ def evaluate(config: Sequence[str] | Mapping[str, Any] | JobConfig = (), *, outp
         overrides = _overrides(config)
         composed = compose(overrides)
         job = JobConfig.from_composed(composed)
-    folder = RunFolder(Path(output_dir).resolve()) if output_dir is not None else _new_run_folder(job)
+    folder = _new_run_folder(job, output_dir)
     return execute(job, composed, folder, JobIdentity(overrides=overrides, parent_run_id=parent_run_id, started=time.time()))
 
 
 def execute(job: JobConfig, composed: Mapping[str, Any], folder: RunFolder, identity: JobIdentity) -> Run:
     """Build, run, score and record one job (``composed`` is the config as written into the record); the one path of a
-    job, from Python and from the command line."""
+    job, from Python and from the command line. Its MLflow run is created RUNNING once the job is built; an error or a
+    stop signal (SIGINT, SIGTERM: ``harness.recording.Stopped``) marks it FAILED or KILLED with the charts finished."""
     from harness.metrics.coding import per_chart_scores
-    from harness.recording import record
+    from harness.recording import NotRecorded, OutputsIncomplete, record, start_run, stop_signals
     from harness.run import build_design, outcomes_of, run_design, score
 
-    built = build_design(job)
-    try:
-        ran = run_design(job, built)
-    finally:
-        built.extractor.close()
-    outcomes = outcomes_of(job, ran)
-    metrics, curves = score(job, ran, outcomes)
-    summary = record(job, composed, built, ran, outcomes, metrics, curves, folder, identity)
+    with stop_signals():
+        built = build_design(job)
+        tracked = None
+        try:
+            try:
+                tracked = start_run(job, composed, built, identity)
+                ran = run_design(job, built, on_coded=tracked.chart_finished if tracked is not None else None)
+            finally:
+                built.extractor.close()
+            outcomes = outcomes_of(job, ran)
+            metrics, curves = score(job, ran, outcomes)
+            summary = record(job, composed, built, ran, outcomes, metrics, curves, folder, identity, tracked)
+        except BaseException as error:
+            # A store lost mid-run leaves the run to ``harness record``; a full disk marked it FAILED already.
+            if tracked is not None and not isinstance(error, NotRecorded | OutputsIncomplete):
+                tracked.abandon(error)
+            raise
     return Run(config=job, metrics=measures(metrics), chart_results=list(ran.run.results), per_chart=per_chart_scores(outcomes),
                artifacts=folder.artifacts, folder=folder.path, run_id=summary.get("mlflow_run"),
                tracking_uri=summary.get("tracking_uri"), summary=summary, tags=_dataset_tags(job, summary))
 
 
 def load_run(id_or_path: str | Path, *, tracking_uri: str | None = None) -> Run:
-    """A recorded run: a run folder or artifact folder on disk, else an MLflow run id in the store at ``tracking_uri``
-    (default the jobs' default store); its artifacts are then downloaded into a temporary folder."""
+    """A recorded run: a run folder or artifact folder on disk, else a job run in the store at ``tracking_uri`` (default
+    the jobs' default store) named as every command names one: its id, 6+ of its first characters, its name, ``latest``
+    or ``champion`` (``harness.tracking.run_ids``); its artifacts are then downloaded into a temporary folder."""
     path = Path(id_or_path)
     if not path.is_dir() and (isinstance(id_or_path, Path) or "/" in str(id_or_path)):
         raise FileNotFoundError(f"no run folder at {path}")
@@ -192,11 +210,12 @@ def load_run(id_or_path: str | Path, *, tracking_uri: str | None = None) -> Run:
         folder = artifacts.path.parent if artifacts.path != path else None
         summary = RunFolder(folder).summary() if folder is not None else {}
         return _read(artifacts, folder, summary.get("mlflow_run"), summary.get("tracking_uri"), summary)
+    from harness.tracking.run_ids import resolve_run
     from harness.tracking.run_store import DEFAULT_URI
     from harness.tracking.run_store import load_run as download
 
     uri = tracking_uri or DEFAULT_URI
-    recorded = download(str(id_or_path), uri)
+    recorded = download(resolve_run(str(id_or_path), uri), uri)
     return _read(RunArtifacts(recorded.folder), None, recorded.run_id, uri, {}, recorded.tags)
 
 
@@ -211,8 +230,9 @@ def _read(artifacts: RunArtifacts, folder: Path | None, run_id: str | None, uri:
 
 def _dataset_tags(job: JobConfig, summary: Mapping[str, Any]) -> dict[str, str]:
     """The tags that scope a comparison (dataset, split, digest of the charts), as a tracked run carries them."""
-    return {"dataset": job.dataset.name, "dataset.split": job.dataset.split,
-            "dataset.digest": str(summary.get("dataset_digest", ""))}
+    from harness.tracking.gate_statistics import scope_tags
+
+    return scope_tags(job.dataset.name, job.dataset.split, str(summary.get("dataset_digest", "")))
 
 
 def compare(baseline: Run, candidate: Run, config: GateConfig | None = None) -> RunComparison:

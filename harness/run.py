@@ -3,7 +3,8 @@
 A job is four steps, each a function: ``build_design`` (every component, before any data is read, so a bad config
 fails in a second), ``run_design`` (charts in, one result per chart out), ``score`` (metrics with bootstrap intervals)
 and ``harness.recording.record`` (run folder, report, MLflow, summary). ``harness.api.execute`` chains them, for the
-Python API and for ``run_job``, the command line's Hydra job.
+Python API and for ``run_job``, the command line's Hydra job, with the MLflow run created RUNNING between the first two
+(``harness.recording.start_run``) and marked FAILED or KILLED when a step fails or a stop signal ends the job.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ def build_design(job: JobConfig) -> Built:
     design = PipelineDesign(
         extractor=extractor,
         code=engine.code,
+        review=engine.review_reasons,
         coder_id=f"{pack.name}@{pack.version}",
         route=lambda extraction, codes, edits: route(extraction, codes, routing, edits),
         router_id=routing.name,
@@ -190,8 +192,9 @@ def learning_charts(job: JobConfig, extractor: Extractor, evaluated: Sequence[Ch
     return []
 
 
-def run_design(job: JobConfig, built: Built) -> Ran:
-    """Read the charts, fit the extractor (and calibrator), and run the pipeline: one result per chart."""
+def run_design(job: JobConfig, built: Built, on_coded: Callable[[int], None] | None = None) -> Ran:
+    """Read the charts, fit the extractor (and calibrator), and run the pipeline: one result per chart; ``on_coded(n)``
+    as ``n`` more charts finish it."""
     from extractors.base import LearnsFromCharts
     from harness.pipeline.streaming import run_pipeline
     from harness.sources import load_split
@@ -219,7 +222,7 @@ def run_design(job: JobConfig, built: Built) -> Ran:
     sampler = SystemSampler(tracking.system_metrics_interval_s) if tracking.enabled and tracking.system_metrics else nullcontext()
     try:
         with sampler:
-            run = run_pipeline(charts, design, job.pipeline)
+            run = run_pipeline(charts, design, job.pipeline, on_coded=on_coded)
     finally:
         built.preparer.close()
     if len(run.results) != len(charts):

@@ -24,9 +24,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
+from typing import Any, Protocol
 
 from harness.atomic_files import atomic_write, write_text_atomic
 from harness.contracts import Chart, ChartResult
@@ -51,6 +49,22 @@ AUDIT_FILE = "audit.jsonl"
 CLAIMS_FILE = "claims.ndjson"
 BILLING_FILE = "billing.csv"
 REPORT_FILE = "report.html"
+OUTPUTS = (PREDICTIONS_FILE, RESULTS_FILE, SCORES_FILE, CONFIG_FILE, AUDIT_FILE, BILLING_FILE, METRICS_FILE,
+           CHART_PIPELINE_FILE, REPORT_FILE)
+"""A job's main artifacts in the order it writes them, most needed first, so that a full disk keeps the results; then
+``run.json``."""
+
+
+class SkippedRow(Protocol):
+    """A skipped input line as ``harness.sources.SkippedLine`` holds it (this layer does not import the sources)."""
+
+    def model_dump_json(self) -> str:
+        """The row: where, problem."""
+        ...
+
+    def redacted(self) -> SkippedRow:
+        """The same line with no value from it quoted in its problem."""
+        ...
 
 
 class RunRecordError(HarnessError, ValueError):
@@ -153,9 +167,11 @@ class RunArtifacts:
         _write_rows(self.file(CHART_PIPELINE_FILE), (json.dumps(row, ensure_ascii=False) for row in rows))
         write_text_atomic(self.file(PIPELINE_RUN_FILE), json.dumps(dict(facts), indent=1) + "\n")
 
-    def write_skipped_lines(self, skipped: Iterable[BaseModel]) -> None:
-        """``skipped_lines.jsonl``: one object per input line left out (where, problem); never chart text."""
-        _write_rows(self.file(SKIPPED_LINES_FILE), (line.model_dump_json() for line in skipped))
+    def write_skipped_lines(self, skipped: Iterable[SkippedRow], redact: bool) -> None:
+        """``skipped_lines.jsonl``: one object per input line left out (where, problem); never chart text. With ``redact``
+        (``tracking.redact``) a problem quotes no value from the line either (ids, codes, paths): file, line and field
+        names stay."""
+        _write_rows(self.file(SKIPPED_LINES_FILE), ((line.redacted() if redact else line).model_dump_json() for line in skipped))
 
     def write_curve(self, name: str, rows: Any) -> None:
         """``<name>.json``: a curve's rows or a document (``operations``)."""
@@ -223,8 +239,15 @@ class RunFolder:
         """The run's hash-chained audit trail."""
         return self.artifacts.file(AUDIT_FILE)
 
+    def outputs(self) -> dict[str, bool]:
+        """Whether each of the run's main outputs is there, most needed first (the order a job writes them in)."""
+        shown = {name: self.artifacts.file(name) for name in OUTPUTS}
+        return {**{name: path.is_file() for name, path in shown.items()}, RUN_FILE: (self.path / RUN_FILE).is_file()}
+
     def write_summary(self, summary: Mapping[str, Any]) -> None:
-        """``run.json``: the run's identity, outputs and key figures, for CI scripts that must not parse the summary."""
+        """``run.json``: the run's identity, outputs and key figures, for CI scripts that must not parse the summary; for a
+        tracked run also ``recorded`` (whether its MLflow run is complete), ``not_recorded_why`` and ``mlflow`` (what
+        ``harness record`` records the run from when its store could not take it)."""
         write_text_atomic(self.path / RUN_FILE, json.dumps(dict(summary), indent=2) + "\n")
 
     def summary(self) -> dict[str, Any]:

@@ -89,9 +89,11 @@ def close_sweep(sweep_dir: str) -> None:
         return
     parent = path.read_text().strip()
     tracker = _tracker(opened["tracking"])
-    states = job_states(parent, tracker.uri)
+    states = job_states(parent, tracker.uri, ended=True)  # every job the launcher started has returned
     decided = _attach_sweep_report(parent, tracker.uri, Path(sweep_dir), states)
     unfinished = [state for state in states if state.status != "finished"]
+    for killed in (state for state in unfinished if state.status == "missing" and state.run_id):
+        tracker.finish(killed.run_id, "KILLED")  # its process died (SIGKILL) before it could mark its own run
     tracker.finish(parent, "FAILED" if unfinished else "FINISHED")
     report = Path(sweep_dir) / "sweep_report.html"
     shown = report if report.is_file() else "(not written, see the warning above)"

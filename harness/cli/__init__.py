@@ -27,6 +27,7 @@ COMMANDS: dict[str, Command] = {
     "run": Command("harness.cli.run:main", "run a job, or a sweep with -m: harness run dataset=... extractor=... rules=..."),
     "runs": Command("harness.cli.runs:main", "list recent job runs: short id, name, dataset, figures, gate verdict, champion"),
     "gate": Command("harness.cli.gate:main", "compare a candidate run with a baseline; exit 1 on a real regression"),
+    "record": Command("harness.cli.record:main", "record a job's run folder in MLflow when its store could not take it"),
     "merge": Command("harness.cli.merge:main", "combine the shards of a sharded sweep into one run"),
     "operations": Command("harness.cli.operations:main", "a run's operational outcomes under other assumptions"),
     "report": Command("harness.cli.report:main", "write an HTML report: report run <id> | sweep <id> | compare <a> <b>"),

@@ -1,17 +1,23 @@
 """``harness run key=value ...``: the Hydra job (``-m`` for a sweep), over ``harness.run.run_job``.
 
 Hydra is imported only when the command runs; the job's own work (build, run, score, record) is ``harness.run``'s.
-A config Hydra cannot compose (a key or option typo) ends in one ``error:`` line (``harness.cli.config_errors``), exit 2.
+A config Hydra cannot compose (a key or option typo) ends in one ``error:`` line (``harness.cli.config_errors``), exit 2;
+so does an output folder Hydra cannot create or write (``hydra.run.dir`` or ``hydra.sweep.dir`` under a file, under
+``/proc``, read-only).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.cli import job_folders
 from harness.errors import USAGE_ERROR, HarnessError
+
+job_folders.register()  # here, at import: a launcher's worker process imports this module to call ``job``
 
 _HYDRA_FULL_ERROR = "HYDRA_FULL_ERROR"
 """Set, Hydra raises a composition error instead of printing it with its config search path and exiting 1."""
@@ -38,6 +44,7 @@ def main(argv: Sequence[str]) -> int:
     from harness.cli.config_errors import composition_message
     from harness.config import CONF_DIR
     from harness.job_config import register_model_defaults
+    from harness.recording import Stopped
 
     sys.argv = [sys.argv[0], *pack_paths(argv)]
     register_model_defaults()  # the groups' typed defaults, which conf/config.yaml merges each option over
@@ -47,8 +54,12 @@ def main(argv: Sequence[str]) -> int:
         hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(job)()
     except HarnessError:  # a sweep's job that failed on the user's input said so on its error line already
         return USAGE_ERROR
+    except (Stopped, KeyboardInterrupt) as stop:  # Ctrl-C or SIGTERM: one line, the shell's status for the signal
+        stopped = stop if isinstance(stop, Stopped) else Stopped(signal.SIGINT)  # Ctrl-C before the job began
+        print(stopped, file=sys.stderr)
+        return stopped.exit_status
     except Exception as error:
-        if (message := composition_message(error)) is None:
+        if (message := composition_message(error) or _output_folder_problem(error, argv)) is None:
             raise
         print(f"error: {message}", file=sys.stderr)
         return USAGE_ERROR
@@ -57,6 +68,22 @@ def main(argv: Sequence[str]) -> int:
         if "harness.sweep" in sys.modules:  # a sweep whose jobs failed ends here, not in Hydra's on_multirun_end
             sys.modules["harness.sweep"].close_open_sweeps()
     return 0
+
+
+def _output_folder_problem(error: Exception, argv: Sequence[str]) -> str | None:
+    """The error line for a file Hydra itself could not create or write: the job's output folder, its ``.hydra`` copy of
+    the config, its log (an ``OSError`` raised outside :func:`job`, or the cause of logging's "Unable to configure
+    handler"); None for anything else, which keeps its traceback."""
+    import traceback
+
+    if any(frame.filename == __file__ and frame.name == job.__name__ for frame in traceback.extract_tb(error.__traceback__)):
+        return None  # the job's own: a bug, or reported by the job already
+    cause = error if isinstance(error, OSError) else error.__cause__
+    if not isinstance(cause, OSError) or cause.filename is None:
+        return None
+    key = "hydra.sweep.dir" if {"-m", "--multirun"} & set(argv) else "hydra.run.dir"
+    return f"the output folder cannot be created or written: {cause.filename}: {cause.strerror} (set {key} to a folder " \
+           "you can write)"
 
 
 def _restore(variable: str, value: str | None) -> None:
@@ -78,6 +105,7 @@ def job(cfg) -> float:
     from omegaconf.errors import MissingMandatoryValue
 
     from harness.errors import HarnessError
+    from harness.recording import recorded_in
     from harness.run import run_job
     from harness.sweep import parent_run_file
 
@@ -93,7 +121,7 @@ def job(cfg) -> float:
         config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
         metrics = run_job(config, Path(hydra_cfg.runtime.output_dir), parent_run_id=parent, overrides=overrides)
     except BaseException as error:
-        if parent:
+        if parent and recorded_in(error) is None:  # a job whose run had started marked it FAILED or KILLED itself
             _record_failure(cfg, parent, overrides, error)
         if isinstance(error, MissingMandatoryValue):
             print(f"error: config value {error.full_key} is required (set {error.full_key}=...)", file=sys.stderr)

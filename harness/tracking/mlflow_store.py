@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.config import TrackingConfig
 from harness.errors import HarnessError
+from harness.user_paths import UnwritableError, writable_folder
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -56,6 +57,34 @@ class TrackingError(HarnessError):
     """The configured MLflow store cannot be used; the message names the URI."""
 
 
+def store_problem(uri: str, error: BaseException) -> str:
+    """``tracking store '<uri>' cannot be used: <why>`` for one error line: ``error``'s first line (MLflow and SQLAlchemy
+    raise many kinds for a store that is no database, unreachable or of an unknown scheme), the password masked."""
+    from harness.tracking.server import mask_uri, split_password  # server imports this module
+
+    text = str(error).strip()
+    why = text.splitlines()[0].strip() if text else type(error).__name__
+    if password := split_password(uri)[1]:
+        why = why.replace(password, "***")
+    return f"tracking store {mask_uri(uri)!r} cannot be used: {why}"
+
+
+HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+"""A tracking server that does not answer fails a request in seconds: two retries 2 s apart, 20 s per attempt (MLflow's
+own defaults, 7 retries with a doubling wait and 120 s, take about 4 minutes). Each stays as set in the environment."""
+
+
+def bound_http_retries() -> None:
+    """Put :data:`HTTP_RETRIES` into the environment where not set: MLflow reads them on every request. urllib3's line per
+    retry stays out of the terminal: the error that ends the retries says what failed."""
+    import logging
+
+    for name, value in HTTP_RETRIES.items():
+        os.environ.setdefault(name, value)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+
+
 class Tracker:
     """Writes runs to one MLflow store; safe to use from several processes at once."""
 
@@ -65,7 +94,10 @@ class Tracker:
         db = _sqlite_path(self.uri)
         self._lock_path = db.with_name(db.name + ".lock") if db else None
         if db:
-            db.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                writable_folder(db.parent, "its folder")
+            except UnwritableError as error:  # a folder under a file, under /proc, read-only
+                raise TrackingError(store_problem(self.uri, error)) from None
         self._client: MlflowClient | None = None
         self._experiment_id: str | None = None
 
@@ -84,9 +116,13 @@ class Tracker:
     def _get_client(self) -> MlflowClient:
         if self._client is None:
             os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+            bound_http_retries()
             from mlflow.tracking import MlflowClient
 
-            self._client = MlflowClient(tracking_uri=self.uri)
+            try:  # the client opens a SQL store at once: a file that is no database fails here
+                self._client = MlflowClient(tracking_uri=self.uri)
+            except Exception as error:  # noqa: BLE001 - see store_problem
+                raise TrackingError(store_problem(self.uri, error)) from None
         return self._client
 
     def _artifact_location(self) -> str | None:
@@ -126,15 +162,15 @@ class Tracker:
         """Reach the store and its experiment now, so a bad ``tracking.uri`` fails before any chart is processed."""
         try:
             self.experiment_id()
-        except Exception as error:  # noqa: BLE001 - MLflow raises many kinds for an unusable store; all mean the same
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise TrackingError(f"tracking store {self.uri!r} cannot be used: {first.strip()} "
-                                "(set tracking.uri to a sqlite:/// path or a server URL, or tracking.enabled=false)") from None
+        except Exception as error:  # noqa: BLE001 - see store_problem
+            problem = str(error) if isinstance(error, TrackingError) else store_problem(self.uri, error)
+            raise TrackingError(f"{problem} (set tracking.uri to a sqlite:/// path or a server URL, or "
+                                "tracking.enabled=false)") from None
 
     def start_run(self, run_name: str, tags: Mapping[str, str], parent_run_id: str | None = None,
                   start_time: float | None = None) -> str:
         """A new run in the experiment; ``start_time`` (seconds since the epoch, as ``time.time()``) is when the work
-        began, for runs recorded after it (a job's run is created once it is scored); default now."""
+        began, for runs recorded after it (a run recorded later from its folder); default now."""
         experiment_id = self.experiment_id()
         all_tags = dict(tags)
         if parent_run_id:
@@ -142,6 +178,18 @@ class Tracker:
         with self._locked() as client:
             return client.create_run(experiment_id, start_time=_epoch_ms(start_time), run_name=run_name,
                                      tags=all_tags).info.run_id
+
+    def run_status(self, run_id: str) -> str | None:
+        """The run's status (``RUNNING``, ``FINISHED``, ...); None when the store holds no such run."""
+        from mlflow.exceptions import MlflowException
+
+        with self._locked() as client:
+            try:
+                return client.get_run(run_id).info.status
+            except MlflowException as error:
+                if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                    return None
+                raise
 
     def reopen(self, run_id: str) -> None:
         """Mark an ended run as running again (a sweep re-submitted into its folder)."""

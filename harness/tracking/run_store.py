@@ -2,8 +2,8 @@
 
 ``load_run(run_id, uri)`` downloads a job's artifacts (``metrics.json``, ``per_chart_scores.jsonl``,
 ``predictions.jsonl``, curves, ...) and returns them with the run's tags and params. A run id that
-does not exist, a store that cannot be reached, or a run without per-chart results raises
-``RunStoreError`` with a message that names the run and what is missing.
+does not exist, a store that cannot be reached or opened (a file that is no database), or a run without
+per-chart results raises ``RunStoreError`` with a message that names the run or the store and what is wrong.
 
 ``newest_job_run(uri, experiment, tags)`` finds the id of the last finished job run (tag ``harness.kind=job``),
 optionally with given tags (a dataset and split): what ``harness gate --candidate latest`` gates; ``newest_run`` does
@@ -22,7 +22,8 @@ from typing import Any
 from harness.config import DEFAULT_TRACKING_URI, TrackingConfig
 from harness.errors import HarnessError
 from harness.run_record import PREDICTIONS_FILE, SCORES_FILE, RunArtifacts
-from harness.tracking.mlflow_store import resolve_uri
+from harness.tracking.mlflow_store import resolve_uri, store_problem
+from harness.tracking.server import mask_uri
 
 DEFAULT_URI = DEFAULT_TRACKING_URI
 """The tracking store a job writes to by default (``conf/tracking/mlflow.yaml``)."""
@@ -61,14 +62,18 @@ class RecordedRun:
 
 
 def client(uri: str = DEFAULT_URI):
-    """An MLflow client on ``uri`` (a relative SQLite path is taken from the current directory)."""
+    """An MLflow client on ``uri`` (a relative SQLite path is taken from the current directory); ``RunStoreError`` naming
+    the URI (password masked) when there is no store there or it cannot be opened (a file that is no database)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in CI logs
     from mlflow.tracking import MlflowClient
 
     resolved = resolve_uri(uri)
     if resolved.startswith("sqlite:///") and not Path(resolved[len("sqlite:///"):]).is_file():
-        raise RunStoreError(f"no MLflow store at {uri} (run a job first, or pass --tracking-uri)")
-    return MlflowClient(tracking_uri=resolved)
+        raise RunStoreError(f"no MLflow store at {mask_uri(uri)} (run a job first, or pass --tracking-uri)")
+    try:  # the client opens a SQL store at once
+        return MlflowClient(tracking_uri=resolved)
+    except Exception as error:  # noqa: BLE001 - see store_problem
+        raise RunStoreError(store_problem(uri, error)) from None
 
 
 def get_run(run_id: str, uri: str = DEFAULT_URI):

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 JOBS_ARTIFACT = "sweep_jobs.json"
 JobStatus = Literal["finished", "failed", "running", "missing"]
-_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "failed", "RUNNING": "running", "SCHEDULED": "running"}
+_STATUS = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "missing", "RUNNING": "running", "SCHEDULED": "running"}
+"""A KILLED job was stopped (SIGTERM, Ctrl-C, a pre-empted node) and did not finish: missing, as one never started."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,8 @@ class JobState:
     overrides: str
     """The job's command-line overrides, space-separated: its identity within the sweep."""
     status: JobStatus
-    """``missing``: planned, but no run recorded (not started yet, killed, or pre-empted before it finished)."""
+    """``missing``: planned, but not finished nor failed: no run recorded (not started yet), or its run was killed or
+    pre-empted before it finished."""
     run_id: str | None = None
     error: str = ""
     """For a failed job: the error's type, as the job recorded it."""
@@ -83,16 +85,26 @@ def _children(parent_run_id: str, uri: str) -> list[Any]:
                                    order_by=["attributes.start_time ASC"])
 
 
-def job_states(parent_run_id: str, uri: str) -> list[JobState]:
+def job_states(parent_run_id: str, uri: str, ended: bool | None = None) -> list[JobState]:
     """Every job of the sweep: the planned ones in launch order, then any other recorded job. A job recorded more than
-    once (re-submitted) counts as finished when one of its runs finished."""
+    once (re-submitted) counts as finished when one of its runs finished. Once the sweep has ``ended`` (its launcher
+    returned; None: its parent run is no longer RUNNING), a job run still RUNNING was killed before it could say so
+    (SIGKILL, a lost node): it is missing."""
+    if ended is None:
+        from harness.tracking.run_store import get_run
+
+        ended = get_run(parent_run_id, uri).info.status != "RUNNING"
     recorded: dict[str, JobState] = {}
     for run in _children(parent_run_id, uri):
         tags = run.data.tags
         if tags.get("harness.kind") != "job":
             continue
         key = tags.get("harness.overrides", "")
-        state = JobState(key, _STATUS.get(run.info.status, "failed"), run.info.run_id, tags.get("harness.error", ""))
+        status = _STATUS.get(run.info.status, "failed")
+        if ended and status == "running":
+            state = JobState(key, "missing", run.info.run_id, "killed before it could end its run")
+        else:
+            state = JobState(key, status, run.info.run_id, tags.get("harness.error", ""))
         if recorded.get(key, state).status != "finished" or state.status == "finished":
             recorded[key] = state
     planned = _planned(parent_run_id, uri)
