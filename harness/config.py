@@ -58,8 +58,12 @@ class DatasetConfig(_Config):
     """Accept page image paths that resolve outside the chart file's folder (absolute, ``..``, or a symlink out)."""
     max_image_bytes: int = Field(default=50_000_000, ge=1)
     """Largest page image file accepted, in bytes (50 MB); a chart naming a bigger one is a bad line."""
-    max_line_bytes: int = Field(default=64_000_000, ge=1)
-    """Longest JSONL line accepted, in bytes (64 MB), and longest CSV cell, in characters; a longer one is a bad line."""
+    max_line_bytes: int = Field(default=2_000_000, ge=1)
+    """Longest JSONL line accepted, in bytes (2 MB), and longest CSV cell, in characters; a longer one is a bad line.
+    The default keeps one chart to seconds of extraction (``harness bench chart-size``); raise it for bigger charts."""
+    max_id_chars: int = Field(default=256, ge=1)
+    """Longest chart id accepted, in characters (after NFC normalisation); a chart with a longer one is a bad line. Ids
+    are copied into every artifact and MLflow, so a paragraph pasted into the id column must not be."""
     code_systems: list[CodeSystem] = Field(default_factory=lambda: ["icd10cm"])
     """Code systems whose gold codes are loaded and scored (CodiEsp: icd10cm = task D, icd10pcs = task P)."""
     unknown_gold_codes: Literal["keep", "error"] = "error"

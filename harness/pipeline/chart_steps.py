@@ -29,6 +29,8 @@ class PipelineDesign:
     route: Callable[[Extraction, list[CodeAssignment], list[EditResult]], tuple[str, list[ReviewReason]]]
     """The routing policy, configured."""
     router_id: str
+    review: Callable[[list[CodeAssignment]], list[ReviewReason]] | None = None
+    """Why the rule pack itself sends a chart with these codes to review (the engine's ``review_reasons``); None: never."""
     calibrate: Callable[[list[CodeAssignment]], list[CodeAssignment]] | None = None
     """Maps code confidences to calibrated ones (keeping the raw value); None leaves them as coded."""
     calibrator_id: str = ""
@@ -93,8 +95,9 @@ def coded(design: PipelineDesign, chart: Chart, extraction: Extraction, extract_
             edit_error = ReviewReason("edits_failed", f"{type(error).__name__}: {error}")
     edited = time.perf_counter()
     route, reasons = design.route(extraction, codes, edits)
-    if coding_error or edit_error:
-        route, reasons = "review", [*filter(None, [coding_error, edit_error]), *reasons]
+    pack_reasons = design.review(codes) if design.review is not None else []
+    if coding_error or edit_error or pack_reasons:
+        route, reasons = "review", [*filter(None, [coding_error, edit_error]), *pack_reasons, *reasons]
     if facts.reasons:  # intake already found the chart unfit: the codes are a draft for the reviewer
         route, reasons = "review", [*facts.reasons, *reasons]
     routed = time.perf_counter()
@@ -156,8 +159,9 @@ def prepared(design: PipelineDesign, chart: Chart) -> Prepared:
 
 
 def finished(design: PipelineDesign, source: Chart, prepared: Prepared, extraction: Extraction | None,
-             extract_s: float) -> ChartResult:
-    """The chart's result: coded from its extraction, or routed to review as empty when it had no readable text."""
+             extract_s: float, budget_s: float | None = None) -> ChartResult:
+    """The chart's result: coded from its extraction, or routed to review as empty when it had no readable text;
+    routed to review as well when it took longer than ``budget_s`` seconds (``PipelineConfig.chart_timeout_s``)."""
     if extraction is None:
         result = empty_chart(source, prepared.facts)
     else:
@@ -165,7 +169,22 @@ def finished(design: PipelineDesign, source: Chart, prepared: Prepared, extracti
         if prepared.source_offsets is not None:
             evidence_to_source(result, source, prepared.source_offsets)
     result.stage_seconds.update(prepared.stage_seconds)
+    if budget_s is not None:
+        _check_budget(result, extraction, budget_s)
     return result
+
+
+def _check_budget(result: ChartResult, extraction: Extraction | None, budget_s: float) -> None:
+    """Route ``result`` to review when its chart's seconds exceed ``budget_s``: its codes stay, as a draft."""
+    spent = sum(result.stage_seconds.values())
+    if extraction is not None and extraction.latency_s:
+        # the extractor's own clock for this chart: a batch's even share would hide one huge chart among small ones
+        spent += max(0.0, extraction.latency_s - result.stage_seconds.get("extract", 0.0))
+    if spent <= budget_s:
+        return
+    # no measured seconds in the reason or the audit: they differ run to run (stage_seconds has them)
+    result.route, result.reasons = "review", [ReviewReason("chart_timeout", f"over {budget_s:g} s"), *result.reasons]
+    result.audit.append(AuditEvent(stage="budget", actor="pipeline", detail={"budget_s": budget_s, "route": "review"}))
 
 
 @dataclass

@@ -22,3 +22,7 @@ class PipelineConfig(BaseModel):
     """Charts degraded and read at once (streaming); each also runs ``intake.workers`` tesseract processes."""
     batch_size: int = Field(default=32, ge=1)
     """Charts per batch of the ``stop_and_go`` policy."""
+    chart_timeout_s: float | None = Field(default=600.0, gt=0)
+    """Seconds one chart may take (intake, its extraction, coding, edits, routing); a chart over it is still coded but
+    routed to review (``chart_timeout``). The extraction counts its own latency when the extractor records one, also
+    when the cache serves it, so a rules-only re-run routes the chart alike. None: no budget."""

@@ -23,8 +23,9 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -56,7 +57,12 @@ class _Bars:
 
     total: int | None
     show: bool
+    on_coded: Callable[[int], None] | None = None
+    """Told each time charts finish the whole pipeline (a job counts them for a run that is stopped)."""
     bars: dict[str, object] = field(default_factory=dict)
+    busy: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Stage -> (since when, how many charts) of the work it is doing now, shown on its line."""
+    closing: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         from tqdm import tqdm
@@ -64,11 +70,32 @@ class _Bars:
         for position, stage in enumerate(("read", "extracted", "coded")):
             self.bars[stage] = tqdm(total=self.total, desc=f"charts {stage:<9}", unit="chart", position=position,
                                     disable=None if self.show else True, leave=True)
+        if any(not bar.disable for bar in self.bars.values()):
+            # a count moves only when a chart is done: one long chart would freeze the lines for minutes
+            threading.Thread(target=self._tick, name="pipeline-progress", daemon=True).start()
+
+    @contextmanager
+    def working(self, stage: str, charts: int) -> Iterator[None]:
+        """While the block runs, ``stage``'s line says, refreshed every second, how long it has worked on ``charts``."""
+        self.busy[stage] = (time.perf_counter(), charts)
+        try:
+            yield
+        finally:
+            del self.busy[stage]
+            self.bars[stage].set_postfix_str("", refresh=False)
+
+    def _tick(self) -> None:
+        while not self.closing.wait(1.0):
+            for stage, (since, charts) in list(self.busy.items()):
+                self.bars[stage].set_postfix_str(f"{charts} in progress for {time.perf_counter() - since:.0f}s")
 
     def update(self, stage: str, n: int = 1) -> None:
         self.bars[stage].update(n)
+        if stage == "coded" and self.on_coded is not None:
+            self.on_coded(n)
 
     def close(self) -> None:
+        self.closing.set()
         for bar in self.bars.values():
             bar.close()
 
@@ -168,7 +195,8 @@ class _Stream:
             group = [item for item in items if item is not _DONE]
             readable = [item for item in group if item.prepared.chart.text.strip()]
             if readable:
-                outcome = extract_group(self.design, self.fingerprint, [item.prepared.chart for item in readable])
+                with self.bars.working("extracted", len(readable)):
+                    outcome = extract_group(self.design, self.fingerprint, [item.prepared.chart for item in readable])
                 self.hits += outcome.hits
                 self.calls += outcome.busy_s > 0
                 self.busy_s += outcome.busy_s
@@ -253,7 +281,9 @@ class _Stream:
                     continue
                 if item is _DONE:
                     return
-                self.results[item.index] = finished(self.design, item.source, item.prepared, item.extraction, item.extract_s)
+                with self.bars.working("coded", 1):
+                    self.results[item.index] = finished(self.design, item.source, item.prepared, item.extraction,
+                                                        item.extract_s, self.config.chart_timeout_s)
                 self.intake_facts[item.index] = item.prepared.facts
                 if item.extraction is not None:
                     self.extractions[item.index] = item.extraction
@@ -264,13 +294,13 @@ class _Stream:
 
 
 def run_pipeline(charts: Iterable[Chart], design: PipelineDesign, config: PipelineConfig | None = None,
-                 progress: bool = True) -> PipelineRun:
-    """Run every chart through the design: one result per chart, in input order."""
+                 progress: bool = True, on_coded: Callable[[int], None] | None = None) -> PipelineRun:
+    """Run every chart through the design: one result per chart, in input order; ``on_coded(n)`` as ``n`` more finish."""
     config = config or PipelineConfig()
     total = len(charts) if hasattr(charts, "__len__") else None
     # after fit: the fingerprint covers what was learned
     fingerprint = extractor_fingerprint(design.extractor) if design.cache is not None else ""
-    bars = _Bars(total, progress)
+    bars = _Bars(total, progress, on_coded)
     schedule: Callable[..., PipelineRun] = _streaming if config.policy == "streaming" else _stop_and_go
     started = time.perf_counter()
     try:
@@ -321,14 +351,16 @@ def _stop_and_go(charts: Iterable[Chart], design: PipelineDesign, config: Pipeli
         ready = [prepared(design, source) for source in batch]
         bars.update("read", len(batch))
         readable = [p.chart for p in ready if p.chart.text.strip()]
-        outcome = extract_group(design, fingerprint, readable)
+        with bars.working("extracted", len(readable)):
+            outcome = extract_group(design, fingerprint, readable)
         hits, calls, busy = hits + outcome.hits, calls + (outcome.busy_s > 0), busy + outcome.busy_s
         bars.update("extracted", len(batch))
         made = iter(outcome.extractions)
         per_chart = outcome.busy_s / max(len(readable), 1)
         for source, p in zip(batch, ready, strict=True):
             extraction = next(made) if p.chart.text.strip() else None
-            results.append(finished(design, source, p, extraction, per_chart))
+            with bars.working("coded", 1):
+                results.append(finished(design, source, p, extraction, per_chart, config.chart_timeout_s))
             intake.append(p.facts)
             if extraction is not None:
                 extractions.append(extraction)
