@@ -10,10 +10,14 @@ counts as estimated only when the support with estimated confidences alone combi
 the same value: a prior that sets (or raises) it makes it a guess that routing must not trust.
 
 Rules run in the pack's order. Every rule that keeps or changes a candidate appends
-its id to the candidate's trace. Rules about codes (specificity, Excludes1,
+its id to the candidate's trace. Rules about codes (specificity, combination, billable, Excludes1,
 validity, drop and max codes) act only on codes of the pack's system: ICD-10-PCS
 procedures (CodiEsp) pass through them untouched and untraced. Rules about findings
 (assertion filter, minimum confidence) act on every code.
+
+A combination code (the "with" convention) is as sure as its least sure part: its one support has the lowest
+confidence of the codes it combines and their evidence. A pack with a ``billable`` rule never lets a non-billable
+code through unnoticed: ``RuleEngine.review_reasons`` names each one it kept, and the pipeline sends the chart to review.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from pathlib import Path
 from coders.codeset import Icd10cm, canonical_code, code_set
 from coders.rule_pack import (
     AssertionFilter,
+    Billable,
+    Combination,
     DropCodes,
     Excludes1,
     MaxCodes,
@@ -35,7 +41,7 @@ from coders.rule_pack import (
     Validity,
     load_pack,
 )
-from harness.contracts import Assertion, Chart, CodeAssignment, CodeSystem, Extraction, Span
+from harness.contracts import Assertion, Chart, CodeAssignment, CodeSystem, Extraction, ReviewReason, Span
 
 
 @dataclass(frozen=True)
@@ -141,16 +147,63 @@ def _is_descendant(code: str, ancestor: str) -> bool:
     return code != ancestor and code.replace(".", "").startswith(ancestor.replace(".", ""))
 
 
-def _unspecified_child(code: str, codes: Icd10cm) -> str | None:
-    """The one billable child of a non-billable code that ends in 9 and is described as unspecified."""
+def _unspecified_child(code: str, codes: Icd10cm, last: str = "9") -> str | None:
+    """The one child of a non-billable code that ends in a character of ``last`` and is described as unspecified;
+    with ``last="9"`` (the ``specificity`` rule) it must be billable itself."""
     if code not in codes or codes.is_billable(code):
         return None
     children = [
         c
         for c in codes.children(code)
-        if c.endswith("9") and codes.is_billable(c) and "unspecified" in codes.description(c).lower()
+        if c[-1] in last and (last != "9" or codes.is_billable(c)) and "unspecified" in codes.description(c).lower()
     ]
     return children[0] if len(children) == 1 else None
+
+
+def _family(code: str, families: list[str]) -> bool:
+    """Whether ``code`` is one of ``families`` or a descendant of one."""
+    return any(code == f or _is_descendant(code, f) for f in families)
+
+
+def _combination(rule: Combination, cands: list[_Candidate], ctx: _Context) -> list[_Candidate]:
+    # every combination is matched against the codes the rule started with: coding one complication of diabetes
+    # must not hide the next
+    if not any(_family(c.code, rule.condition) for c in cands):
+        return cands
+    added: list[_Candidate] = []
+    superseded: list[str] = []
+    for combo in rule.combinations:
+        parts = [_best([c for c in cands if _family(c.code, families)], ctx) for families in [rule.condition, *combo.when]]
+        if any(part is None for part in parts):
+            continue
+        chosen = [p for p in parts if p is not None]
+        spans = tuple(span for part in chosen for s in part.support for span in s.spans)
+        support = _Support("present", min(ctx.confidence(p) for p in chosen),
+                           all(ctx.confidence_estimated(p) for p in chosen), spans)
+        added.append(_Candidate(combo.code, ctx.codes.system, [support]))
+        superseded += combo.supersedes
+        if rule.first_match:
+            break
+    if not added:
+        return cands
+    codes = {c.code for c in added}
+    superseded += rule.supersedes
+    kept = [c for c in cands if c.code in codes or not (_family(c.code, superseded)
+                                                        or any(_is_descendant(code, c.code) for code in codes))]
+    return _merge(kept + added)
+
+
+def _best(cands: list[_Candidate], ctx: _Context) -> _Candidate | None:
+    return min(cands, key=ctx.rank) if cands else None
+
+
+def _billable(rule: Billable, cands: list[_Candidate], ctx: _Context) -> list[_Candidate]:
+    for cand in cands:
+        child = _unspecified_child(cand.code, ctx.codes, last="09")
+        while child is not None:
+            cand.code = child
+            child = _unspecified_child(child, ctx.codes, last="09")
+    return _merge(cands)
 
 
 def _excludes1(rule: Excludes1, cands: list[_Candidate], ctx: _Context) -> list[_Candidate]:
@@ -176,6 +229,8 @@ _APPLY: dict[type, Callable[..., list[_Candidate]]] = {
     MinConfidence: _min_confidence,
     DropCodes: _drop_codes,
     Specificity: _specificity,
+    Combination: _combination,
+    Billable: _billable,
     Excludes1: _excludes1,
     Validity: _validity,
     MaxCodes: _max_codes,
@@ -219,6 +274,15 @@ class RuleEngine:
                 cand.trace.append(rule.id)
             cands = kept + passes
         return [self._assignment(c, chart) for c in sorted(cands, key=lambda c: (-self._ctx.confidence(c), c.code, c.system))]
+
+    def review_reasons(self, codes: list[CodeAssignment]) -> list[ReviewReason]:
+        """Why the pack itself sends a chart with these codes to review: under a ``billable`` rule, the non-billable
+        codes it kept (no child is supported by the evidence), named in one ``needs_specificity`` reason."""
+        if not any(isinstance(rule, Billable) for rule in self.pack.rules):
+            return []
+        table = self._ctx.codes
+        unsettled = [c.code for c in codes if c.system == table.system and c.code in table and not table.is_billable(c.code)]
+        return [ReviewReason("needs_specificity", " ".join(unsettled))] if unsettled else []
 
     def _assignment(self, cand: _Candidate, chart: Chart) -> CodeAssignment:
         table = code_set(cand.system, self.pack.code_set.year)

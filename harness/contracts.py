@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator, model_validator
 from pydantic_core import CoreSchema, core_schema
 
 CodeSystem = Literal["icd10cm", "icd10pcs"]
@@ -21,6 +22,9 @@ DEFAULT_CODE_SET_YEAR = 2026
 Assertion = Literal["present", "negated", "possible", "historical", "family", "hypothetical"]
 """How a mention applies to the patient; ``hypothetical``: only talked about (a risk, a condition, a warning)."""
 Route = Literal["auto", "review"]
+Language = Literal["en", "es"]
+"""Chart languages the harness supports (ISO 639-1): those its extractors' assertion cues and lexicons and its
+datasets (the sample, CodiEsp) cover."""
 
 
 class _Contract(BaseModel):
@@ -76,7 +80,8 @@ class GoldCode(_Contract):
     def _pieces_exist(self) -> GoldCode:
         for parts in self.discontinuous:
             if len(parts) < 2 or not all(0 <= k < len(self.evidence) for k in parts):
-                raise ValueError(f"code {self.code}: discontinuous mention {parts} must name two or more of its "
+                # the error's location names the code: a message quotes no value of it (redacted problems stay so)
+                raise ValueError(f"discontinuous mention {parts} must name two or more of its "
                                  f"{len(self.evidence)} evidence spans by index")
         return self
 
@@ -85,9 +90,9 @@ class Chart(_Contract):
     """A patient chart (one clinical document, possibly several pages)."""
 
     id: str
-    """Stable identifier, unique within a dataset."""
-    language: str = "en"
-    """ISO 639-1 language of the text."""
+    """Stable identifier, unique within a dataset; NFC-normalised, so one id typed composed or decomposed is one id."""
+    language: Language = "en"
+    """ISO 639-1 language of the text, one the harness supports (``Language``)."""
     text: str
     """Full text of the chart; all offsets point into it."""
     pages: list[Page] = Field(default_factory=list)
@@ -97,14 +102,19 @@ class Chart(_Contract):
     meta: dict[str, Any] = Field(default_factory=dict)
     """Source-specific facts (file names, demographics, generator seed)."""
 
+    @field_validator("id")
+    @classmethod
+    def _nfc(cls, chart_id: str) -> str:
+        return unicodedata.normalize("NFC", chart_id)
+
     @model_validator(mode="after")
     def _pages_match_text(self) -> Chart:
         if not self.pages:
             self.pages = [Page(index=0, offset=0, text=self.text)]
         for page in self.pages:
             if page.text is not None and self.text[page.offset : page.offset + len(page.text)] != page.text:
-                raise ValueError(f"chart {self.id!r}: page {page.index} text does not match the chart text at offset "
-                                 f"{page.offset}")
+                # no id in the message: it may be any length, and a chart file's problems name the line instead
+                raise ValueError(f"page {page.index} text does not match the chart text at offset {page.offset}")
         return self
 
     def page_of(self, offset: int) -> int:
@@ -213,7 +223,8 @@ class AuditEvent(_Contract):
 
 ReasonKind = Literal[
     "extraction_failed", "low_confidence", "unestimated_confidence", "high_risk", "edit_failed", "no_codes",  # coders.routing
-    "coding_failed", "edits_failed", "empty_chart", "intake_failed",  # harness.pipeline
+    "needs_specificity",  # coders.engine: a non-billable code the evidence does not settle
+    "coding_failed", "edits_failed", "empty_chart", "intake_failed", "chart_timeout",  # harness.pipeline
     "no_page_images", "ocr_unavailable", "unreadable_page", "missing_pages", "page_gap", "low_intake_quality",  # intake
 ]
 REASON_KINDS: frozenset[str] = frozenset(get_args(ReasonKind))

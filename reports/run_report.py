@@ -3,10 +3,12 @@
 Sections: headline metrics; accuracy against review (risk-coverage); operations (coder time, denials,
 the review queue and the workload model's assumptions, from ``operations.json``); reliability of the
 confidence scores; metrics per ICD-10 chapter; most frequent errors; an error gallery; throughput and
-cost; input degradation and OCR; every recorded metric. Each opens with one line on how to read it.
+cost; input degradation and OCR; every recorded metric. Each opens with one line on how to read it. A run
+without gold codes has no accuracy sections; it shows the proposed codes instead (the most frequent ones, and
+each chart's codes with their evidence and review reasons).
 
-Patient text appears only in the error gallery, and only when the charts are given and ``redact``
-is off; otherwise evidence is shown as character offsets.
+Patient text appears only in the error gallery and the proposed codes, and only when the charts are given and
+``redact`` is off; otherwise evidence is shown as character offsets.
 
     harness report run <run_id> [--tracking-uri URI] [--out FILE]
 
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 GALLERY_SIZE = 5
 FEW_CODES = 10
 """A chapter with fewer gold codes than this is marked: one chart can swing its figures, intervals included."""
+FREQUENT_CODES = 20
+"""Codes listed among the most frequent proposed codes of a run without gold."""
+PROPOSED_CHARTS = 50
+"""Charts listed with their proposed codes in a run without gold (the rest are in ``predictions.jsonl``)."""
 CONTEXT_CHARS = 200
 """Characters of chart text shown on each side of an evidence span."""
 
@@ -48,6 +54,7 @@ REVIEW_REASONS: dict[ReasonKind, str] = {
     "high_risk": "a high-risk code (audit target), always reviewed",
     "edit_failed": "failed a validation edit",
     "no_codes": "no code found",
+    "needs_specificity": "a category or subcategory whose billable code the evidence does not settle",
     "empty_chart": "the chart has no text",
     "extraction_failed": "the extractor failed",
     "coding_failed": "the rule engine failed",
@@ -59,13 +66,14 @@ REVIEW_REASONS: dict[ReasonKind, str] = {
     "low_intake_quality": "poor scan quality",
     "ocr_unavailable": "OCR was not available",
     "intake_failed": "intake failed",
+    "chart_timeout": "the chart took longer than its time budget",
 }
 """Plain words for each ``ReviewReason`` kind (``harness.contracts.ReasonKind``)."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 TEXT_FREE_REASONS = frozenset({"low_confidence", "unestimated_confidence", "high_risk", "edit_failed", "no_codes",
-                               "missing_pages", "page_gap", "low_intake_quality"})
+                               "needs_specificity", "missing_pages", "page_gap", "low_intake_quality"})
 """Reasons whose detail holds only codes and numbers; others can quote model output or file paths, so a
 text-free page shows only their kind."""
 
@@ -82,8 +90,8 @@ def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str
     coded, year = chart_codes(run), int(config.get("dataset", {}).get("code_set_year", DEFAULT_CODE_SET_YEAR))
     if not graded(metrics):
         sections = [_headline(metrics, confidence), _review(run, config, coded, confidence),
-                    _throughput(metrics, config, confidence), _degradation(metrics, config, confidence),
-                    _all_metrics(metrics, confidence)]
+                    _proposed(coded, charts, redact, year), _throughput(metrics, config, confidence),
+                    _degradation(metrics, config, confidence), _all_metrics(metrics, confidence)]
         return page("Coding evaluation report", f"{len(coded)} charts coded. {NOT_GRADED}", identity(run), sections)
     operations = run_section(run, confidence)  # None for a run recorded without operations.json
     sections = [
@@ -274,6 +282,40 @@ def _gallery(coded: Sequence[ChartCodes], charts: Sequence[Chart] | None, redact
         "a few charts with errors, those accepted without review first. Each code is marked correct, assigned but not in gold, "
         "or missed; the highlighted text is the evidence the system cited (for missed codes, where the coders found it).",
         privacy, *(items or [note("No chart has an error.")]))
+
+
+def _proposed(coded: Sequence[ChartCodes], charts: Sequence[Chart] | None, redact: bool, year: int) -> Section:
+    """Without gold, what the system proposes: the most frequent codes, then each chart's codes with their evidence."""
+    from reports.icd import describe
+
+    text = None if redact or charts is None else {chart.id: chart for chart in charts}
+    counts = Counter(code for chart in coded for code in chart.predicted)
+    examples = {code: [c.chart_id for c in coded if code in c.predicted][:3] for code in counts}
+    frequent = table(["code", "description", "charts", "for example"],
+                     [(tag("code", code), describe(code, year), n, ", ".join(examples[code]))
+                      for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:FREQUENT_CODES]],
+                     numeric=(2,)) if counts else note("No code was proposed.")
+    rows = []
+    for chart in coded[:PROPOSED_CHARTS]:
+        source = text.get(chart.chart_id) if text else None
+        routed = ("auto" if chart.route == "auto" else
+                  "review: " + "; ".join(_reason(r, text_free=text is None) for r in chart.reasons))
+        for code, row in sorted(chart.predicted.items(), key=lambda item: (-item[1]["confidence"], item[0])) or [("", None)]:
+            rows.append((chart.chart_id, tag("code", code) if code else "no code", describe(code, year) if code else "",
+                         f"{row['confidence']:.2f}" if row else "",
+                         _evidence([_span(s) for s in row["evidence"]], source, cited=True) if row else "", routed))
+    shown = (f"The first {PROPOSED_CHARTS} of {len(coded)} charts." if len(coded) > PROPOSED_CHARTS else "")
+    privacy = (note("Evidence appears as character offsets into the chart: "
+                    + ("the page is redacted." if redact else "this page was built without the charts."))
+               if text is None else Html(""))
+    return section(
+        "Proposed codes",
+        "without gold codes nobody has checked these: they are what the system would bill, with the text it read them "
+        "from and why a chart goes to a coder. Look at the most frequent codes first.",
+        tag("h3", "Most frequent proposed codes"), frequent,
+        tag("h3", "Codes per chart"), privacy, *([note(shown)] if shown else []),
+        table(["chart", "code", "description", "confidence", "evidence", "route"], rows, numeric=(3,)) if rows
+        else note("No chart was coded."))
 
 
 def _span(row: Mapping[str, Any]) -> Span:

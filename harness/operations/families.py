@@ -21,11 +21,14 @@ FAMILY_OF_KIND: dict[str, Family] = {
     "edit_failed": "edit_failed",
     "no_codes": "no_codes",
     "extraction_failed": "no_codes",  # nothing usable came out: the coder codes the chart
+    # coders.engine
+    "needs_specificity": "edit_failed",  # a non-billable code: the coder picks the billable one, as for a failed edit
     # harness.pipeline
     "coding_failed": "no_codes",
     "edits_failed": "edit_failed",  # the edits could not run: the coder checks them by hand
     "empty_chart": "intake",  # no readable text: the coder goes back to the source document
     "intake_failed": "intake",
+    "chart_timeout": "no_codes",  # over its time budget: a chart that big is read through by the coder
     # harness.intake
     "no_page_images": "intake",
     "ocr_unavailable": "intake",

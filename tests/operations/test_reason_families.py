@@ -14,11 +14,14 @@ EMITTED = {
     "edit_failed: excludes1 E10.9 E11.9": "edit_failed",
     "no_codes": "no_codes",
     "extraction_failed: JSONDecodeError: Expecting value": "no_codes",
+    # coders.engine
+    "needs_specificity: E11 T14.8": "edit_failed",
     # harness.pipeline.chart_steps
     "coding_failed: KeyError": "no_codes",
     "edits_failed: ValueError: age 140 is not plausible": "edit_failed",
     "empty_chart": "intake",
     "intake_failed: OSError: cannot identify image file": "intake",
+    "chart_timeout: 12.3 s > 10 s": "no_codes",
     # harness.intake.ocr
     "no_page_images": "intake",
     "ocr_unavailable: tesseract is not installed": "intake",
