@@ -11,13 +11,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from bad_inputs import chart_size, exit_codes, ids, routing
+from bad_inputs import artifacts, chart_size, exit_codes, ids, routing
 from bad_inputs.corpus import CASES as CORPUS
 from bad_inputs.corpus import Case
 
-CASES: list[Case] = [*CORPUS, *routing.CASES, *ids.CASES, *exit_codes.CASES, *chart_size.CASES]
+CASES: list[Case] = [*CORPUS, *routing.CASES, *ids.CASES, *exit_codes.CASES, *chart_size.CASES, *artifacts.CASES]
 """The corpus and the cases added with issue 27's fixes (routing's safety lists, ids, redaction, paths and exit codes,
-chart size and time)."""
+chart size and time, trusted artifacts)."""
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ Two term sources feed one longest-match matcher:
   matching-friendly variants (non-essential parenthetical modifiers optional, trailing
   "unspecified"/"NOS"/encounter qualifiers dropped). They are English, so by default they
   are used for English charts only. The index takes a while to build over ~98k codes and
-  is cached on disk, keyed by the ``simple-icd-10-cm`` version and the settings that shape it.
+  is cached on disk as JSON (never a pickle: the cache may be shared, and reading it must run no code),
+  keyed by the ``simple-icd-10-cm`` version and the settings that shape it.
 - Train lexicon: the normalised text of every gold evidence span of the training charts,
   mapped to the codes it was annotated with.
 
@@ -25,9 +26,9 @@ every finding; which ones get coded is the rule pack's decision. Terms inside se
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 import os
-import pickle
 import re
 import time
 from collections import Counter, defaultdict
@@ -44,6 +45,7 @@ from extractors.base import Extractor, LearnsFromCharts, extract_each
 from extractors.dictionary.assertion import AssertionDetector
 from extractors.dictionary.headings import Headings
 from extractors.dictionary.term_matching import TermMatcher, normalize_term
+from harness.atomic_files import write_text_atomic
 from harness.contracts import DEFAULT_CODE_SET_YEAR, Chart, CodeSystem, Extraction, Finding, Span, digest
 from harness.registry import EXTRACTORS
 
@@ -355,22 +357,30 @@ def load_icd_index(year: int, max_tokens: int, min_chars: int, cache_dir: str) -
             "min_chars": min_chars,
         }
     )
-    path = Path(cache_dir).expanduser() / "dictionary" / f"icd10cm-{year}-terms-{key}.pkl"
+    path = Path(cache_dir).expanduser() / "dictionary" / f"icd10cm-{year}-terms-{key}.json"
     if path.exists():
-        try:
-            with path.open("rb") as f:
-                return pickle.load(f)
-        except (OSError, pickle.UnpicklingError, EOFError) as exc:
-            log.warning("ICD term index cache %s is unreadable (%s); rebuilding it", path, exc)
+        cached = _read_icd_index(path)
+        if cached is not None:
+            return cached
     started = time.perf_counter()
     index = _build_icd_index(year, max_tokens, min_chars)
     log.info("built the ICD-10-CM %d term index (%d terms) in %.1fs", year, len(index), time.perf_counter() - started)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # atomic: concurrent jobs never read half a file
-        with tmp.open("wb") as f:
-            pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        # atomic: concurrent jobs never read half a file
+        write_text_atomic(path, json.dumps(index, ensure_ascii=False, separators=(",", ":")))
     except OSError as exc:
         log.warning("could not cache the ICD term index at %s: %s", path, exc)
+    return index
+
+
+def _read_icd_index(path: Path) -> dict[str, str] | None:
+    """The cached term index at ``path`` (JSON: term -> code); None, with a warning, when it is unreadable or not one."""
+    try:
+        index = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as exc:  # ValueError: bad JSON or bad UTF-8
+        log.warning("ICD term index cache %s is unreadable (%s); rebuilding it", path, str(exc) or type(exc).__name__)
+        return None
+    if not isinstance(index, dict) or not all(isinstance(code, str) for code in index.values()):
+        log.warning("ICD term index cache %s does not map terms to codes; rebuilding it", path)
+        return None
     return index

@@ -27,12 +27,19 @@ _DENSE_ROWS = 256
 
 
 def chart_words(text: str) -> list[str]:
-    """The classifier's tokens: stemmed words (a module-level function, so fitted vectorizers pickle)."""
+    """The classifier's tokens: stemmed words."""
     return [t.key for t in key_tokens(text)]
 
 
 def _identity(words: list[str]) -> list[str]:
     return words
+
+
+def _new_vectorizer() -> Any:
+    """The unfitted TF-IDF vectorizer of chart words: ``fit`` fits it, ``restore`` gives it a saved vocabulary."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=2, ngram_range=(1, 1))
 
 
 class ChartClassifier:
@@ -48,18 +55,15 @@ class ChartClassifier:
 
     def fit(self, words: Sequence[list[str]], gold: Sequence[frozenset[str]]) -> ChartClassifier:
         """Fit on the charts' words (``chart_words`` of each text) and gold codes."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         counts = Counter(code for codes in gold for code in codes)
         self.codes = sorted(code for code, n in counts.items() if n >= self.min_charts)
         self._column = {code: j for j, code in enumerate(self.codes)}
-        self._vectorizer = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, min_df=2, ngram_range=(1, 1))
+        self._vectorizer = _new_vectorizer()
         x = self._vectorizer.fit_transform([self._ngrams(w) for w in words])
         self._charts = x.T.tocsr()
         self._gold = [sorted(codes) for codes in gold]
-        if not self.codes:
-            return self
         y = np.array([[code in codes for code in self.codes] for codes in gold], dtype=np.int8)
         # Fitted per code, kept as one weight matrix: scoring is then one product, not a loop over estimators.
         weights, bias = [], []
@@ -68,8 +72,36 @@ class ChartClassifier:
             model.fit(x, y[:, j])
             weights.append(model.coef_.ravel())
             bias.append(float(model.intercept_[0]))
-        self._weights = np.array(weights, dtype=np.float64).T
-        self._bias = np.array(bias)
+        self._weights = np.array(weights, dtype=np.float64).reshape(len(weights), x.shape[1]).T
+        self._bias = np.array(bias, dtype=np.float64)
+        return self
+
+    def state(self) -> tuple[dict[str, list], dict[str, np.ndarray]]:
+        """What ``fit`` learned, for ``extractors.reference.model_format``: the codes, the vocabulary (in column order)
+        and the training charts' gold codes, and as arrays the idf, the weights and bias, and the training charts'
+        TF-IDF (vocabulary x charts, CSR)."""
+        vocabulary = self._vectorizer.vocabulary_
+        charts = self._charts
+        return ({"codes": list(self.codes), "vocabulary": sorted(vocabulary, key=vocabulary.__getitem__), "gold": self._gold},
+                {"idf": self._vectorizer.idf_, "weights": self._weights, "bias": self._bias,
+                 "charts_data": charts.data, "charts_indices": charts.indices, "charts_indptr": charts.indptr})
+
+    def restore(self, codes: list[str], vocabulary: list[str], gold: list[list[str]],
+                arrays: dict[str, np.ndarray]) -> ChartClassifier:
+        """The classifier ``fit`` left, from its ``state`` (checked by ``extractors.reference.model_format``)."""
+        import scipy.sparse as sp
+
+        self.codes = list(codes)
+        self._column = {code: j for j, code in enumerate(self.codes)}
+        self._vectorizer = _new_vectorizer()
+        self._vectorizer.vocabulary_ = {term: j for j, term in enumerate(vocabulary)}
+        self._vectorizer.fixed_vocabulary_ = False
+        self._vectorizer.idf_ = arrays["idf"]  # the setter builds the fitted TF-IDF transformer, as fitting does
+        self._vectorizer._tfidf.n_features_in_ = len(vocabulary)
+        self._charts = sp.csr_matrix((arrays["charts_data"], arrays["charts_indices"], arrays["charts_indptr"]),
+                                     shape=(len(vocabulary), len(gold)))
+        self._gold = [list(codes) for codes in gold]
+        self._weights, self._bias = arrays["weights"], arrays["bias"]
         return self
 
     @staticmethod

@@ -66,6 +66,44 @@ class Sources:
     code_charts: Counter[str]
     n_charts: int
 
+    @classmethod
+    def assemble(cls, settings: ReferenceSettings, lexicon: SpanLexicon, precision: TermPrecision,
+                 classifier: ChartClassifier | None, code_charts: Counter[str], n_charts: int) -> Sources:
+        """The sources around what was learned from the charts: the retrieval index and the code profiles follow from
+        the lexicon (on fitting, and on loading a saved model, ``extractors.reference.model_format``)."""
+        retriever = None
+        if settings.use_retrieval:
+            # Terms learned from these charts (evidence spans, else induced phrases); ICD terms are too many to search.
+            learned = [term for term, source in lexicon.sources.items() if source in ("evidence", "induced")]
+            retriever = SpanRetriever(settings.retrieval_max_words, settings.retrieval_min_similarity).fit(learned)
+        return cls(lexicon, precision, retriever, classifier, CodeProfiles(lexicon), code_charts, n_charts)
+
+
+def new_lexicon(settings: ReferenceSettings) -> SpanLexicon:
+    """An empty lexicon shaped by the settings."""
+    return SpanLexicon(max_words=settings.max_term_words, compound_window=settings.compound_window)
+
+
+def new_classifier(settings: ReferenceSettings) -> ChartClassifier:
+    """An unfitted chart classifier shaped by the settings."""
+    return ChartClassifier(settings.classifier_min_charts, settings.classifier_c, settings.seed)
+
+
+def new_reranker(settings: ReferenceSettings) -> Any:
+    """The unfitted re-ranker: ``reranker_members`` gradient-boosting classifiers, each isotonic-calibrated, averaged."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+
+    s = settings
+    members = [
+        (f"member{k}", CalibratedClassifierCV(HistGradientBoostingClassifier(
+            max_iter=s.reranker_iterations, learning_rate=s.reranker_learning_rate, max_leaf_nodes=s.reranker_leaves,
+            min_samples_leaf=20, l2_regularization=1.0, max_features=s.reranker_max_features, random_state=s.seed + k),
+            method="isotonic", cv=3))
+        for k in range(s.reranker_members)
+    ]
+    return VotingClassifier(members, voting="soft")
+
 
 def gold_codes(chart: Chart, system: CodeSystem) -> frozenset[str]:
     return frozenset(g.code for g in chart.gold if g.system == system)
@@ -136,7 +174,7 @@ class ReferenceModel:
     def _fit_sources(self, charts: Sequence[Chart], tokens: dict[str, list[KeyToken]]) -> Sources:
         s = self.settings
         labelled = [LabelledChart(tokens[c.id], gold_codes(c, self.system), _evidence(c, self.system)) for c in charts]
-        lexicon = SpanLexicon(max_words=s.max_term_words, compound_window=s.compound_window)
+        lexicon = new_lexicon(s)
         mentions = [m for c in charts for m in evidence_mentions(c, self.system, s.use_compounds)]
         evidence_terms(lexicon, mentions)
         if self.language in s.icd_term_languages and self.system == "icd10cm":
@@ -148,35 +186,19 @@ class ReferenceModel:
             induced_terms(lexicon, labelled, max_words=s.induce_max_words, min_charts=s.induce_min_charts,
                           min_precision=s.induce_min_precision)
         precision = TermPrecision.measure(lexicon, labelled, s.term_prior, s.term_prior_weight)
-        retriever = None
-        if s.use_retrieval:
-            # Terms learned from these charts (evidence spans, else induced phrases); ICD terms are too many to search.
-            learned = [term for term, source in lexicon.sources.items() if source in ("evidence", "induced")]
-            retriever = SpanRetriever(s.retrieval_max_words, s.retrieval_min_similarity).fit(learned)
         classifier = None
         if s.use_classifier:
             # words tokenized afresh, not the tokens' keys: the vocabulary then shares no string object with the
-            # lexicon's statistics, and the model pickles to the same bytes as before candidates were batched
-            classifier = ChartClassifier(s.classifier_min_charts, s.classifier_c, s.seed).fit(
-                [chart_words(c.text) for c in charts], [chart.gold for chart in labelled])
+            # lexicon's statistics, and the model pickles (``harness bench reference --fit`` compares fits so) to the same
+            # bytes as before candidates were batched
+            classifier = new_classifier(s).fit([chart_words(c.text) for c in charts], [chart.gold for chart in labelled])
         code_charts = Counter(code for chart in labelled for code in chart.gold)
-        return Sources(lexicon, precision, retriever, classifier, CodeProfiles(lexicon), code_charts, len(charts))
+        return Sources.assemble(s, lexicon, precision, classifier, code_charts, len(charts))
 
     def _fit_reranker(self, x: np.ndarray, y: np.ndarray) -> Any:
-        from sklearn.calibration import CalibratedClassifierCV
-        from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
-
-        s = self.settings
         if len(set(y.tolist())) < 2:
             raise ValueError(f"the re-ranker needs positive and negative candidates; got {len(y)} rows of one class")
-        members = [
-            (f"member{k}", CalibratedClassifierCV(HistGradientBoostingClassifier(
-                max_iter=s.reranker_iterations, learning_rate=s.reranker_learning_rate, max_leaf_nodes=s.reranker_leaves,
-                min_samples_leaf=20, l2_regularization=1.0, max_features=s.reranker_max_features, random_state=s.seed + k),
-                method="isotonic", cv=3))
-            for k in range(s.reranker_members)
-        ]
-        return VotingClassifier(members, voting="soft").fit(x, y)
+        return new_reranker(self.settings).fit(x, y)
 
     # ------------------------------------------------------------------------------ scoring
 

@@ -6,7 +6,8 @@
     harness fit --language es --codes D --set use_reranker=false --name es_D_no_reranker
     harness fit --language es --codes P --threads 2   # alone on a machine: more threads for the re-ranker
 
-Reads ``$HARNESS_DATA_DIR/codiesp`` (or ``--data-dir``); writes under
+Reads ``$HARNESS_DATA_DIR/codiesp`` (or ``--data-dir``); writes the artifact (``manifest.json``, and the model as
+data: ``model.json`` and ``model.npz``, never a pickle; see ``extractors.reference.artifact``) under
 ``<cache>/reference/<name>`` unless ``--out`` names a folder. ``--tracking-uri`` also logs the
 artifact folder, settings and timings to an MLflow run. Prints the artifact's folder.
 """

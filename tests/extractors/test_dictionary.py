@@ -107,7 +107,7 @@ def test_icd_terms_find_a_real_description_with_exact_offsets(cache_dir: str) ->
 
 def test_icd_index_is_cached_on_disk(cache_dir: str) -> None:
     built = load_icd_index(2026, 12, 2, cache_dir)
-    assert list(Path(cache_dir, "dictionary").glob("icd10cm-2026-terms-*.pkl"))
+    assert list(Path(cache_dir, "dictionary").glob("icd10cm-2026-terms-*.json"))
     load_icd_index.cache_clear()
     assert load_icd_index(2026, 12, 2, cache_dir) == built
     assert built[normalize_term("Essential hypertension")] == "I10"

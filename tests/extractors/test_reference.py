@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,16 +85,18 @@ def test_a_refit_is_identical_whatever_the_string_hash_seed_or_thread_count(data
     # Same config and seed, same model: no float sum or tie may depend on set order, which the hash seed changes,
     # nor on how many OpenMP threads the gradient boosting splits its work over (on a slice this small, BLAS does not
     # split the classifier's sums by thread either; on a full fit they can differ in their last bits).
-    predictions = []
+    predictions, digests = [], []
     for hash_seed, threads in (("1", []), ("2", ["--threads", "2"])):
         out = tmp_path / f"hash_seed_{hash_seed}"
         subprocess.run([sys.executable, "-m", "harness", "fit", "--language", "es", "--codes", "D",
                         "--limit", str(SLICE), "--data-dir", str(data_dir), "--out", str(out), "--set", "folds=3", *threads],
                        env={**os.environ, "PYTHONHASHSEED": hash_seed}, check=True, capture_output=True)
-        model = load_artifact(out, code_set_year=2026, language="es", code_system="icd10cm").model
+        artifact = load_artifact(out, code_set_year=2026, language="es", code_system="icd10cm")
         dev = _charts(data_dir, "dev", 20)
-        predictions.append([[(c.code, c.score, c.features) for c in model.predict(chart)] for chart in dev])
+        predictions.append([[(c.code, c.score, c.features) for c in artifact.model.predict(chart)] for chart in dev])
+        digests.append(artifact.manifest["model_files"])
     assert predictions[0] == predictions[1]
+    assert digests[0] == digests[1]  # the model files too, byte for byte (timings live in the manifest)
     assert sum(map(len, predictions[0])) > 0
 
 
@@ -114,12 +117,10 @@ def test_a_wrong_code_set_year_or_model_version_is_refused(fitted: tuple[Path, o
     folder, _ = fitted
     with pytest.raises(ArtifactError, match="code-set year is 2026, expected 2025"):
         _ = _extractor(folder, code_set_year=2025).artifact
-    copy = tmp_path / "edited"
-    copy.mkdir()
+    copy = shutil.copytree(folder, tmp_path / "edited")
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["code_set"]["year"] = 2025
     (copy / "manifest.json").write_text(json.dumps(manifest))
-    (copy / "model.pkl").write_bytes((folder / "model.pkl").read_bytes())
     with pytest.raises(ArtifactError, match="code-set year is 2025, expected 2026"):
         _ = _extractor(copy).artifact
     manifest["code_set"]["year"] = 2026
@@ -158,36 +159,9 @@ def test_another_language_code_system_or_an_altered_model_is_refused(fitted: tup
         _ = _extractor(folder, language="en").artifact
     with pytest.raises(ArtifactError, match="code system is 'icd10cm', expected 'icd10pcs'"):
         _ = _extractor(folder, codes="P").artifact
-    copy = tmp_path / "altered"
-    copy.mkdir()
-    (copy / "manifest.json").write_text((folder / "manifest.json").read_text())
-    (copy / "model.pkl").write_bytes((folder / "model.pkl").read_bytes() + b"\0")
-    with pytest.raises(ArtifactError, match="does not match the sha256"):
-        _ = _extractor(copy).artifact
-
-
-@pytest.mark.slow  # fits the reference model
-def test_an_artifact_pickled_before_its_modules_moved_says_refit(fitted: tuple[Path, object], tmp_path: Path) -> None:
-    import hashlib
-    import pickle
-    import sys
-    import types
-
-    folder, _ = fitted
-    old = types.ModuleType("extractors.reference_model")  # where the model class lived before the restructuring
-    old.ReferenceModel = type("ReferenceModel", (), {"__module__": "extractors.reference_model"})
-    sys.modules[old.__name__] = old
-    try:
-        payload = pickle.dumps(old.ReferenceModel())
-    finally:
-        del sys.modules[old.__name__]
-    copy = tmp_path / "old-layout"
-    copy.mkdir()
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["model_sha256"] = hashlib.sha256(payload).hexdigest()
-    (copy / "manifest.json").write_text(json.dumps(manifest))
-    (copy / "model.pkl").write_bytes(payload)
-    with pytest.raises(ArtifactError, match="modules have since moved.*refit it with `harness fit`"):
+    copy = shutil.copytree(folder, tmp_path / "altered")
+    (copy / "model.npz").write_bytes((folder / "model.npz").read_bytes() + b"\0")
+    with pytest.raises(ArtifactError, match="model.npz does not match the sha256"):
         _ = _extractor(copy).artifact
 
 
