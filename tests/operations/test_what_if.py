@@ -231,7 +231,8 @@ def test_unknown_routing_entries_exit_2_naming_them_and_log_nothing(recorded, ar
     assert len(children(uri, run_id)) == before
 
 
-def test_routing_codes_of_a_what_if_match_however_they_are_written(recorded, capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+def test_routing_codes_of_a_what_if_match_however_they_are_written(recorded, capsys: pytest.CaptureFixture,
+                                                                   tmp_path: Path) -> None:
     from harness.operations.chart_outcomes import recorded_settings
     from harness.operations.reroute import reroute
     from harness.operations.what_if import compute

@@ -72,8 +72,9 @@ def test_server_refuses_a_file_that_is_no_database_in_one_line(tmp_path: Path) -
     (tmp_path / "notes.db").write_text("not a database\n")
     out = subprocess.run([sys.executable, "-m", "harness", "server", "--tracking-uri", f"sqlite:///{tmp_path / 'notes.db'}",
                           "--port", "0"], capture_output=True, text=True, timeout=120)
+    store = f"sqlite:///{tmp_path / 'notes.db'}"
     assert out.returncode == 2 and out.stderr.splitlines() == [
-        f"error: tracking store 'sqlite:///{tmp_path / 'notes.db'}' cannot be used: (sqlite3.DatabaseError) file is not a database"]
+        f"error: tracking store '{store}' cannot be used: (sqlite3.DatabaseError) file is not a database"]
 
 
 def _server(tmp_path: Path, port: int, **popen) -> subprocess.Popen:
