@@ -12,6 +12,9 @@ its model (``load``) and fills in the output of a list of requests (``_generate`
   ``error`` (``"truncated: max_new_tokens reached"`` when generation hit the limit without end of
   sequence), ``model_id``, ``model_revision`` (short sha256 of the weights) and ``prompt_version``.
   A chart that fails is returned with ``error`` set; ``extract`` never raises for one bad chart.
+- A model that cannot be loaded (a missing package, a start that runs out of memory after loading the weights) is
+  tried once per job: that chart group and every later one go to review with the same ``model unavailable: ...``
+  reason, and the job runs to its end (a start is never retried for each group of arriving charts).
 
 Model packages (torch, transformers, vllm, openai) are imported on first use by the backends, so building
 an extractor (config check) is instant.
@@ -141,6 +144,8 @@ class ChatModelExtractor(Extractor):
         self.model_id: str | None = model_id(self.config.model)
         self._revision: str | None = None
         self._revision_failed = False
+        self._unavailable: str | None = None
+        """Why the model cannot be used (a failed load, an engine that failed past its restart); None while it can."""
 
     @property
     def model_revision(self) -> str | None:
@@ -167,6 +172,18 @@ class ChatModelExtractor(Extractor):
         if self._model is not None:
             self._unload()
             self._model = None
+        self._unavailable = None
+
+    def _unusable(self) -> str | None:
+        """Load the model unless loaded or already failed: None when it is ready, else the reason every chart gets (the
+        first failure's, so a failed start is tried once, not again for each group of charts)."""
+        if self._model is None and self._unavailable is None:
+            try:
+                self.load()
+            except Exception as error:  # noqa: BLE001 - e.g. model package missing: every chart goes to review
+                self.log.error("%s: cannot load model %r: %s", self.name, self.config.model, error)
+                self._unavailable = f"model unavailable: {type(error).__name__}: {error}"
+        return self._unavailable if self._model is None else None
 
     # -- backend -------------------------------------------------------------------------------------
 
@@ -284,11 +301,7 @@ class ChatModelExtractor(Extractor):
         """One ``Extraction`` per chart, in order; failures are recorded on the chart, never raised."""
         if not charts:
             return []
-        try:
-            self.load()
-        except Exception as error:  # noqa: BLE001 - e.g. model package missing: every chart goes to review
-            self.log.error("%s: cannot load model %r: %s", self.name, self.config.model, error)
-            message = f"model unavailable: {type(error).__name__}: {error}"
+        if (message := self._unusable()) is not None:
             return [self._extraction(chart, [], error=message) for chart in charts]
         per_chart: list[list[ChatRequest]] = []
         failed: dict[int, str] = {}

@@ -7,13 +7,15 @@ Prompt, schema, parsing, evidence alignment and accounting are shared with the o
 Prompts are sorted by length and run in batches of ``batch_size`` (left padding), greedy when
 ``temperature`` is 0; a failing batch is retried one by one. Generation is not grammar-constrained
 here: the schema is in the prompt and the output is validated, so ``schema_valid`` measures what the
-model really produced.
+model really produced. ``close`` frees the model and the CUDA cache: a later job of the same process (a sweep
+``extractor=transformers,vllm``) gets the device's memory back.
 
 torch and transformers are imported on first use, so building the extractor (config check) is instant.
 """
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any, Literal
 
@@ -48,9 +50,7 @@ class TransformersExtractor(ChatModelExtractor):
 
         engine_pool.shutdown()  # one model per device: a vLLM engine an earlier job of this process left loaded goes
         path = model_path(self.config.model)
-        device = self.config.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = engine_pool.torch_device(self.config.device)
         tokenizer = AutoTokenizer.from_pretrained(str(path), padding_side="left")
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -64,6 +64,15 @@ class TransformersExtractor(ChatModelExtractor):
         self._model, self._tokenizer, self._device = model, tokenizer, device
         self._revision = model_revision(path)
         self.log.info("transformers: %s (%s) on %s", self.model_id, self.model_revision, device)
+
+    def _unload(self) -> None:
+        """Free the model now: its last references go, then the CUDA cache (so a later job's engine gets the memory)."""
+        import torch
+
+        self._model = self._tokenizer = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _tokenize(self, request: ChatRequest) -> None:
         prompt = self._tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)

@@ -14,11 +14,23 @@ The engine is shared (``extractors.llm.engine_pool``): jobs of a sweep whose eng
 model, revision, dtype, seed, lengths, parallelism, memory, scheduler limits) match reuse the loaded engine;
 sampling settings (temperature, ``max_new_tokens``, prompt) are per request and never restart it.
 ``enforce_eager: auto`` is resolved for the device (``resolve_enforce_eager``): eager on CPU, CUDA graphs on GPUs.
+
+Engine failures: a start that fails (even late, out of memory for the KV cache after the weights loaded) is tried once
+per job; every chart then goes to review with that reason (``ChatModelExtractor._unusable``). An engine that dies
+while charts are in flight (a CUDA error, out of memory in a long prefill: ``engine_alive`` turns False, or a step
+raises) sends those charts to review naming the failure and is restarted once for the charts still to come; a second
+failure sends every later chart to review. ``collect`` waits for a slow step as long as the engine is alive, and
+charts whose prompts the engine no longer holds go to review instead of being waited for.
+
+``batch_invariant: true`` starts the engine in vLLM's batch-invariant mode (``VLLM_BATCH_INVARIANT=1``; beta, recent
+NVIDIA GPUs): a prompt's output no longer depends on what else is in the batch. Recorded as ``engine.batch_invariant``.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +45,14 @@ from harness.contracts import Chart, Extraction
 from harness.registry import EXTRACTORS
 
 GIB = 1 << 30
+BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
+"""vLLM's switch for its batch-invariant kernels (read from the environment by the engine's processes at start)."""
+_AMBIENT_BATCH_INVARIANT = os.environ.get(BATCH_INVARIANT_ENV, "0").strip() not in ("", "0")
+"""Whether the process was started with batch invariance on (then every engine runs with it)."""
+ENGINE_RESTARTS = 1
+"""Restarts of an engine that died during a job; after that, the job's later charts go to review."""
+LIVENESS_POLL_S = 1.0
+"""How often a waiting ``collect`` checks that the engine is still alive."""
 
 
 class VllmConfig(ChatModelConfig):
@@ -53,9 +73,12 @@ class VllmConfig(ChatModelConfig):
     50 s; eager starts in about 25 s), CUDA graphs on GPUs (slower start, faster decoding)."""
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)
     """Share of GPU memory vLLM may take (ignored on CPU)."""
-    cpu_kvcache_gib: int = Field(default=1, ge=1)
+    cpu_kvcache_gib: float = Field(default=1, gt=0)
     """KV-cache size on CPU, in GiB (``kv_cache_memory_bytes``; a ``VLLM_CPU_KVCACHE_SPACE`` set in the environment
     wins); small keeps tests light. Ignored on GPUs, where ``gpu_memory_utilization`` sizes the cache."""
+    batch_invariant: bool = False
+    """Start the engine in vLLM's batch-invariant mode (``VLLM_BATCH_INVARIANT=1``; beta, recent NVIDIA GPUs): the same
+    prompt gives the same output whatever else is batched with it. Also on when the process was started with it."""
     max_num_seqs: int | None = Field(default=None, ge=1)
     """Most sequences in flight at once (``LLM(max_num_seqs=...)``); None keeps vLLM's default for the device."""
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
@@ -74,6 +97,23 @@ def resolve_enforce_eager(setting: bool | Literal["auto"], device: str) -> bool:
     if isinstance(setting, bool):
         return setting
     return device != "cuda"
+
+
+def batch_invariant(cfg: VllmConfig) -> bool:
+    """Whether the engine runs in vLLM's batch-invariant mode: asked for, or set in the environment the process began with."""
+    return cfg.batch_invariant or _AMBIENT_BATCH_INVARIANT
+
+
+def engine_alive(llm) -> bool:
+    """False once vLLM has marked the engine core dead (its process exited, or it reported a fatal error:
+    ``resources.engine_dead`` of the multiprocess client, which vLLM's own calls check); an engine core running in this
+    process is alive while the process is."""
+    resources = getattr(llm.llm_engine.engine_core, "resources", None)
+    return not getattr(resources, "engine_dead", False)
+
+
+class EngineStopped(RuntimeError):
+    """The engine process went away while a step waited for its output."""
 
 
 def engine_device() -> str:
@@ -114,7 +154,7 @@ def engine_args(cfg: VllmConfig, model: str, device: str) -> dict[str, Any]:
         "structured_outputs_config": STRUCTURED_OUTPUTS,
     }
     if device == "cpu":
-        args["kv_cache_memory_bytes"] = cfg.cpu_kvcache_gib * GIB
+        args["kv_cache_memory_bytes"] = int(cfg.cpu_kvcache_gib * GIB)
     optional = {"max_num_seqs": cfg.max_num_seqs, "max_num_batched_tokens": cfg.max_num_batched_tokens,
                 "limit_mm_per_prompt": cfg.limit_mm_per_prompt}
     args.update({name: value for name, value in optional.items() if value})
@@ -161,6 +201,7 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
         """Submitted prompts still generating, by vLLM request id."""
         self._finished: list[Extraction] = []
         """Charts done (or failed on submission) and not yet collected."""
+        self._restarts_left = ENGINE_RESTARTS
 
     def load(self) -> None:
         """Take the shared engine for these settings, starting it if needed (prepares the model folder if needed);
@@ -173,16 +214,18 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
         self._device = engine_device()
         args = engine_args(self.config, str(path), self._device)
         revision = model_revision(path)
-        key = (revision, json.dumps(args, sort_keys=True, default=str))
+        invariant = batch_invariant(self.config)
+        key = (revision, json.dumps(args, sort_keys=True, default=str), invariant)
 
         def start():
             from vllm import LLM
 
-            self.log.info("vllm: starting %s (%s) on %s, enforce_eager=%s", self.model_id, revision, self._device,
-                          args["enforce_eager"])
+            self.log.info("vllm: starting %s (%s) on %s, enforce_eager=%s, batch_invariant=%s", self.model_id, revision,
+                          self._device, args["enforce_eager"], invariant)
+            os.environ[BATCH_INVARIANT_ENV] = "1" if invariant else "0"  # inherited by the engine's processes
             return LLM(**args)
 
-        self._model = engine_pool.acquire(key, start, _stop_engine)
+        self._model = engine_pool.acquire(key, start, _stop_engine, alive=engine_alive)
         self._revision = revision
 
     def _unload(self) -> None:
@@ -206,12 +249,24 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
             "device": device_label(device),
             "engine_version": engine_version() or "none",
             "enforce_eager": str(resolve_enforce_eager(cfg.enforce_eager, device)),
-            "max_num_seqs": str(cfg.max_num_seqs) if cfg.max_num_seqs else "vllm default",
+            "max_num_seqs": self._resolved_max_num_seqs(),
+            "data_parallel_size": str(cfg.data_parallel_size),
             "max_num_batched_tokens": str(cfg.max_num_batched_tokens) if cfg.max_num_batched_tokens else "vllm default",
             "gpu_memory_utilization": str(cfg.gpu_memory_utilization),
             "cpu_kvcache_gib": str(cfg.cpu_kvcache_gib),
+            "batch_invariant": str(batch_invariant(cfg)),
             "engine_starts_in_process": str(engine_pool.starts()),
         }
+
+    def _resolved_max_num_seqs(self) -> str:
+        """The sequences the loaded engine schedules at once (vLLM resolves its default per device: 1,024 on an H100);
+        the setting, or "vllm default", before the engine is loaded. ``pipeline.queue_size=auto`` sizes by it."""
+        if self._model is not None:
+            try:
+                return str(self._model.llm_engine.vllm_config.scheduler_config.max_num_seqs)
+            except AttributeError:  # another vLLM layout: the setting is still true
+                pass
+        return str(self.config.max_num_seqs) if self.config.max_num_seqs else "vllm default"
 
     def _image_part(self, image) -> dict[str, Any]:
         """The offline engine takes PIL images directly."""
@@ -231,7 +286,12 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
     def _generate(self, batch: list[ChatRequest]) -> None:
         """One ``LLM.chat`` call over every prompt: the engine schedules them itself."""
         started = time.perf_counter()
-        outputs = self._model.chat([r.messages for r in batch], self._sampling(), use_tqdm=False)
+        try:
+            outputs = self._model.chat([r.messages for r in batch], self._sampling(), use_tqdm=False)
+        except Exception as error:
+            if not engine_alive(self._model):  # the next extract starts a fresh engine (once per job)
+                self._engine_failed(error)
+            raise
         elapsed = time.perf_counter() - started
         for request, output in zip(batch, outputs, strict=True):
             _fill(request, output, elapsed / len(batch))  # one engine call, shared: latencies sum to wall time
@@ -241,22 +301,19 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
     def submit(self, charts: Sequence[Chart]) -> None:
         """Add each chart's prompts to the running engine now; a chart that cannot be prompted or added comes back
         from ``collect`` with ``error`` set, the others are unaffected."""
-        if not charts:
-            return
-        try:
-            self.load()
-        except Exception as error:  # noqa: BLE001 - e.g. model package missing: every chart goes to review
-            self.log.error("%s: cannot load model %r: %s", self.name, self.config.model, error)
-            self._finished.extend(self._extraction(chart, [], error=f"model unavailable: {type(error).__name__}: {error}")
-                                  for chart in charts)
-            return
-        params = self._sampling()
+        params = self._sampling() if charts else None
         for chart in charts:
+            if (message := self._unusable()) is not None:  # a failed start or a second engine failure: review
+                self._finished.append(self._extraction(chart, [], error=message))
+                continue
             try:
                 requests = self._requests(0, chart)
                 ids = self._model.enqueue_chat([r.messages for r in requests], params, use_tqdm=False)
             except Exception as error:  # noqa: BLE001 - vLLM aborts what it added of this chart
-                self._finished.append(self._extraction(chart, [], error=f"prompt failed: {type(error).__name__}: {error}"))
+                message = f"prompt failed: {type(error).__name__}: {error}"
+                if not engine_alive(self._model):
+                    message = self._engine_failed(error)
+                self._finished.append(self._extraction(chart, [], error=message))
                 continue
             flight = _InFlight(chart, requests, len(requests))
             for request_id, request in zip(ids, requests, strict=True):
@@ -265,11 +322,20 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
 
     def collect(self, wait_s: float) -> list[Extraction]:
         """Step the engine until a chart finishes or ``wait_s`` has passed (at least one step while prompts are in
-        flight); returns the charts finished since the last call."""
-        engine = self._model.llm_engine if self._model is not None else None
+        flight); returns the charts finished since the last call. A step outlasts ``wait_s`` while the engine is alive;
+        charts the engine no longer holds, or held when it died, come back with ``error`` set."""
         deadline = time.perf_counter() + wait_s
-        while not self._finished and self._in_flight and engine is not None:
-            for output in engine.step():
+        while not self._finished and self._in_flight and self._model is not None:
+            engine = self._model.llm_engine
+            if not engine.has_unfinished_requests():  # nothing would ever finish: vLLM's step would wait forever
+                self._fail_in_flight("lost: the engine no longer holds the chart's prompts")
+                break
+            try:
+                outputs = self._step(engine)
+            except Exception as error:  # noqa: BLE001 - vLLM's engine core stops on any error inside a step
+                self._engine_failed(error)
+                break
+            for output in outputs:
                 if not output.finished or output.request_id not in self._in_flight:
                     continue
                 flight, request = self._in_flight.pop(output.request_id)
@@ -281,6 +347,53 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
                 break
         finished, self._finished = self._finished, []
         return finished
+
+    def _step(self, engine) -> list:
+        """``engine.step()``, waited for as long as the engine is alive (a long prefill is no failure). vLLM's step
+        blocks on the engine process's output with no timeout, and nothing arrives once that process is gone, so it
+        runs in a helper thread while this one checks the engine's liveness every ``LIVENESS_POLL_S``."""
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["outputs"] = engine.step()
+            except BaseException as error:  # noqa: BLE001 - raised again in the caller's thread
+                result["error"] = error
+
+        thread = threading.Thread(target=run, name="vllm-step", daemon=True)  # daemon: a dead engine's never returns
+        thread.start()
+        while True:
+            thread.join(LIVENESS_POLL_S)
+            if not thread.is_alive():
+                break
+            if not engine_alive(self._model):
+                raise EngineStopped("the engine process exited while a step waited for it")
+        if "error" in result:
+            raise result["error"]
+        return result["outputs"]
+
+    def _fail_in_flight(self, reason: str) -> None:
+        """Every chart with prompts in flight goes to review with ``reason``."""
+        flights = list({id(flight): flight for flight, _ in self._in_flight.values()}.values())
+        self._in_flight.clear()
+        self._finished.extend(self._extraction(flight.chart, [], error=reason) for flight in flights)
+
+    def _engine_failed(self, error: BaseException) -> str:
+        """The engine died: its charts in flight go to review naming ``error``, it leaves the pool, and the next chart
+        starts a fresh one, once per job (``ENGINE_RESTARTS``); after that every later chart goes to review. Returns the
+        reason."""
+        reason = f"engine failed: {type(error).__name__}: {error}"
+        self.log.error("%s: %s (%d prompt(s) in flight go to review)", self.name, reason, len(self._in_flight))
+        self._fail_in_flight(reason)
+        engine_pool.discard(self._model, reason)
+        self._model = None
+        if self._restarts_left:
+            self._restarts_left -= 1
+            self.log.warning("%s: restarting the engine for the charts still to come (%d restart(s) left after this)",
+                             self.name, self._restarts_left)
+        else:
+            self._unavailable = f"{reason} (after {ENGINE_RESTARTS} restart(s) in this job)"
+        return reason
 
     def _abort_in_flight(self) -> None:
         """Prompts of a run that stopped early must not finish inside the next job's use of the shared engine."""

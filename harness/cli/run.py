@@ -119,6 +119,10 @@ def job(cfg) -> float:
         return done
     try:
         config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        if hydra_cfg.mode == RunMode.MULTIRUN:  # before any engine starts: parallel jobs must not share one GPU
+            from extractors.llm.engine_pool import refuse_shared_device
+
+            refuse_shared_device(config.get("extractor") or {}, OmegaConf.to_container(hydra_cfg.launcher))
         metrics = run_job(config, Path(hydra_cfg.runtime.output_dir), parent_run_id=parent, overrides=overrides)
     except BaseException as error:
         if parent and recorded_in(error) is None:  # a job whose run had started marked it FAILED or KILLED itself

@@ -131,6 +131,23 @@ def _run_check(metric: Metric, limit: float, candidate: RecordedRun, baseline: R
     return Check(name, test, PASS if kept else REGRESSION, limit, threshold, **values)
 
 
+MODEL_EXTRACTORS = ("vllm", "transformers", "openai_server")
+"""Extractors whose outputs come from a model engine (they may depend on what else was batched)."""
+
+
+def batch_invariance_note(candidate: RecordedRun, baseline: RecordedRun) -> str:
+    """A note when a compared model run was not batch invariant (``engine.batch_invariant`` not recorded ``True``): its
+    outputs may move with what was batched beside each chart, so a small difference can be engine noise; else ""."""
+    variant = [who for who, run in (("candidate", candidate), ("baseline", baseline))
+               if (run.params.get("extractor") or run.tags.get("extractor")) in MODEL_EXTRACTORS
+               and run.params.get("engine.batch_invariant") != "True"]
+    if not variant:
+        return ""
+    return (f"Model runs not batch invariant ({' and '.join(variant)}): a chart's output can change with what was "
+            "batched beside it, so a small difference may be engine noise (extractor.batch_invariant=true, vllm on "
+            "recent NVIDIA GPUs).")
+
+
 def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig,
            comparison: RunComparison | None = None) -> GateReport:
     """Compare two comparable runs (``compare_runs``) and judge every gated metric (see the module docstring).
@@ -154,6 +171,7 @@ def decide(candidate: RecordedRun, baseline: RecordedRun, config: GateConfig,
                         f">= {config.min_charts}", n_charts, n_charts))
     results = {k.result for k in checks}
     verdict = REGRESSION if REGRESSION in results else INCONCLUSIVE if INCONCLUSIVE in results else PASS
-    notes = [f"Operations not gated: {comparison.not_costed}." if comparison.not_costed else comparison.costing]
+    notes = [f"Operations not gated: {comparison.not_costed}." if comparison.not_costed else comparison.costing,
+             batch_invariance_note(candidate, baseline)]
     return GateReport(verdict=verdict, checks=checks, candidate=candidate, baseline=baseline, mcnemar=comparison.mcnemar,
                       n_charts=n_charts, config=config, notes=tuple(note for note in notes if note))

@@ -170,7 +170,7 @@ def test_sweep_jobs_share_one_engine_until_engine_settings_change(fake_vllm) -> 
 
 def test_another_model_backend_frees_the_device(fake_vllm, monkeypatch) -> None:
     """A local OpenAI server started in the same process first stops a vLLM engine an earlier job left loaded."""
-    from extractors.llm import openai_server
+    from extractors.llm import local_server, openai_server
 
     extractor = VllmExtractor({"name": "vllm", "model": fake_vllm.model})
     extractor.load()
@@ -183,7 +183,7 @@ def test_another_model_backend_frees_the_device(fake_vllm, monkeypatch) -> None:
     def no_server(*args, **kwargs):
         raise Refused
 
-    monkeypatch.setattr(openai_server.subprocess, "Popen", no_server)
+    monkeypatch.setattr(local_server.subprocess, "Popen", no_server)
     server = openai_server.OpenAIServerExtractor({"name": "openai_server", "model": fake_vllm.model})
     with pytest.raises(Refused):
         server._start_local_server()
