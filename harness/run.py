@@ -130,6 +130,7 @@ def build_design(job: JobConfig) -> Built:
     from coders.engine import RuleEngine
     from coders.routing import route
     from coders.rule_pack import load_pack
+    from harness.installed_engines import refuse_cpu_torch
     from harness.intake.ocr import check_tesseract
     from harness.metrics.registry import load_plugins
     from harness.pipeline.chart_steps import PipelineDesign
@@ -143,6 +144,7 @@ def build_design(job: JobConfig) -> Built:
         extractor = EXTRACTORS.resolve(job.extractor.name)(job.extractor.settings())
     except ValidationError as error:
         raise ConfigError(f"invalid config: {problems(error, 'extractor.')}") from None
+    refuse_cpu_torch(extractor)  # the official vllm beside a CPU torch: say so now, not when the engine fails to start
     if job.calibration.method != "none" and extractor.calibrated:
         raise ConfigError(f"extractor {extractor.name!r} reports calibrated probabilities already: use calibration=none")
     pack = load_pack(job.rules.pack)

@@ -10,8 +10,10 @@ Streaming runs three stages at once, joined by bounded hand-offs:
 - coding, edits and routing: one thread, chart by chart as extractions arrive.
 
 At most ``queue_size`` charts are admitted and not yet coded at any moment, so memory follows the queue, not
-the dataset (charts may come from a generator). Results are returned in input order. Which charts share an
-extractor call depends on timing; findings do not, except where an engine's numerics depend on the batch.
+the dataset (charts may come from a generator). ``queue_size: auto`` is sized for the extractor's engine
+(``PipelineConfig.resolved_queue_size``), at the start and again once the engine has started and knows its size.
+Results are returned in input order. Which charts share an extractor call depends on timing; findings do not, except
+where an engine's numerics depend on the batch.
 
 ``stop_and_go`` is the earlier policy, kept as the baseline of ``harness bench pipeline``: prepare
 ``batch_size`` charts, extract them, code them, then the next batch.
@@ -107,7 +109,9 @@ class _Stream:
         self.design, self.config, self.fingerprint, self.bars = design, config, fingerprint, bars
         self.ready: queue.Queue = queue.Queue()  # intake -> extraction; bounded by the admission slots
         self.extracted: queue.Queue = queue.Queue()  # extraction -> coding; bounded by the admission slots
-        self.slots = threading.BoundedSemaphore(config.queue_size)
+        self.queue_size = config.resolved_queue_size(design.extractor)
+        self.slots = threading.Semaphore(self.queue_size)  # not bounded: ``auto`` may add room once the engine runs
+        self.sized = config.queue_size != "auto"
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self.results: dict[int, ChartResult] = {}
@@ -132,6 +136,17 @@ class _Stream:
                     self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
                 return True
         return False
+
+    def _size_for_engine(self) -> None:
+        """``queue_size: auto``, after the extractor's first call: the engine has started, and may now report how many
+        sequences it runs (vLLM resolves its default for the device then), so the queue grows to cover them."""
+        if self.sized:
+            return
+        self.sized = True
+        size = self.config.resolved_queue_size(self.design.extractor)
+        if size > self.queue_size:
+            self.slots.release(size - self.queue_size)
+            self.queue_size = size
 
     def _release(self) -> None:
         with self._count:
@@ -202,6 +217,8 @@ class _Stream:
                 self.busy_s += outcome.busy_s
                 for item, extraction in zip(readable, outcome.extractions, strict=True):
                     item.extraction, item.extract_s = extraction, outcome.busy_s / len(readable)
+                if outcome.busy_s > 0:  # not all from the cache: the extractor ran
+                    self._size_for_engine()
             self._hand_on(group)
 
     def _extract_continuously(self, extractor: StreamingExtractor) -> None:
@@ -232,6 +249,7 @@ class _Stream:
                     extractor.submit([item.prepared.chart for item in readable])
                 except Exception as error:  # the engine refused them: these charts go to review, the run goes on
                     in_flight -= self._arrived(pending, self._failed(readable, error))
+                self._size_for_engine()
             if in_flight:
                 try:
                     finished = extractor.collect(wait_s=0.02)
@@ -343,10 +361,12 @@ def _stop_and_go(charts: Iterable[Chart], design: PipelineDesign, config: Pipeli
     hits = calls = 0
     busy = 0.0
     batch: list[Chart] = []
+    size = config.resolved_batch_size(design.extractor)
+    sized = config.batch_size != "auto"
     for chart in chain(charts, [None]):  # None: the end, which sends the last, short batch
         if chart is not None:
             batch.append(chart)
-            if len(batch) < config.batch_size:
+            if len(batch) < size:
                 continue
         ready = [prepared(design, source) for source in batch]
         bars.update("read", len(batch))
@@ -354,6 +374,8 @@ def _stop_and_go(charts: Iterable[Chart], design: PipelineDesign, config: Pipeli
         with bars.working("extracted", len(readable)):
             outcome = extract_group(design, fingerprint, readable)
         hits, calls, busy = hits + outcome.hits, calls + (outcome.busy_s > 0), busy + outcome.busy_s
+        if not sized and outcome.busy_s > 0:  # ``auto``: the engine has started and may now report its size
+            sized, size = True, max(size, config.resolved_batch_size(design.extractor))
         bars.update("extracted", len(batch))
         made = iter(outcome.extractions)
         per_chart = outcome.busy_s / max(len(readable), 1)
@@ -367,4 +389,4 @@ def _stop_and_go(charts: Iterable[Chart], design: PipelineDesign, config: Pipeli
         bars.update("coded", len(batch))
         batch = []
     return PipelineRun(results, intake, 0.0, hits, extractions, policy="stop_and_go", extract_busy_s=busy,
-                       extract_calls=calls, peak_in_flight=config.batch_size)
+                       extract_calls=calls, peak_in_flight=size)
