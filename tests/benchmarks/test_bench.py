@@ -58,25 +58,41 @@ def check_llm_bench_output(stdout: str, n_charts: int) -> None:
     assert int(ratio.group(2)) > 0 and raw_rate > 0 and harness_rate > 0  # the engine generated on both sides
 
 
-def test_pipeline_bench_measures_the_four_schedules_and_their_efficiency(capsys) -> None:
-    """Real intake (fax_light pages through tesseract) and the simulated accelerator balanced against it."""
+def test_pipeline_bench_measures_the_four_schedules_under_each_preset_and_names_the_bound_stage(capsys) -> None:
+    """Real intake (fax_light pages through tesseract) and the simulated accelerator balanced against it, under the
+    vLLM H100 and the HF generate H200 presets: each preset's table, the stage that bounds each policy, efficiency."""
+    from extractors.simulated_accelerator import PRESETS
     from harness.benchmarks.pipeline import main as bench_pipeline
 
-    assert bench_pipeline(["--limit", "3", "--balance", "--set", "output_tokens_per_chart=10"]) == 0
+    assert bench_pipeline(["--limit", "3", "--balance", "--set", "output_tokens_mean=10"]) == 0
     out = capsys.readouterr().out
-    seconds = {}
-    for label in ("(a) intake alone", "(b) extraction alone", "(c) stop-and-go", "(d) streaming"):
-        row = re.search(re.escape(label) + r"[^│]*│\s+([0-9.]+)\s+│\s+([0-9.]+)", out)
-        assert row, f"no row {label!r} in:\n{out}"
-        seconds[label[:3]] = float(row.group(1))
-        charts_per_s, shown = float(row.group(2)), seconds[label[:3]]  # both printed to 2 decimals
-        assert 3 / (shown + 0.005) - 0.005 <= charts_per_s <= 3 / (shown - 0.005) + 0.005  # charts/s from its own seconds
-    efficiency = re.search(r"streaming efficiency \(share of the ideal overlap\): ([0-9.]+); stop-and-go: ([0-9.]+)", out)
-    assert efficiency, out
-    ideal = max(seconds["(a)"], seconds["(b)"])
-    assert abs(float(efficiency.group(1)) - ideal / seconds["(d)"]) < 0.01
-    assert abs(float(efficiency.group(2)) - ideal / seconds["(c)"]) < 0.01
-    assert "charts with the same codes and routes under both policies: 3 of 3" in out  # the simulation is deterministic
+    tables = out.split("Pipeline overlap: ")[1:]
+    assert [t.split("\n")[0].split(", preset ")[-1].strip() for t in tables] == list(PRESETS)
+    for preset, printed in zip(PRESETS, tables, strict=True):
+        seconds = {}
+        for label in ("(a) intake alone", "(b) extraction alone", "(c) stop-and-go", "(d) streaming"):
+            row = re.search(re.escape(label) + r"[^│]*│\s+([0-9.]+)\s+│\s+([0-9.]+)", printed)
+            assert row, f"no row {label!r} in:\n{printed}"
+            seconds[label[:3]] = float(row.group(1))
+            charts_per_s, shown = float(row.group(2)), seconds[label[:3]]  # both printed to 2 decimals
+            assert 3 / (shown + 0.005) - 0.005 <= charts_per_s <= 3 / (shown - 0.005) + 0.005  # charts/s from its own seconds
+        for policy, label in (("streaming", "(d) streaming"), ("stop-and-go", "(c) stop-and-go")):
+            line = re.search(rf"preset {preset}: {policy} bound by (\w+) \(busy shares: intake ([0-9.]+), "
+                             r"engine ([0-9.]+), coding ([0-9.]+)\); engine busy share ([0-9.]+)", printed)
+            assert line, printed
+            shares = dict(zip(("intake", "engine", "coding"), map(float, line.group(2, 3, 4)), strict=True))
+            assert line.group(1) == max(shares, key=shares.get) and float(line.group(5)) == shares["engine"]
+            assert 0 < shares["engine"] <= 1.005 and 0 < shares["intake"] <= 1.005 and 0 <= shares["coding"] <= 1.005
+            row = re.search(re.escape(label) + r".*│\s+([0-9.]+)\s+│\s+([0-9.]+)\s+│\s+([0-9.]+)\s+│\s+(\w+)\s+│", printed)
+            assert row and (float(row.group(1)), float(row.group(2)), float(row.group(3)), row.group(4)) == \
+                (shares["engine"], shares["intake"], shares["coding"], line.group(1))  # the table says the same
+        efficiency = re.search(rf"preset {preset}: streaming efficiency \(share of the ideal overlap\): ([0-9.]+); "
+                               r"stop-and-go: ([0-9.]+)", printed)
+        assert efficiency, printed
+        ideal = max(seconds["(a)"], seconds["(b)"])
+        assert abs(float(efficiency.group(1)) - ideal / seconds["(d)"]) < 0.01
+        assert abs(float(efficiency.group(2)) - ideal / seconds["(c)"]) < 0.01
+        assert f"preset {preset}: charts with the same codes and routes under both policies: 3 of 3" in printed  # deterministic
 
 
 def test_tracking_bench_counts_runs_started_and_recorded(capsys) -> None:
@@ -94,3 +110,16 @@ def test_tracking_bench_counts_runs_started_and_recorded(capsys) -> None:
         assert (jobs, started, recorded, errors) == (2, 2, 2, 0)
         assert wall_s > 0.005  # runs/s from the seconds, both printed to 2 decimals
         assert recorded / (wall_s + 0.005) - 0.005 <= per_s <= recorded / (wall_s - 0.005) + 0.005
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--presets", "a100"], "--presets: unknown preset a100 (valid: vllm_h100, hf_generate_h200)"),
+    (["--extractor", "dictionary", "--presets", "vllm_h100"], "--presets picks the simulated accelerator's device"),
+    (["--set", "call_overhead_s=0.2"], "--set: extractor simulated_accelerator: call_overhead_s: Extra inputs"),
+])
+def test_pipeline_bench_refuses_a_wrong_preset_or_field_before_any_work(argv: list[str], message: str, capsys) -> None:
+    from harness.benchmarks.pipeline import main as bench_pipeline
+
+    with pytest.raises(SystemExit) as exit_:
+        bench_pipeline(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

@@ -34,8 +34,8 @@ class ConfidentOnly(WrappingExtractor):
         return extraction.model_copy(update={"findings": kept})
 
 
-FAST_DEVICE = {"prefill_tokens_per_s": 1e6, "decode_tokens_per_s": 2000.0, "output_tokens_per_chart": 20,
-               "call_overhead_s": 0.0, "max_num_seqs": 4}
+FAST_DEVICE = {"prefill_tokens_per_s": 1e6, "step_fixed_s": 0.0005, "weights_read_s": 0.0, "kv_read_s_per_token": 0.0,
+               "output_tokens_mean": 20, "output_tokens_sigma": 0.0, "max_num_seqs": 4, "max_num_batched_tokens": 8192}
 
 
 def around_accelerator(min_confidence: float, oracle_confidence: float) -> ConfidentOnly:

@@ -168,8 +168,8 @@ def test_ctrl_c_while_extracting_stops_the_other_stages() -> None:
 def fast_accelerator(**device: object):
     from extractors.simulated_accelerator import SimulatedAcceleratorExtractor
 
-    settings = {"prefill_tokens_per_s": 1e6, "decode_tokens_per_s": 2000.0, "output_tokens_per_chart": 20,
-                "call_overhead_s": 0.0, "max_num_seqs": 4, **device}
+    settings = {"prefill_tokens_per_s": 1e6, "step_fixed_s": 0.0005, "weights_read_s": 0.0, "kv_read_s_per_token": 0.0,
+                "output_tokens_mean": 20, "output_tokens_sigma": 0.0, "max_num_seqs": 4, "max_num_batched_tokens": 8192, **device}
     return SimulatedAcceleratorExtractor({"name": "simulated_accelerator", **settings})
 
 

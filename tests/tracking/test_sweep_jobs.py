@@ -97,13 +97,13 @@ def test_a_killed_job_is_missing_from_the_sweep_and_a_resubmission_runs_only_it(
     import signal
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    # The second job's decode speed comes from the environment: slow (400 s) now, fast when re-submitted. Its overrides,
+    # The second job's step time comes from the environment: slow (minutes) now, fast when re-submitted. Its overrides,
     # and so its identity in the sweep, stay the same.
     command = [sys.executable, "-m", "harness", "-m", "hydra/launcher=slurm_local", "dataset.limit=3",
                "extractor=simulated_accelerator", "extractor.wraps=oracle", "extractor.train_split=null",
-               "extractor.decode_tokens_per_s=1000,${oc.env:DECODE_TOKENS_PER_S}", "extraction_cache=false",
+               "extractor.step_fixed_s=0.0001,${oc.env:STEP_FIXED_S}", "extraction_cache=false",
                f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}"]
-    sweep = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "DECODE_TOKENS_PER_S": "0.5"},
+    sweep = subprocess.Popen(command, cwd=tmp_path, env={**os.environ, "STEP_FIXED_S": "2"},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     parent_file = tmp_path / "sweep" / ".mlflow_parent_run_id"
 
@@ -128,7 +128,7 @@ def test_a_killed_job_is_missing_from_the_sweep_and_a_resubmission_runs_only_it(
     assert "jobs_finished: 1 of 2" in out and "missing: " in out
     assert "Jobs that did not finish" in (tmp_path / "sweep" / "sweep_report.html").read_text()
 
-    again = subprocess.run(command, cwd=tmp_path, env={**os.environ, "DECODE_TOKENS_PER_S": "1000"}, capture_output=True,
+    again = subprocess.run(command, cwd=tmp_path, env={**os.environ, "STEP_FIXED_S": "0.0001"}, capture_output=True,
                            text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     after = job_states(parent, uri)
