@@ -11,14 +11,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from bad_inputs import artifacts, chart_size, exit_codes, ids, queue_size, routing
+from bad_inputs import artifacts, chart_size, exit_codes, ids, openai_server, queue_size, routing
 from bad_inputs.corpus import CASES as CORPUS
 from bad_inputs.corpus import Case
 
 CASES: list[Case] = [*CORPUS, *routing.CASES, *ids.CASES, *exit_codes.CASES, *chart_size.CASES, *artifacts.CASES,
-                     *queue_size.CASES]
+                     *queue_size.CASES, *openai_server.CASES]
 """The corpus and the cases added with issue 27's fixes (routing's safety lists, ids, redaction, paths and exit codes,
-chart size and time, trusted artifacts) and issue 28's (queue sizes)."""
+chart size and time, trusted artifacts) and issue 28's (queue sizes, the server's settings)."""
 
 
 @pytest.mark.slow

@@ -406,8 +406,13 @@ def _vllm_servers_of_this_worker() -> list[Path]:
     (its children inherit that worker's ``PYTEST_XDIST_WORKER``)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     mine = f"PYTEST_XDIST_WORKER={worker}\0".encode() if worker else b""
-    return [p for p in Path("/proc").glob("[0-9]*") if b"vllm.entrypoints.openai.api_server" in _read_or_empty(p / "cmdline")
+    return [p for p in Path("/proc").glob("[0-9]*") if _is_vllm_server(_read_or_empty(p / "cmdline"))
             and mine in _read_or_empty(p / "environ")]
+
+
+def _is_vllm_server(cmdline: bytes) -> bool:
+    """The command line of a ``vllm serve`` the harness starts (``extractors.llm.local_server.serve_command``)."""
+    return b"\0serve\0" in cmdline and b"\0--served-model-name\0" in cmdline
 
 
 def _read_or_empty(path: Path) -> bytes:

@@ -2,14 +2,16 @@
 
 A fake OpenAI-compatible endpoint on 127.0.0.1 (started here) sleeps past the timeout, answers 429
 before succeeding, and records how many requests are in flight at once. A fake local vLLM server
-(a ``vllm`` package shadowing the real one on PYTHONPATH, so the command the extractor launches runs
-it) crashes at once or never becomes ready: the error must say so, and no process may be left behind.
+(a ``vllm`` package shadowing the real one on PYTHONPATH, so the ``vllm serve`` the extractor launches runs
+its CLI ``main``) crashes at once or never becomes ready: the error must say so and name the server's log,
+which holds what the server wrote, and no process may be left behind.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -168,29 +170,33 @@ def test_requests_in_flight_reach_but_never_exceed_max_concurrency(endpoint, con
 
 # --- a local vLLM server the extractor starts itself ----------------------------------------------------------
 
-FAKE_SERVER = """\
+FAKE_CLI = """\
 import os, subprocess, sys, time
-here = os.environ["FAKE_VLLM_DIR"]
-if os.environ["FAKE_VLLM_MODE"] == "crash":
-    sys.stderr.write("fake vllm: no CUDA device for the KV cache\\n")
-    sys.exit(1)
-# never ready: start a worker (as vLLM's engine core does), never listen on the port
-worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", *sys.argv[1:]])
-with open(os.path.join(here, "pids.tmp"), "w") as out:
-    out.write(f"{os.getpid()} {worker.pid}")
-os.replace(os.path.join(here, "pids.tmp"), os.path.join(here, "pids"))
-time.sleep(600)
+
+
+def main():
+    here = os.environ["FAKE_VLLM_DIR"]
+    print("fake vllm: args", " ".join(sys.argv[1:]), flush=True)
+    if os.environ["FAKE_VLLM_MODE"] == "crash":
+        sys.stderr.write("fake vllm: no CUDA device for the KV cache\\n")
+        sys.exit(1)
+    # never ready: start a worker (as vLLM's engine core does), never listen on the port
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", *sys.argv[1:]])
+    with open(os.path.join(here, "pids.tmp"), "w") as out:
+        out.write(f"{os.getpid()} {worker.pid}")
+    os.replace(os.path.join(here, "pids.tmp"), os.path.join(here, "pids"))
+    time.sleep(600)
 """
 
 
 @pytest.fixture
 def fake_vllm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A model folder, and a ``vllm`` package first on the path that ``python -m vllm.entrypoints...`` runs instead."""
-    package = tmp_path / "fake" / "vllm" / "entrypoints" / "openai"
+    """A model folder, and a ``vllm`` package first on the path whose CLI ``main`` ``vllm serve`` runs instead."""
+    package = tmp_path / "fake" / "vllm" / "entrypoints" / "cli"
     package.mkdir(parents=True)
     for folder in (package, package.parent, package.parent.parent):
         (folder / "__init__.py").write_text("")
-    (package / "api_server.py").write_text(FAKE_SERVER)
+    (package / "main.py").write_text(FAKE_CLI)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path / "fake"), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("FAKE_VLLM_DIR", str(tmp_path))
     model = tmp_path / "tiny-model"
@@ -220,6 +226,13 @@ def wait_until_gone(marker: str, started: str) -> None:
              detail=lambda: f"left running: {processes_mentioning(marker)}")
 
 
+def server_log(error: str) -> str:
+    """The text of the server log an error names."""
+    match = re.search(r"\(log (\S+server\.log)\)", error)
+    assert match, f"no log named in {error!r}"
+    return Path(match.group(1)).read_text()
+
+
 def test_local_server_that_crashes_at_start_fails_every_chart_with_its_exit_status_and_stderr(fake_vllm, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_VLLM_MODE", "crash")
     extractions = extract_or_hang(build(model=str(fake_vllm), startup_timeout_s=60), charts(2))
@@ -228,6 +241,8 @@ def test_local_server_that_crashes_at_start_fails_every_chart_with_its_exit_stat
         assert not extraction.schema_valid and extraction.error.startswith("model unavailable: ")
         assert "local vLLM server exited with status 1" in extraction.error
         assert "fake vllm: no CUDA device for the KV cache" in extraction.error  # the server's own words
+    log = server_log(extractions[0].error)
+    assert f"serve {fake_vllm} --host 127.0.0.1" in log and "fake vllm: no CUDA device" in log  # stdout and stderr
     wait_until_gone(str(fake_vllm), "the crashed local server")
 
 
@@ -236,7 +251,8 @@ def test_local_server_that_never_becomes_ready_times_out_and_leaves_no_process(f
     extractions = extract_or_hang(build(model=str(fake_vllm), startup_timeout_s=1), charts(2))
     for extraction in extractions:
         assert not extraction.schema_valid
-        assert extraction.error == "model unavailable: TimeoutError: local vLLM server not healthy after 1 s"
+        assert extraction.error.startswith("model unavailable: TimeoutError: local vLLM server not healthy after 1 s (log ")
+    assert "fake vllm: args serve" in server_log(extractions[0].error)
     pids = (fake_vllm.parent / "pids").read_text().split()  # the fake server did start, and started its worker
     assert len(pids) == 2
     wait_until_gone(str(fake_vllm), f"the server and its worker (pids {' '.join(pids)})")
