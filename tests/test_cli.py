@@ -341,8 +341,9 @@ def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path)
                            capture_output=True, text=True, timeout=600)
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     client, found = runs(tmp_path)
-    assert len(found) == 2  # the killed run never finished: only the two complete runs are recorded
-    resumed_run, fresh_run = found
+    killed, resumed_run, fresh_run = found  # every run that starts is recorded: SIGKILL leaves the first RUNNING
+    assert [run.info.status for run in found] == ["RUNNING", "FINISHED", "FINISHED"]
+    assert not killed.data.metrics  # it never got to its results
     assert resumed_run.data.metrics["extraction_cache_hits"] == done_before
     assert fresh_run.data.metrics["extraction_cache_hits"] == 0
     resumed_predictions = artifact(client, resumed_run, "predictions.jsonl").read_text()

@@ -117,7 +117,8 @@ class DictionaryExtractor(LearnsFromCharts, Extractor):
     name = "dictionary"
     config_model = DictionaryConfig
     config: DictionaryConfig
-    version = "2"
+    version = "3"
+    """3: negated lists and context cues (``assertion.py``); a new version keeps cached extractions of 2 from being reused."""
 
     def __init__(self, config: dict):
         super().__init__(config)
