@@ -24,7 +24,7 @@ from harness.run_record import RunArtifacts, RunFolder, artifacts_of
 
 if TYPE_CHECKING:
     from harness.contracts import ChartResult
-    from harness.recording import JobIdentity
+    from harness.job_identity import JobIdentity
     from harness.tracking.gate_config import GateConfig
     from harness.tracking.gate_statistics import RunComparison
     from harness.tracking.run_store import RecordedRun
@@ -156,7 +156,7 @@ def evaluate(config: Sequence[str] | Mapping[str, Any] | JobConfig = (), *, outp
     ``artifacts/``; default a new folder under ``outputs/runs/``). ``parent_run_id``: an MLflow run to record it under.
     A bad config raises ``ConfigError``, a run folder that cannot be written ``UnwritableError``, before any chart is
     read."""
-    from harness.recording import JobIdentity
+    from harness.job_identity import JobIdentity
 
     if isinstance(config, JobConfig):
         job, composed, overrides = config, config.model_dump(mode="json"), ()
@@ -171,10 +171,11 @@ def evaluate(config: Sequence[str] | Mapping[str, Any] | JobConfig = (), *, outp
 def execute(job: JobConfig, composed: Mapping[str, Any], folder: RunFolder, identity: JobIdentity) -> Run:
     """Build, run, score and record one job (``composed`` is the config as written into the record); the one path of a
     job, from Python and from the command line. Its MLflow run is created RUNNING once the job is built; an error or a
-    stop signal (SIGINT, SIGTERM: ``harness.recording.Stopped``) marks it FAILED or KILLED with the charts finished."""
+    stop signal (SIGINT, SIGTERM: ``harness.stop_signals.Stopped``) marks it FAILED or KILLED with the charts finished."""
     from harness.metrics.coding import per_chart_scores
-    from harness.recording import NotRecorded, OutputsIncomplete, record, start_run, stop_signals
+    from harness.recording import NotRecorded, OutputsIncomplete, record, start_run
     from harness.run import build_design, outcomes_of, run_design, score
+    from harness.stop_signals import stop_signals
 
     with stop_signals():
         built = build_design(job)

@@ -210,9 +210,10 @@ def merge(parent: str, uri: str, experiment: str | None = None, output_dir: Path
     import time
 
     from harness.job_config import JobConfig
+    from harness.job_identity import JobIdentity
     from harness.pipeline.chart_steps import PipelineDesign
     from harness.pipeline.recorded_run import combined, read_pipeline_record
-    from harness.recording import JobIdentity, record
+    from harness.recording import record
     from harness.run import Built, Ran, outcomes_of, score
     from harness.run_record import CALIBRATOR_FILE, RunFolder
     from harness.sources import load_split

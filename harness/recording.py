@@ -6,21 +6,17 @@ it what the job built, ran and scored, so a merged run is recorded exactly as a 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 from harness.job_config import JobConfig
+from harness.job_identity import JobIdentity, git_branch, git_commit
 from harness.run_record import CALIBRATOR_FILE, SKIPPED_LINES_FILE, RunArtifacts, RunFolder
+from harness.stop_signals import Stopped
 from harness.tracking.mlflow_store import store_problem
 
 if TYPE_CHECKING:
@@ -30,58 +26,8 @@ if TYPE_CHECKING:
     from harness.tracking.mlflow_store import Tracker
     from harness.tracking.system_metrics import Sample
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 KEY_METRICS = ("n_charts", "charts_skipped", "micro_f1", "review_rate", "auto_precision", "charts_per_s")
 """The figures ``run.json`` carries beside the run's identity (those the run recorded)."""
-
-
-@dataclass(frozen=True)
-class JobIdentity:
-    """What names a job's MLflow run and places it in time."""
-
-    overrides: tuple[str, ...] = ()
-    """The command-line overrides (``degradation=fax_light``): what differs from the defaults, named by the run's name
-    and description."""
-    parent_run_id: str | None = None
-    """The sweep's parent run, for a job of a sweep."""
-    started: float | None = None
-    """When the job began (``time.time()``); MLflow shows it as the run's start (None: when the run is recorded)."""
-    name: str | None = None
-    """The run's name when not made from the job and its overrides (a merged run's)."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags beside the job's own (a merged run's ``harness.merged_from``, ...)."""
-
-    def run_name(self, job: JobConfig, siblings: Sequence[str] = ()) -> str:
-        """The MLflow run name: the given name, else what tells the job from its sweep's other jobs (``siblings``, each
-        one's overrides) or from the defaults (``harness.tracking.run_names``), else its dataset, extractor and rules."""
-        from harness.tracking.run_names import MAX_CHARS, SEPARATOR, run_name
-
-        if self.name:
-            return self.name[:MAX_CHARS]
-        return run_name(self.overrides, siblings, design=SEPARATOR.join((job.dataset.name, job.extractor.name, job.rules.name)))
-
-
-def git_commit() -> str:
-    """The checked-out commit of the harness ("unknown" outside a git checkout)."""
-    return _git("rev-parse", "HEAD")
-
-
-def git_branch() -> str:
-    """The checked-out branch of the harness: CI checks out a pull request's commit detached, so there the CI's own
-    variable names it (GitHub Actions' ``GITHUB_HEAD_REF``, else ``GITHUB_REF_NAME``); "unknown" when nothing does."""
-    branch = _git("rev-parse", "--abbrev-ref", "HEAD")
-    if branch in ("HEAD", "unknown"):
-        return os.environ.get("GITHUB_HEAD_REF") or os.environ.get("GITHUB_REF_NAME") or "unknown"
-    return branch
-
-
-def _git(*args: str) -> str:
-    """What ``git <args>`` prints in the harness's checkout ("unknown" outside a git checkout)."""
-    try:
-        out = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
 def write_artifacts(artifacts: RunArtifacts, config: Mapping[str, Any], charts: Sequence[Chart],
@@ -219,60 +165,6 @@ class NotRecorded(HarnessError):
     """The run folder is complete but the MLflow store could not take the run: ``harness record <run folder>`` later."""
 
 
-class Stopped(BaseException):
-    """SIGINT (Ctrl-C) or SIGTERM (a supervisor, SLURM) during a job. A ``BaseException``, so that no ``except
-    Exception`` on its way out swallows it; ``harness run`` prints it as one line and exits 128 + the signal's number
-    (130 for Ctrl-C, 143 for SIGTERM), as a shell reports a process the signal ended."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.outcome = "nothing recorded"
-        """What became of the job's run (set as the job ends)."""
-
-    @property
-    def exit_status(self) -> int:
-        """The process's exit status."""
-        return 128 + self.signum
-
-    def __str__(self) -> str:
-        return f"stopped by {signal.Signals(self.signum).name}: {self.outcome}"
-
-
-@contextmanager
-def stop_signals() -> Iterator[None]:
-    """Within the block SIGINT and SIGTERM raise :class:`Stopped` in this process's main thread, so the job can mark its
-    run KILLED; the earlier handlers come back after it. Off the main thread (Python takes handlers only there), and for
-    a signal ignored on purpose (nohup), nothing changes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    owner = os.getpid()
-    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        if os.getpid() != owner:  # a forked worker inherited the handler: it ends as it would have without us
-            handler = previous[signum]
-            if callable(handler):
-                handler(signum, frame)
-                return
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        raise Stopped(signum)
-
-    taken = [signum for signum, handler in previous.items() if handler not in (signal.SIG_IGN, None)]
-    for signum in taken:
-        signal.signal(signum, stop)
-    try:
-        yield
-    finally:
-        for signum in taken:
-            if signal.getsignal(signum) == stop:
-                signal.signal(signum, previous[signum])
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _RUN_OF_ERROR = "harness_run_id"
 """The attribute by which an error says which MLflow run it was recorded in (see :func:`recorded_in`)."""
 

@@ -307,7 +307,7 @@ def run_job(config: Mapping[str, Any], run_folder: Path, parent_run_id: str | No
     """Run one fully composed, resolved config through the Python API's path (``harness.api.execute``) into
     ``run_folder`` (Hydra's job folder); returns the metrics' values. ``overrides`` (the command line's) name the run."""
     from harness.api import execute
-    from harness.recording import JobIdentity
+    from harness.job_identity import JobIdentity
     from harness.run_record import RunFolder
 
     identity = JobIdentity(overrides=tuple(overrides), parent_run_id=parent_run_id, started=time.time())

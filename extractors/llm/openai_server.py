@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from extractors.base import StreamingExtractor
-from extractors.llm import engine_pool, local_server, vllm_backend
+from extractors.llm import engine_pool, local_server, vllm_config
 from extractors.llm.chat_model import ChatModelConfig, ChatModelExtractor, ChatRequest
 from extractors.llm.prompting import image_data_url
 from harness.contracts import Chart, Extraction
@@ -150,7 +150,7 @@ class OpenAIServerExtractor(ChatModelExtractor, StreamingExtractor):
         self._revision = model_revision(path)
         engine_pool.shutdown()  # a vLLM engine an earlier job of this process left loaded holds the device the server needs
         port = free_port()
-        command = local_server.serve_command(cfg, str(path), str(self.model_id), port, vllm_backend.engine_device())
+        command = local_server.serve_command(cfg, str(path), str(self.model_id), port, vllm_config.engine_device())
         self._server = local_server.start(command, port, cfg.startup_timeout_s)
         return self._server.url
 

@@ -23,20 +23,17 @@ import json
 import zipfile
 from collections import Counter
 from collections.abc import Mapping
-from typing import IO, Any, NoReturn, get_args
+from typing import IO, Any, get_args
 
 import numpy as np
 
 from extractors.reference.candidates import FEATURES
 from extractors.reference.chart_classifier import ChartClassifier
+from extractors.reference.checked_fields import ARRAYS, DOCUMENT, Arrays, Field, ModelFormatError
 from extractors.reference.model import ReferenceModel, Sources, new_classifier, new_lexicon, new_reranker
 from extractors.reference.settings import ReferenceSettings
 from extractors.reference.span_lexicon import COMPOUND_JOIN, SpanLexicon, TermPrecision, TermSource
 
-DOCUMENT = "model.json"
-"""The model's document: settings, lexicon, term statistics, the classifier's vocabulary, the re-ranker's layout."""
-ARRAYS = "model.npz"
-"""The model's numeric arrays (an uncompressed zip of ``.npy`` files, as ``numpy.savez`` writes)."""
 SYSTEMS = ("icd10cm", "icd10pcs")
 _KEYED_COUNTS = ("charts", "occurrences", "code_charts", "code_hits")
 """``TermPrecision`` counters keyed by a term or a code."""
@@ -47,10 +44,6 @@ _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 """Timestamp of every array in the zip (the earliest it holds): the same model gives the same bytes."""
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 """How a zip starts (the second: an empty one), as ``numpy.load`` tells an ``.npz`` from an ``.npy`` or a pickle."""
-
-
-class ModelFormatError(ValueError):
-    """A model document or array that ``encode`` would not have written; the message names the file and the field."""
 
 
 # ------------------------------------------------------------------------------ writing
@@ -147,10 +140,10 @@ def read_arrays(payload: bytes) -> dict[str, np.ndarray]:
 
 def decode(document: Any, arrays: Mapping[str, np.ndarray]) -> ReferenceModel:
     """Rebuild the model ``encode`` wrote, checking every field; ``ModelFormatError`` names the first bad one."""
-    root = _Field(document, "")
+    root = Field(document, "")
     settings = _settings(root["settings"])
     model = ReferenceModel(settings, root["language"].string(), root["system"].choice(SYSTEMS))
-    stored = _Arrays(arrays)
+    stored = Arrays(arrays)
     lexicon = _lexicon(root["lexicon"], settings)
     precision = _precision(root["precision"], settings)
     classifier_field = root["classifier"].present_if(settings.use_classifier, "the chart classifier")
@@ -162,107 +155,7 @@ def decode(document: Any, arrays: Mapping[str, np.ndarray]) -> ReferenceModel:
     return model
 
 
-class _Field:
-    """A value of the document and where it sits (``lexicon[3][2]``), to name in messages."""
-
-    def __init__(self, value: Any, where: str):
-        self.value = value
-        self.where = where
-
-    def fail(self, problem: str) -> NoReturn:
-        raise ModelFormatError(f"{DOCUMENT}: {self.where or 'the document'}: {problem}")
-
-    def _expect(self, kind: type, what: str) -> Any:
-        if not isinstance(self.value, kind) or (isinstance(self.value, bool) and kind is not bool):
-            self.fail(f"expected {what}, found {_describe(self.value)}")
-        return self.value
-
-    def __getitem__(self, key: str) -> _Field:
-        value = self._expect(dict, "an object")
-        if key not in value:
-            self.fail(f"missing {key!r}")
-        return _Field(value[key], f"{self.where}.{key}" if self.where else key)
-
-    def items(self, length: int | None = None) -> list[_Field]:
-        """The elements of a list (of exactly ``length`` elements, if given)."""
-        value = self._expect(list, "a list")
-        if length is not None and len(value) != length:
-            self.fail(f"expected {length} elements, found {len(value)}")
-        return [_Field(item, f"{self.where}[{i}]") for i, item in enumerate(value)]
-
-    def string(self) -> str:
-        return self._expect(str, "a string")
-
-    def choice(self, allowed: tuple[str, ...]) -> str:
-        value = self.string()
-        if value not in allowed:
-            self.fail(f"{value!r} is none of {', '.join(allowed)}")
-        return value
-
-    def strings(self) -> list[str]:
-        return [item.string() for item in self.items()]
-
-    def count(self, minimum: int = 0) -> int:
-        """An integer of at least ``minimum`` and below 2**53 (exact as a float: the features divide and log counts)."""
-        value = self._expect(int, "an integer")
-        if not minimum <= value < 2**53:
-            self.fail(f"{value} is below {minimum}" if value < minimum else f"{value} is not below 2**53")
-        return value
-
-    def counts(self, minimum: int = 0) -> dict[str, int]:
-        """An object of counts (at least ``minimum`` each), in the document's order.
-
-        A bad count is named by its position, not its key: keys are terms, which come from the charts' evidence.
-        """
-        value = self._expect(dict, "an object of counts")
-        return {key: _Field(n, f"{self.where} (entry {i})").count(minimum) for i, (key, n) in enumerate(value.items())}
-
-    def pair_counts(self) -> dict[tuple[str, str], int]:
-        """A list of ``[term, code, count]``."""
-        found = {}
-        for item in self.items():
-            term, code, n = item.items(3)
-            found[(term.string(), code.string())] = n.count()
-        return found
-
-    def present_if(self, wanted: bool, what: str) -> _Field | None:
-        """This field, which must be null exactly when the settings leave ``what`` out; None when it is null."""
-        if wanted and self.value is None:
-            self.fail(f"missing, though the settings use {what}")
-        if not wanted and self.value is not None:
-            self.fail(f"present, though the settings leave {what} out")
-        return None if self.value is None else self
-
-
-def _describe(value: Any) -> str:
-    names = {type(None): "null", dict: "an object", list: "a list", str: "a string"}
-    return names.get(type(value), type(value).__name__)
-
-
-class _Arrays:
-    """The arrays of ``model.npz``, handed out only with the dtype and shape the caller expects."""
-
-    def __init__(self, arrays: Mapping[str, np.ndarray]):
-        self.arrays = arrays
-
-    def take(self, name: str, dtypes: Any, shape: tuple[int | None, ...]) -> np.ndarray:
-        """Array ``name``, whose dtype must be one of ``dtypes`` (one or a tuple) and shape ``shape`` (None: any length)."""
-        array = self.arrays.get(name)
-        if array is None:
-            raise ModelFormatError(f"{ARRAYS}: no array {name!r}")
-        allowed = [np.dtype(d) for d in (dtypes if isinstance(dtypes, tuple) else (dtypes,))]
-        if array.dtype not in allowed:
-            raise ModelFormatError(f"{ARRAYS}: {name}: dtype {array.dtype}, expected {' or '.join(map(str, allowed))}")
-        if array.ndim != len(shape) or any(want is not None and have != want for have, want in zip(array.shape, shape)):
-            expected = ", ".join("any" if want is None else str(want) for want in shape)
-            raise ModelFormatError(f"{ARRAYS}: {name}: shape {array.shape}, expected ({expected})")
-        return array
-
-    def fail(self, name: str, problem: str) -> NoReturn:
-        raise ModelFormatError(f"{ARRAYS}: {name}: {problem}")
-
-
-def _settings(field: _Field) -> ReferenceSettings:
+def _settings(field: Field) -> ReferenceSettings:
     from pydantic import ValidationError
 
     try:
@@ -272,7 +165,7 @@ def _settings(field: _Field) -> ReferenceSettings:
         field.fail(f"{'.'.join(map(str, error['loc']))}: {error['msg']}")
 
 
-def _lexicon(field: _Field, settings: ReferenceSettings) -> SpanLexicon:
+def _lexicon(field: Field, settings: ReferenceSettings) -> SpanLexicon:
     """Replay the terms into a new lexicon, which rebuilds its indexes; each must come back under its own key."""
     lexicon = new_lexicon(settings)
     for i, entry in enumerate(field.items()):
@@ -292,13 +185,13 @@ def _lexicon(field: _Field, settings: ReferenceSettings) -> SpanLexicon:
     return lexicon
 
 
-def _precision(field: _Field, settings: ReferenceSettings) -> TermPrecision:
+def _precision(field: Field, settings: ReferenceSettings) -> TermPrecision:
     return TermPrecision(**{name: Counter(field[name].counts()) for name in _KEYED_COUNTS},
                          **{name: Counter(field[name].pair_counts()) for name in _PAIR_COUNTS},
                          prior=settings.term_prior, weight=settings.term_prior_weight)
 
 
-def _classifier(field: _Field, arrays: _Arrays, settings: ReferenceSettings) -> ChartClassifier:
+def _classifier(field: Field, arrays: Arrays, settings: ReferenceSettings) -> ChartClassifier:
     codes, vocabulary = field["codes"].strings(), field["vocabulary"].strings()
     if codes != sorted(set(codes)):
         field["codes"].fail("not sorted and distinct")
@@ -314,7 +207,7 @@ def _classifier(field: _Field, arrays: _Arrays, settings: ReferenceSettings) -> 
     return new_classifier(settings).restore(codes, vocabulary, gold, state)
 
 
-def _csr(arrays: _Arrays, prefix: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _csr(arrays: Arrays, prefix: str, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The data, column indices and row pointers of a CSR matrix of ``shape``, checked to stay inside it."""
     data = arrays.take(f"{prefix}_data", np.float64, (None,))
     indices = arrays.take(f"{prefix}_indices", _INDEX_DTYPES, (len(data),))
@@ -326,7 +219,7 @@ def _csr(arrays: _Arrays, prefix: str, shape: tuple[int, int]) -> tuple[np.ndarr
     return data, indices, indptr
 
 
-def _reranker(field: _Field, arrays: _Arrays, settings: ReferenceSettings) -> Any:
+def _reranker(field: Field, arrays: Arrays, settings: ReferenceSettings) -> Any:
     """The fitted re-ranker: ``new_reranker``'s estimators, given the stored trees and calibration points."""
     from sklearn.base import clone
     from sklearn.preprocessing import LabelEncoder
@@ -349,7 +242,7 @@ def _reranker(field: _Field, arrays: _Arrays, settings: ReferenceSettings) -> An
     return voting
 
 
-def _calibrated(arrays: _Arrays, prefix: str, template: Any, classes: np.ndarray) -> Any:
+def _calibrated(arrays: Arrays, prefix: str, template: Any, classes: np.ndarray) -> Any:
     """One fold of a member: a gradient-boosting classifier with its trees, and its isotonic calibrator."""
     from sklearn.base import clone
     from sklearn.calibration import _CalibratedClassifier
@@ -379,7 +272,7 @@ def _calibrated(arrays: _Arrays, prefix: str, template: Any, classes: np.ndarray
     return _CalibratedClassifier(booster, [calibrator], classes=classes, method="isotonic")
 
 
-def _trees(arrays: _Arrays, prefix: str) -> list[np.ndarray]:
+def _trees(arrays: Arrays, prefix: str) -> list[np.ndarray]:
     """The nodes of each tree, checked so that prediction stays inside its tree and ends on a leaf.
 
     Trees are stored as scikit-learn lays them out (a node's children come after it), so a split whose children lie

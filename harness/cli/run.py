@@ -44,7 +44,7 @@ def main(argv: Sequence[str]) -> int:
     from harness.cli.config_errors import composition_message
     from harness.config import CONF_DIR
     from harness.job_config import register_model_defaults
-    from harness.recording import Stopped
+    from harness.stop_signals import Stopped
 
     sys.argv = [sys.argv[0], *pack_paths(argv)]
     register_model_defaults()  # the groups' typed defaults, which conf/config.yaml merges each option over

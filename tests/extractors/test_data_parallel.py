@@ -17,7 +17,7 @@ import time
 import pytest
 from conftest import require
 
-from extractors.llm import data_parallel, engine_pool, vllm_backend
+from extractors.llm import data_parallel, engine_pool, vllm_config
 from extractors.llm.data_parallel import CPU_BIND_ENV, GPU_ENV, rank_envs, visible_devices
 from extractors.llm.vllm_backend import VllmExtractor
 from harness.contracts import Chart, Extraction, GoldCode
@@ -72,7 +72,7 @@ def fake_ranks(monkeypatch, tmp_path):
     model.mkdir()
     (model / "config.json").write_text("{}")
     (model / "model.safetensors").write_bytes(b"weights")
-    monkeypatch.setattr(vllm_backend, "engine_device", lambda: "cpu")
+    monkeypatch.setattr(vllm_config, "engine_device", lambda: "cpu")
     monkeypatch.setattr(data_parallel, "vllm_rank_extractor", FakeRankExtractor)
     monkeypatch.setattr(data_parallel, "visible_devices", lambda device: ["0", "1"])  # two cores, whatever the machine
     engine_pool.shutdown()
@@ -101,7 +101,7 @@ def test_rank_envs_give_each_rank_its_own_devices():
 
 
 def test_too_few_gpus_send_every_chart_to_review_with_the_reason(monkeypatch, fake_ranks):
-    monkeypatch.setattr(vllm_backend, "engine_device", lambda: "cuda")
+    monkeypatch.setattr(vllm_config, "engine_device", lambda: "cuda")
     monkeypatch.setattr(data_parallel, "visible_devices", lambda device: ["0"])
     extractor = VllmExtractor(fake_ranks)
     errors = {e.error for e in extractor.extract(CHARTS[:3])}

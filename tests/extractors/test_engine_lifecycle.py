@@ -21,8 +21,9 @@ import weakref
 import pytest
 from conftest import require
 
-from extractors.llm import engine_pool, vllm_backend
-from extractors.llm.vllm_backend import BATCH_INVARIANT_ENV, VllmExtractor
+from extractors.llm import engine_pool, vllm_backend, vllm_config
+from extractors.llm.vllm_backend import VllmExtractor
+from extractors.llm.vllm_config import BATCH_INVARIANT_ENV
 from harness.contracts import Chart
 from harness.errors import ConfigError
 from harness.pipeline.chart_steps import PipelineDesign
@@ -104,7 +105,7 @@ def fake_vllm(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=lambda **kw: kw))
     monkeypatch.setitem(sys.modules, "vllm.sampling_params",
                         types.SimpleNamespace(StructuredOutputsParams=lambda **kw: kw))
-    monkeypatch.setattr(vllm_backend, "engine_device", lambda: "cpu")
+    monkeypatch.setattr(vllm_config, "engine_device", lambda: "cpu")
     behaviour.model = str(model)
     return behaviour
 

@@ -13,8 +13,9 @@ import types
 
 import pytest
 
-from extractors.llm import engine_pool, vllm_backend
-from extractors.llm.vllm_backend import GIB, VllmConfig, VllmExtractor, engine_args, resolve_enforce_eager
+from extractors.llm import engine_pool, vllm_config
+from extractors.llm.vllm_backend import VllmExtractor
+from extractors.llm.vllm_config import GIB, VllmConfig, engine_args, resolve_enforce_eager
 
 
 @pytest.fixture(autouse=True)
@@ -137,7 +138,7 @@ def fake_vllm(monkeypatch, tmp_path):
             self.llm_engine = types.SimpleNamespace(engine_core=core)
 
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM))
-    monkeypatch.setattr(vllm_backend, "engine_device", lambda: "cpu")
+    monkeypatch.setattr(vllm_config, "engine_device", lambda: "cpu")
     record.model = str(model)
     return record
 

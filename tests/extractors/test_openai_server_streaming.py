@@ -23,7 +23,7 @@ from test_openai_server_faults import build, charts, endpoint  # noqa: F401 - en
 from waiting import wait_event
 
 from extractors.base import StreamingExtractor
-from extractors.llm import local_server, vllm_backend
+from extractors.llm import local_server, vllm_config
 from extractors.llm.openai_server import OpenAIServerConfig
 from harness.installed_engines import installed
 from harness.registry import EXTRACTORS
@@ -52,7 +52,7 @@ def test_serve_command_resolves_enforce_eager_as_the_offline_engine_does(setting
     command = local_server.serve_command(cfg, "/models/m", "m", 8123, device)
     serve = command.index("serve")
     assert command[:serve] == local_server.vllm_cli() and command[serve + 1] == "/models/m"
-    assert ("--enforce-eager" in command) is vllm_backend.resolve_enforce_eager(setting, device)
+    assert ("--enforce-eager" in command) is vllm_config.resolve_enforce_eager(setting, device)
     assert option(command, "--tensor-parallel-size") == "2" and option(command, "--data-parallel-size") == "4"
     assert option(command, "--served-model-name") == "m" and option(command, "--port") == "8123"
     assert option(command, "--max-model-len") == "4096" and option(command, "--generation-config") == "vllm"
@@ -183,7 +183,7 @@ def test_real_local_server_streams_charts_and_writes_its_log() -> None:
     assert sorted(e.chart_id for e in back) == ["c0", "c1", "c2"]
     assert all(e.output_tokens > 0 and not (e.error or "").startswith("model unavailable") for e in back)
     assert "serve" in command and "api_server" not in " ".join(command)
-    assert ("--enforce-eager" in command) is vllm_backend.resolve_enforce_eager("auto", vllm_backend.engine_device())
+    assert ("--enforce-eager" in command) is vllm_config.resolve_enforce_eager("auto", vllm_config.engine_device())
     log = server.log_path.read_text()
     assert "Application startup complete" in log and log.count("POST /v1/chat/completions") == 3  # its own output
     assert server.process.poll() is not None  # stopped with the extractor; the log stays
