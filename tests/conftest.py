@@ -29,6 +29,16 @@ def data_dir() -> Path:
     return Path(root)
 
 
+@pytest.fixture
+def empty_engine_pool():
+    """No engine loaded before or after the test: stand-in engines never meet a real one (``extractors.llm.engine_pool``)."""
+    from extractors.llm import engine_pool
+
+    engine_pool.shutdown()
+    yield
+    engine_pool.shutdown()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the whole session, away from the user's (built indexes are reused across tests)."""

@@ -33,11 +33,7 @@ from harness.pipeline.streaming import run_pipeline
 CHARTS = [Chart(id=name, text=f"Chart {name}: history of hypertension.") for name in "abcdef"]
 
 
-@pytest.fixture(autouse=True)
-def empty_pool():
-    engine_pool.shutdown()
-    yield
-    engine_pool.shutdown()
+pytestmark = pytest.mark.usefixtures("empty_engine_pool")
 
 
 class Behaviour:

@@ -17,12 +17,7 @@ from extractors.llm import engine_pool, vllm_config
 from extractors.llm.vllm_backend import VllmExtractor
 from extractors.llm.vllm_config import GIB, VllmConfig, engine_args, resolve_enforce_eager
 
-
-@pytest.fixture(autouse=True)
-def empty_pool():
-    engine_pool.shutdown()
-    yield
-    engine_pool.shutdown()
+pytestmark = pytest.mark.usefixtures("empty_engine_pool")
 
 
 class FakeEngine:
