@@ -50,12 +50,21 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # Jobs through the real command, recorded in a temporary MLflow store (shared by the end-to-end tests).
 
 
-def harness(cwd: Path, *overrides: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "harness", *overrides], cwd=cwd, capture_output=True, text=True, timeout=600, env=os.environ.copy()
-    )
+def harness(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None, timeout: float = 600,
+            cold: bool = False) -> subprocess.CompletedProcess:
+    """``python -m harness <args>`` in ``cwd`` (environment ``env``, default this process's), forked from a warm
+    interpreter that has done the imports every command does (``warm_command``); ``cold``: started as a new process,
+    for a test about the process itself. ``check``: a non-zero exit fails the test, with the command's stderr."""
+    env = os.environ.copy() if env is None else env
+    if cold:
+        result = subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                                timeout=timeout, env=env)
+    else:
+        from warm_command import WARM
+
+        result = WARM.run(list(args), cwd, env, timeout)
     if check and result.returncode != 0:
-        raise AssertionError(f"harness {' '.join(overrides)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+        raise AssertionError(f"harness {' '.join(args)} failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result
 
 

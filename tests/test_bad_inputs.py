@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 from bad_inputs import artifacts, chart_size, exit_codes, ids, openai_server, queue_size, routing
 from bad_inputs.corpus import CASES as CORPUS
 from bad_inputs.corpus import Case
+from conftest import harness
 
 CASES: list[Case] = [*CORPUS, *routing.CASES, *ids.CASES, *exit_codes.CASES, *chart_size.CASES, *artifacts.CASES,
                      *queue_size.CASES, *openai_server.CASES]
@@ -32,8 +31,7 @@ def test_bad_input(case: Case, tmp_path: Path) -> None:
     env = {**os.environ, "HARNESS_CACHE_DIR": str(folder / "cache")} if case.kind == "corrupt_extraction_cache" else None
     if env is not None:
         overrides.remove("extraction_cache=false")
-    done = subprocess.run([sys.executable, "-m", "harness", *overrides], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, env=env)
+    done = harness(tmp_path, *overrides, check=False, env=env, timeout=300)
     said = done.stdout + done.stderr
     assert done.returncode == case.exit_code, said[-3000:]
     assert case.message in said, said[-3000:]

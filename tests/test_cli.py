@@ -51,7 +51,7 @@ def test_codiesp_es_dev_run_is_recorded_in_mlflow(data_dir: Path, tmp_path: Path
 @pytest.mark.slow
 def test_main_job_on_bundled_sample(tmp_path: Path) -> None:
     """The README's main job: defaults only (sample, dictionary, rules v2), store under outputs/."""
-    out = harness(tmp_path)
+    out = harness(tmp_path, cold=True)  # as the README runs it
     assert "Run summary" in out.stdout and (tmp_path / "outputs" / "mlflow.db").is_file()
     from mlflow.tracking import MlflowClient
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import harness
 
 from harness.contracts import Chart
 from harness.leakage import LeakageError, check_disjoint
@@ -42,8 +43,6 @@ def test_empty_texts_are_not_the_same_note() -> None:
 def test_the_sample_exported_without_splits_never_trains_on_what_it_scores(tmp_path) -> None:
     """Exported without meta.split: one file runs untrained with the notice; a file per split scores as dataset=sample."""
     import json
-    import subprocess
-    import sys
 
     from harness.config import DatasetConfig
     from harness.sources import load_charts
@@ -56,9 +55,8 @@ def test_the_sample_exported_without_splits_never_trains_on_what_it_scores(tmp_p
                 out.write(json.dumps(row) + "\n")
 
     def micro_f1(*overrides: str) -> tuple[float, str]:
-        done = subprocess.run([sys.executable, "-m", "harness", "tracking.enabled=false", "extraction_cache=false",
-                               f"hydra.run.dir={tmp_path / 'run'}", *overrides], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=600, check=True)
+        done = harness(tmp_path, "tracking.enabled=false", "extraction_cache=false", f"hydra.run.dir={tmp_path / 'run'}",
+                       *overrides)
         return json.loads((tmp_path / "run" / "run.json").read_text())["metrics"]["micro_f1"], done.stdout + done.stderr
 
     reference, _ = micro_f1()

@@ -6,12 +6,10 @@ or a log shipper sees must not. Snippets of 30 characters are taken across each 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import harness
 
 pytestmark = pytest.mark.slow  # a whole harness job in a subprocess
 
@@ -48,9 +46,8 @@ def test_job_prints_and_logs_no_chart_text(tmp_path: Path) -> None:
     assert len(charts) == 3 and all(len(snippets(chart, split)) == 6 for chart in charts)
 
     run_dir = tmp_path / "run"
-    job = subprocess.run([sys.executable, "-m", "harness", "dataset.limit=3", f"tracking.uri=sqlite:///{tmp_path / 'm.db'}",
-                          f"hydra.run.dir={run_dir}"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                         env=os.environ.copy())
+    job = harness(tmp_path, "dataset.limit=3", f"tracking.uri=sqlite:///{tmp_path / 'm.db'}", f"hydra.run.dir={run_dir}",
+                  check=False)
     assert job.returncode == 0, job.stderr[-3000:]
     assert "Run summary" in job.stdout and "sample/dev: 3 charts" in job.stdout + job.stderr  # the job did run on them
     logs = {str(path.relative_to(tmp_path)): path.read_text(errors="replace") for path in sorted(run_dir.rglob("*.log"))}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, harness
 
 from coders.codeset import code_set
 from coders.engine import _APPLY, RuleEngine
@@ -148,7 +147,7 @@ def test_cli_validate_good_pack_and_list(tmp_path: Path, capsys: pytest.CaptureF
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", "rules", *args], cwd=ROOT, capture_output=True, text=True)
+    return harness(ROOT, "rules", *args, check=False)
 
 
 @pytest.mark.slow  # two CLI subprocesses

@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -249,16 +248,14 @@ def test_sweep_report_has_a_row_per_child_and_plots_over_the_swept_param(tmp_pat
 @pytest.mark.parametrize("command", [["run", "no-such-run"], ["sweep", "no-such-run"],
                                      ["compare", "no-such-run", "no-such-run-either"]])
 def test_cli_with_a_bad_run_id_exits_2(jobs: Path, command: list[str]) -> None:
-    out = subprocess.run([sys.executable, "-m", "harness", "report", *command, "--tracking-uri", uri(jobs)], cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, timeout=120)
+    out = harness(PROJECT_ROOT, "report", *command, "--tracking-uri", uri(jobs), check=False, timeout=120)
     assert out.returncode == 2, out.stderr
     assert "no-such-run" in out.stderr and "Traceback" not in out.stderr and out.stdout == ""
 
 
 @pytest.mark.slow  # a subprocess that imports mlflow
 def test_cli_with_an_unreachable_store_exits_2(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "harness", "report", "run", "abc", "--tracking-uri", uri(tmp_path / "nowhere")],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    out = harness(PROJECT_ROOT, "report", "run", "abc", "--tracking-uri", uri(tmp_path / "nowhere"), check=False, timeout=120)
     assert out.returncode == 2 and "no MLflow store" in out.stderr and "Traceback" not in out.stderr
 
 

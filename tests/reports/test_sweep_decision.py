@@ -8,28 +8,26 @@ import html
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, harness
 
 from harness.tracking.gate_policy import EXIT_CODES
 
 pytestmark = pytest.mark.slow  # four jobs and three gate processes (a minute on 2 cores)
 
 
-def harness(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "PYTHONPATH": str(PROJECT_ROOT)}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env=env)
+    return harness(cwd, *args, check=False, env=env)
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, subprocess.CompletedProcess]:
     root = tmp_path_factory.mktemp("decision")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    out = harness(root, "run", "-m", "rules=icd10cm_2026_v1,icd10cm_2026_v2", "routing.min_code_confidence=0.5,0.9",
+    out = run(root, "run", "-m", "rules=icd10cm_2026_v1,icd10cm_2026_v2", "routing.min_code_confidence=0.5,0.9",
                   "dataset.limit=15", "summary=false", f"tracking.uri={uri}", f"hydra.sweep.dir={root / 'sweep'}")
     assert out.returncode == 0, out.stderr[-3000:]
     return root, uri, out
@@ -72,7 +70,7 @@ def test_each_verdict_in_the_sweep_report_is_the_gates_for_the_same_pair(sweep) 
     terminal = out.stdout[out.stdout.index("against the baseline"):]
     for design, verdict in verdicts.items():
         candidate = job_id(ids, design)
-        gate = harness(root, "gate", "--candidate", candidate, "--baseline", job_id(ids, baseline), "--tracking-uri", uri)
+        gate = run(root, "gate", "--candidate", candidate, "--baseline", job_id(ids, baseline), "--tracking-uri", uri)
         recorded = MlflowClient(tracking_uri=uri).get_run(candidate).data.tags["gate.verdict"]
         assert (recorded, gate.returncode) == (verdict, EXIT_CODES[verdict]), design + gate.stdout + gate.stderr
         assert re.search(rf"^  {re.escape(design)} .* {verdict}$", terminal, re.M), terminal
@@ -95,7 +93,7 @@ def test_a_promoted_champion_becomes_the_baseline(sweep) -> None:
     root, uri, _ = sweep
     ids = overrides_to_ids(uri)
     champion = job_id(ids, "rules=icd10cm_2026_v2 routing.min_code_confidence=0.9")
-    assert harness(root, "gate", "promote", champion, "--tracking-uri", uri).returncode == 0
+    assert run(root, "gate", "promote", champion, "--tracking-uri", uri).returncode == 0
     parent = (root / "sweep" / ".mlflow_parent_run_id").read_text().strip()
     page = report_recorded_sweep(parent, uri, root / "again.html").read_text(encoding="utf-8")
     assert "Baseline: the champion of this dataset split" in html.unescape(page)
@@ -106,7 +104,7 @@ def test_the_rule_upgrade_sweep_shows_v2s_denial_rise(data_dir: Path, tmp_path: 
     """The README's rule upgrade: v2 codes far better, but a payer would deny more of its claims; the page and the
     terminal say so, and v2 is not the recommended design."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    out = harness(tmp_path, "run", "-m", "+experiment=rule_upgrade", "dataset.split=dev", "dataset.limit=20", "summary=false",
+    out = run(tmp_path, "run", "-m", "+experiment=rule_upgrade", "dataset.split=dev", "dataset.limit=20", "summary=false",
                   f"tracking.uri={uri}", f"hydra.sweep.dir={tmp_path / 'sweep'}")
     assert out.returncode == 0, out.stderr[-3000:]
     row = next(line for line in out.stdout.splitlines() if line.startswith("  rules=icd10cm_2026_v2 "))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, store
+from conftest import PROJECT_ROOT, harness, store
 
 from harness.cli.gate import main
 from harness.tracking.gate_config import GateConfig, GateError, load_config
@@ -162,10 +162,9 @@ def test_same_configuration_passes(jobs: tuple[Path, dict[str, str]]) -> None:
     from mlflow.tracking import MlflowClient
 
     root, ids = jobs
-    out = subprocess.run([sys.executable, "-m", "harness", "gate", "--candidate", ids["same"],
-                          "--baseline", ids["baseline"], "--tracking-uri", f"sqlite:///{root / 'mlflow.db'}",
-                          "--out", "summary.md", "--json", "result.json"],
-                         cwd=root, capture_output=True, text=True, timeout=300)
+    out = harness(root, "gate", "--candidate", ids["same"], "--baseline", ids["baseline"],
+                  "--tracking-uri", f"sqlite:///{root / 'mlflow.db'}", "--out", "summary.md", "--json", "result.json",
+                  check=False, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert re.match(r"Regression gate: PASS\. \d+ checks on \d+ paired charts, none worse than its tolerance allows\.\n",
                     out.stdout) and f"`{ids['baseline']}`" in out.stdout

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, harness
 
 pytestmark = pytest.mark.slow  # each gate process imports mlflow (seconds)
 
@@ -51,8 +50,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, str]
 
 def gate(uri: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    return subprocess.run([sys.executable, "-m", "harness", "gate", *args, "--tracking-uri", uri], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=300, env=env)
+    return harness(PROJECT_ROOT, "gate", *args, "--tracking-uri", uri, check=False, env=env, timeout=300)
 
 
 def test_regression_exits_1_with_the_failing_check_and_tags_the_candidate(store) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import harness
 from waiting import wait_for
 
 from harness.tracking.sweep_jobs import JobState, job_states, planned_jobs
@@ -30,10 +31,9 @@ def _write_charts(path: Path) -> None:
 
 
 def _sweep(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "harness", "-m", "dataset=jsonl", "dataset.path=charts_a.jsonl,charts_b.jsonl",
-               "extractor=oracle", "extractor.train_split=null", "extraction_cache=false",
-               f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", f"hydra.sweep.dir={tmp_path / 'sweep'}", *extra]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    return harness(tmp_path, "-m", "dataset=jsonl", "dataset.path=charts_a.jsonl,charts_b.jsonl", "extractor=oracle",
+                   "extractor.train_split=null", "extraction_cache=false", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+                   f"hydra.sweep.dir={tmp_path / 'sweep'}", *extra, check=False)
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import psutil
 import pytest
 import yaml
-from conftest import PROJECT_ROOT, require
+from conftest import PROJECT_ROOT, harness, require
 from services.postgres import PASSWORD, HarnessServer, PostgresCluster, missing_programs
 
 from harness.metrics.registry import measures_the_machine
@@ -183,8 +183,7 @@ def _jobs(root: Path, stores: dict[str, str], jobs: dict[str, list[str]]) -> dic
 
 def _harness(root: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=root, capture_output=True, text=True, timeout=300,
-                          env=env)
+    return harness(root, *args, check=False, env=env, timeout=300)
 
 
 def _checks(result_file: Path) -> dict[str, dict]:

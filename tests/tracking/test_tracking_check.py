@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -38,8 +36,7 @@ def test_the_job_stops_before_reading_charts(tmp_path: Path, monkeypatch: pytest
 
 @pytest.mark.slow
 def test_the_command_exits_2_and_prints_where_the_outputs_are(tmp_path: Path) -> None:
-    bad = subprocess.run([sys.executable, "-m", "harness", "tracking.uri=bogus://nowhere", f"hydra.run.dir={tmp_path / 'bad'}"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    bad = harness(PROJECT_ROOT, "tracking.uri=bogus://nowhere", f"hydra.run.dir={tmp_path / 'bad'}", check=False, timeout=120)
     assert bad.returncode == 2 and "error: tracking store 'bogus://nowhere' cannot be used" in bad.stderr
     assert not (tmp_path / "bad" / "artifacts").exists()
     good = harness(tmp_path, "dataset.limit=2", store(tmp_path), f"hydra.run.dir={tmp_path / 'run'}")

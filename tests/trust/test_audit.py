@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, harness
 
 from harness.contracts import AuditEvent, Chart, ChartResult, CodeAssignment, Extraction, Finding, Span
 from harness.trust.audit import GENESIS, AuditRecord, RunMeta, canonical, verify_audit, write_audit
@@ -134,8 +134,7 @@ def test_missing_file_raises(tmp_path: Path):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "harness", "audit", *args]
-    return subprocess.run(command, capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+    return harness(PROJECT_ROOT, "audit", *args, check=False, timeout=60)
 
 
 def test_cli_exit_codes(trail: Path, tmp_path: Path):
