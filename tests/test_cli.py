@@ -333,13 +333,8 @@ def test_killed_run_resumes_from_the_cache_with_the_same_results(tmp_path: Path)
     done_before = rows()
     assert 2 <= done_before < 5, "the run must be killed part way"
 
-    resumed = subprocess.run([sys.executable, "-m", "harness", *args, "hydra.run.dir=resumed"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True, timeout=600)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    fresh_env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "fresh-cache")}
-    fresh = subprocess.run([sys.executable, "-m", "harness", *args, "hydra.run.dir=fresh"], cwd=tmp_path, env=fresh_env,
-                           capture_output=True, text=True, timeout=600)
-    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    harness(tmp_path, *args, "hydra.run.dir=resumed", env=env)
+    harness(tmp_path, *args, "hydra.run.dir=fresh", env={**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "fresh-cache")})
     client, found = runs(tmp_path)
     killed, resumed_run, fresh_run = found  # every run that starts is recorded: SIGKILL leaves the first RUNNING
     assert [run.info.status for run in found] == ["RUNNING", "FINISHED", "FINISHED"]

