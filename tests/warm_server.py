@@ -6,8 +6,9 @@ request per line on stdin: ``{"argv", "cwd", "env", "stdout", "stderr", "timeout
 takes the request's working folder, environment and argv, sends its output to the two files and runs ``harness``'s
 ``__main__`` as ``python -m harness`` would, ending as that interpreter ends (threads joined, exit handlers run). The
 reply is one line, ``{"returncode": n}``, negative for a signal as ``subprocess`` reports it. Each command still runs in
-a process of its own with a fresh Hydra, logging and engine pool; only the imports are shared. Commands whose
-behaviour depends on process start (signals, ``-X`` options, engines) are run by the tests with ``subprocess``.
+a process of its own with a fresh Hydra, logging and engine pool; only the imports are shared (engines are imported
+by the command that uses them). Commands whose subject is the process itself (signals, interpreter options,
+``PYTHONHASHSEED``, the README's own command line) are run by the tests with ``subprocess``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def child(request: dict) -> None:
     os.setpgid(0, 0)  # a timeout stops the command's own children too
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
+    os.close(null)
     for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
         out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(out, fd)
