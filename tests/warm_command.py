@@ -23,6 +23,7 @@ class WarmHarness:
 
     def __init__(self) -> None:
         self._server: subprocess.Popen | None = None
+        atexit.register(self.stop)
 
     def _started(self) -> subprocess.Popen:
         if self._server is None or self._server.poll() is not None:
@@ -31,27 +32,25 @@ class WarmHarness:
             ready = self._server.stdout.readline()
             if not ready.startswith('{"ready"'):
                 raise RuntimeError(f"the warm harness did not start (exit {self._server.wait()})")
-            atexit.register(self.stop)
         return self._server
 
-    def run(self, argv: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
-            ) -> subprocess.CompletedProcess:
-        """``python -m harness <argv>`` in ``cwd`` with ``env`` (default this process's), as ``subprocess.run`` with
-        ``capture_output=True, text=True`` returns it."""
+    def run(self, argv: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+        """``python -m harness <argv>`` in ``cwd`` with ``env``, as ``subprocess.run`` with ``capture_output=True,
+        text=True`` returns it (``TimeoutExpired`` past ``timeout`` seconds)."""
         server = self._started()
         with tempfile.TemporaryDirectory(prefix="warm-harness-") as out:
-            request = {"argv": list(argv), "cwd": str(cwd), "env": dict(os.environ if env is None else env),
+            request = {"argv": list(argv), "cwd": str(cwd), "env": dict(env),
                        "stdout": f"{out}/stdout", "stderr": f"{out}/stderr", "timeout": timeout}
             server.stdin.write(json.dumps(request) + "\n")
             server.stdin.flush()
             reply = server.stdout.readline()
             if not reply:
                 raise RuntimeError(f"the warm harness stopped (exit {server.wait()}) while running harness {' '.join(argv)}")
-            returncode = json.loads(reply)["returncode"]
+            ended = json.loads(reply)
             stdout, stderr = (Path(out, name).read_text(errors="replace") for name in ("stdout", "stderr"))
-        if returncode == -9:
+        if ended["timed_out"]:
             raise subprocess.TimeoutExpired(["harness", *argv], timeout, stdout, stderr)
-        return subprocess.CompletedProcess(["harness", *argv], returncode, stdout, stderr)
+        return subprocess.CompletedProcess(["harness", *argv], ended["returncode"], stdout, stderr)
 
     def stop(self) -> None:
         if self._server is not None and self._server.poll() is None:

@@ -5,10 +5,10 @@ models, MLflow, the ICD-10-CM tabular read into its code sets, the dictionary ex
 request per line on stdin: ``{"argv", "cwd", "env", "stdout", "stderr", "timeout"}``. For each it forks a child that
 takes the request's working folder, environment and argv, sends its output to the two files and runs ``harness``'s
 ``__main__`` as ``python -m harness`` would, ending as that interpreter ends (threads joined, exit handlers run). The
-reply is one line, ``{"returncode": n}``, negative for a signal as ``subprocess`` reports it. Each command still runs in
-a process of its own with a fresh Hydra, logging and engine pool; only the imports are shared (engines are imported
-by the command that uses them). Commands whose subject is the process itself (signals, interpreter options,
-``PYTHONHASHSEED``, the README's own command line) are run by the tests with ``subprocess``.
+reply is one line, ``{"returncode": n, "timed_out": bool}``, ``n`` negative for a signal as ``subprocess`` reports it.
+Each command still runs in a process of its own with a fresh Hydra, logging and engine pool; only the imports are
+shared (engines are imported by the command that uses them). Commands whose subject is the process itself (signals,
+interpreter options, ``PYTHONHASHSEED``, the README's own command line) are run by the tests with ``subprocess``.
 """
 
 from __future__ import annotations
@@ -88,8 +88,9 @@ def end(code: object) -> None:
     os._exit(code or 0)
 
 
-def wait(pid: int, timeout: float) -> int:
-    """The child's exit status as ``subprocess`` reports it; its process group is killed past ``timeout`` seconds."""
+def wait(pid: int, timeout: float) -> tuple[int, bool]:
+    """The child's exit status as ``subprocess`` reports it, and whether it ran past ``timeout`` seconds (its process
+    group is then killed)."""
     handle = os.pidfd_open(pid)
     try:
         ready, _, _ = select.select([handle], [], [], timeout)
@@ -98,7 +99,7 @@ def wait(pid: int, timeout: float) -> int:
     if not ready:
         os.killpg(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    return os.waitstatus_to_exitcode(status), not ready
 
 
 def serve() -> None:
@@ -110,7 +111,8 @@ def serve() -> None:
         pid = os.fork()
         if pid == 0:
             child(request)
-        print(json.dumps({"returncode": wait(pid, request["timeout"])}), flush=True)
+        returncode, timed_out = wait(pid, request["timeout"])
+        print(json.dumps({"returncode": returncode, "timed_out": timed_out}), flush=True)
 
 
 if __name__ == "__main__":
