@@ -39,6 +39,16 @@ def empty_engine_pool():
     engine_pool.shutdown()
 
 
+@pytest.fixture
+def model_folder(tmp_path: Path) -> Path:
+    """A local model folder as the engines' loaders look for one (a config and weights file), for stand-in engines."""
+    model = tmp_path / "tiny-model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"weights")
+    return model
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One cache for the whole session, away from the user's (built indexes are reused across tests)."""

@@ -66,17 +66,13 @@ class FakeRankExtractor:
 
 
 @pytest.fixture
-def fake_ranks(monkeypatch, tmp_path):
+def fake_ranks(monkeypatch, model_folder):
     """A model folder, the device fixed to ``cpu`` and every rank's engine replaced by ``FakeRankExtractor``."""
-    model = tmp_path / "tiny-model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "model.safetensors").write_bytes(b"weights")
     monkeypatch.setattr(vllm_config, "engine_device", lambda: "cpu")
     monkeypatch.setattr(data_parallel, "vllm_rank_extractor", FakeRankExtractor)
     monkeypatch.setattr(data_parallel, "visible_devices", lambda device: ["0", "1"])  # two cores, whatever the machine
     engine_pool.shutdown()
-    yield {"name": "vllm", "model": str(model), "data_parallel_size": 2}
+    yield {"name": "vllm", "model": str(model_folder), "data_parallel_size": 2}
     engine_pool.shutdown()
 
 

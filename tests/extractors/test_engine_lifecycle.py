@@ -51,12 +51,8 @@ class Behaviour:
 
 
 @pytest.fixture
-def fake_vllm(monkeypatch, tmp_path):
+def fake_vllm(monkeypatch, model_folder):
     """A model folder, the device fixed to ``cpu`` and ``vllm.LLM`` replaced by a stand-in engine (nothing real runs)."""
-    model = tmp_path / "tiny-model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "model.safetensors").write_bytes(b"weights")
     behaviour = Behaviour()
 
     class Output:
@@ -102,7 +98,7 @@ def fake_vllm(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "vllm.sampling_params",
                         types.SimpleNamespace(StructuredOutputsParams=lambda **kw: kw))
     monkeypatch.setattr(vllm_config, "engine_device", lambda: "cpu")
-    behaviour.model = str(model)
+    behaviour.model = str(model_folder)
     return behaviour
 
 

@@ -118,12 +118,8 @@ def test_engine_args_by_device_and_only_the_limits_that_are_set() -> None:
 
 
 @pytest.fixture
-def fake_vllm(monkeypatch, tmp_path):
+def fake_vllm(monkeypatch, model_folder):
     """A model folder, the device fixed to ``cpu`` and ``vllm.LLM`` replaced by a recorder (nothing real is started)."""
-    model = tmp_path / "tiny-model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "model.safetensors").write_bytes(b"weights")
     record = types.SimpleNamespace(started=[], stopped=[])
 
     class LLM:
@@ -134,7 +130,7 @@ def fake_vllm(monkeypatch, tmp_path):
 
     monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM))
     monkeypatch.setattr(vllm_config, "engine_device", lambda: "cpu")
-    record.model = str(model)
+    record.model = str(model_folder)
     return record
 
 
