@@ -107,7 +107,8 @@ def save_artifact(folder: Path, model: Any, manifest: dict[str, Any]) -> Path:
     """Write the model files, then ``manifest.json`` (with format, the files' digests, creation time and package versions)."""
     import importlib.metadata
 
-    from extractors.reference.model_format import ARRAYS, DOCUMENT, document_bytes, encode, write_arrays
+    from extractors.reference.checked_fields import ARRAYS, DOCUMENT
+    from extractors.reference.model_format import document_bytes, encode, write_arrays
     from harness.atomic_files import atomic_write, write_text_atomic
 
     document, arrays = encode(model)
@@ -177,7 +178,8 @@ def load_artifact(name_or_path: str | Path, *, code_set_year: int, language: str
     """
     import importlib.metadata
 
-    from extractors.reference.model_format import ARRAYS, DOCUMENT, ModelFormatError, decode, read_arrays, read_document
+    from extractors.reference.checked_fields import ARRAYS, DOCUMENT, ModelFormatError
+    from extractors.reference.model_format import decode, read_arrays, read_document
     from extractors.reference.settings import VERSION
 
     folder = resolve(name_or_path)
